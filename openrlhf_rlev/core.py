@@ -1,0 +1,45 @@
+"""The pure core: one response, one label, one verdict. Every adapter (reward file, server, CLI, eval) calls this."""
+
+from dataclasses import dataclass
+
+from openrlhf_rlev import reasons
+from openrlhf_rlev.labels import LabelError, parse_label
+from openrlhf_rlev.scaling import scale as scale_of
+from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.verifiers import default_kind, verify
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    value: float
+    scale: float
+    reward: float
+    reason: str | None = None
+
+
+def score(response, label, settings: Settings | None = None, question: str | None = None) -> Verdict:
+    """r = s(x) * 1[correct]. Never raises: a bad label or a failed verifier is reward 0 with a reason."""
+    try:
+        return _score(response, label, settings or Settings.from_env(), question)
+    except Exception:  # the last guard: a bug here must not become a crashed RL run
+        return Verdict(False, 0.0, 1.0, 0.0, reasons.INTERNAL_ERROR)
+
+
+def _score(response, label, settings: Settings, question: str | None) -> Verdict:
+    try:
+        parsed = parse_label(label)
+    except LabelError as e:
+        return Verdict(False, 0.0, 1.0, 0.0, e.reason)
+    value = parsed.value if parsed.value is not None else 0.0
+    if parsed.scale is not None:
+        s = parsed.scale
+    elif parsed.value is not None:
+        s = scale_of(parsed.value, settings.scaling, settings.alpha, settings.uniform_scale)
+    else:
+        s = 1.0  # an answer with no value: plain accuracy
+    if not isinstance(response, str):
+        return Verdict(False, value, s, 0.0, reasons.RESPONSE_INVALID)
+    kind = parsed.verifier or (settings.verifier if settings.verifier != "auto" else default_kind(parsed.answers))
+    check = verify(kind, response, parsed.answers, settings=settings, question=question)
+    return Verdict(check.correct, value, s, s if check.correct else 0.0, check.reason)

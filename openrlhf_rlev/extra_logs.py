@@ -1,0 +1,32 @@
+"""The `extra_logs` OpenRLHF averages per batch and logs as `train/<key>`.
+
+Batch accuracy is `rlev/correct`; batch H-Acc is mean(`rlev/value_x_correct`) / mean(`rlev/value`).
+Every call returns every key (OpenRLHF stacks them per batch), errors included.
+"""
+
+from openrlhf_rlev import reasons
+
+PREFIX = "rlev/"
+FAIL_KEYS = {reason: f"{PREFIX}fail_{reason}" for reason in reasons.FAILURES}
+KEYS = (
+    f"{PREFIX}correct",
+    f"{PREFIX}value",
+    f"{PREFIX}scale",
+    f"{PREFIX}value_x_correct",
+    f"{PREFIX}prompt_not_found",
+    *FAIL_KEYS.values(),
+)
+
+
+def extra_logs(verdict, prompt_found: bool = True) -> dict[str, float]:
+    c = 1.0 if verdict.correct else 0.0
+    logs = {
+        f"{PREFIX}correct": c,
+        f"{PREFIX}value": float(verdict.value),
+        f"{PREFIX}scale": float(verdict.scale),
+        f"{PREFIX}value_x_correct": float(verdict.value) * c,
+        f"{PREFIX}prompt_not_found": 0.0 if prompt_found else 1.0,
+    }
+    for reason, key in FAIL_KEYS.items():
+        logs[key] = 1.0 if verdict.reason == reason else 0.0
+    return logs

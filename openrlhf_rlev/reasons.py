@@ -1,0 +1,25 @@
+"""The failure classes a verdict can carry.
+
+The set is closed so that every `reward_func` call logs the same `extra_logs` keys (OpenRLHF
+stacks them per batch and fails on a size mismatch if one sample has a key another lacks).
+"""
+
+LABEL_MALFORMED = "label_malformed"
+LABEL_MISSING_ANSWER = "label_missing_answer"
+LABEL_BAD_VALUE = "label_bad_value"
+RESPONSE_INVALID = "response_invalid"
+VERIFIER_TIMEOUT = "verifier_timeout"
+VERIFIER_ERROR = "verifier_error"
+JUDGE_UNAVAILABLE = "judge_unavailable"
+INTERNAL_ERROR = "internal_error"
+
+FAILURES = (
+    LABEL_MALFORMED,
+    LABEL_MISSING_ANSWER,
+    LABEL_BAD_VALUE,
+    RESPONSE_INVALID,
+    VERIFIER_TIMEOUT,
+    VERIFIER_ERROR,
+    JUDGE_UNAVAILABLE,
+    INTERNAL_ERROR,
+)

@@ -1,0 +1,51 @@
+"""Recover the response from OpenRLHF's `query`, which is prompt + response decoded with special tokens kept."""
+
+import os
+
+# End-of-sequence and padding text of common chat models; RLEV_EXTRA_EOS adds more (comma-separated).
+EOS_TEXTS = (
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|end|>",
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+    "<｜end▁of▁sentence｜>",
+    "<pad>",
+    "[PAD]",
+    "<|finetune_right_pad_id|>",
+)
+
+
+def eos_texts() -> tuple[str, ...]:
+    extra = os.environ.get("RLEV_EXTRA_EOS", "")
+    return EOS_TEXTS + tuple(t for t in extra.split(",") if t)
+
+
+def strip_special_tail(text: str, specials: tuple[str, ...]) -> str:
+    """Drop trailing EOS/pad text, repeated (padding can follow EOS) and interleaved with whitespace."""
+    while True:
+        stripped = text.rstrip()
+        for s in specials:
+            if stripped.endswith(s):
+                text = stripped[: -len(s)]
+                break
+        else:
+            return stripped
+
+
+def recover_response(query: str, prompt: str | None) -> tuple[str, bool]:
+    """(response, prompt_found). If the prompt is not a prefix (re-tokenisation drift), fall back to its last
+    occurrence, then to the whole query."""
+    response = query
+    found = True
+    if prompt:
+        if query.startswith(prompt):
+            response = query[len(prompt) :]
+        else:
+            i = query.rfind(prompt)
+            found = i >= 0
+            response = query[i + len(prompt) :] if found else query
+    return strip_special_tail(response, eos_texts()), found

@@ -1,0 +1,55 @@
+"""The OpenRLHF reward file: `--reward.remote_url $(openrlhf-rlev reward-path)`.
+
+OpenRLHF 0.11.2 loads this file by path (not as a package module, so imports here are absolute) and
+calls `reward_func([query], [prompt], [label])` once per sample from a thread pool. Any exception it
+sees is swallowed and later crashes the run, so this adapter never raises.
+"""
+
+import logging
+
+from openrlhf_rlev.core import Verdict, score
+from openrlhf_rlev.extra_logs import extra_logs
+from openrlhf_rlev.ratelimit import RateLimitedWarner
+from openrlhf_rlev.reasons import INTERNAL_ERROR
+from openrlhf_rlev.response import recover_response
+from openrlhf_rlev.settings import Settings
+
+logger = logging.getLogger("openrlhf_rlev")
+_warner = RateLimitedWarner(logger)
+
+
+def score_query(query, prompt, label, settings: Settings | None = None) -> tuple[Verdict, dict]:
+    """One OpenRLHF sample: recover the response, score it, build its logs, warn (rate-limited) on failure."""
+    try:
+        settings = settings or Settings.from_env()
+        if isinstance(query, str):
+            response, found = recover_response(query, prompt if isinstance(prompt, str) else None)
+        else:
+            response, found = query, True
+        verdict = score(response, label, settings, question=prompt if isinstance(prompt, str) else None)
+    except Exception as e:  # e.g. invalid RLEV_* settings in the environment
+        verdict, found = Verdict(False, 0.0, 1.0, 0.0, INTERNAL_ERROR), True
+        _warner.warn(f"exception:{type(e).__name__}", f"RLEV reward failed: {type(e).__name__}: {e}")
+    if verdict.reason:
+        _warner.warn(verdict.reason, f"RLEV reward 0 ({verdict.reason}); label={str(label)[:200]!r}")
+    return verdict, extra_logs(verdict, found)
+
+
+def reward_func(queries, prompts, labels, **kwargs):
+    """Floats for OpenRLHF's one-sample calls; lists if called with a batch."""
+    try:
+        n = len(queries)
+        prompts = list(prompts) if prompts is not None else [None] * n
+        labels = list(labels) if labels is not None else [None] * n
+        results = [score_query(q, p, l) for q, p, l in zip(queries, prompts + [None] * n, labels + [None] * n)]
+    except Exception as e:
+        _warner.warn("bad_call", f"RLEV reward_func called with unusable arguments: {type(e).__name__}: {e}")
+        results = []
+    if not results:
+        results = [score_query(None, None, None)]
+    rewards = [v.reward for v, _ in results]
+    scores = [1.0 if v.correct else 0.0 for v, _ in results]
+    logs = {k: [log[k] for _, log in results] for k in results[0][1]}
+    if len(results) == 1:
+        return {"rewards": rewards[0], "scores": scores[0], "extra_logs": {k: v[0] for k, v in logs.items()}}
+    return {"rewards": rewards, "scores": scores, "extra_logs": logs}

@@ -1,0 +1,126 @@
+"""RLEV settings, carried by environment variables.
+
+Environment variables are the one channel that reaches every Ray worker on every node (through
+`runtime_env`), so the launcher, the reward file, the server and the GRPO patch all read them here.
+Per-label fields (`scale`, `value`, `verifier`) take precedence over these.
+"""
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from openrlhf_rlev.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
+
+VERIFIERS = ("auto", "math", "choice", "exact", "judge")
+GRPO_MODES = ("value", "stock")
+ENV_PREFIX = "RLEV_"
+
+
+def _positive_float(text: str) -> float:
+    x = float(text)
+    if not x > 0 or x == float("inf"):
+        raise ValueError(f"must be a finite number > 0, got {text!r}")
+    return x
+
+
+def _positive_int(text: str) -> int:
+    x = int(text)
+    if x < 1:
+        raise ValueError(f"must be an integer >= 1, got {text!r}")
+    return x
+
+
+def _choice(options: tuple) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {text!r}")
+        return text
+
+    return parse
+
+
+def _optional_str(text: str) -> str | None:
+    return text or None
+
+
+def _optional_scale(text: str) -> float | None:
+    return _positive_float(text) if text else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    alpha: float = DEFAULT_ALPHA
+    scaling: str = "rlev"
+    uniform_scale: float | None = None
+    verifier: str = "auto"
+    timeout: float = 5.0
+    grpo: str = "value"
+    verify_workers: int = max(1, min(4, os.cpu_count() or 1))
+    judge_url: str | None = None
+    judge_model: str | None = None
+
+    def __post_init__(self):
+        if self.scaling == "uniform" and self.uniform_scale is None:
+            raise ValueError("scaling 'uniform' needs uniform_scale (RLEV_UNIFORM_SCALE / --rlev.uniform_scale)")
+        if self.verifier == "judge" and not self.judge_url:
+            raise ValueError("verifier 'judge' needs judge_url (RLEV_JUDGE_URL / --rlev.judge_url)")
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str], source: str = "settings") -> "Settings":
+        """Build from `{field: text}`; errors name the field and the source (env var or flag)."""
+        kwargs = {}
+        for name, text in values.items():
+            if name not in PARSERS:
+                raise ValueError(f"{source}: unknown RLEV setting {name!r}; known: {', '.join(PARSERS)}")
+            try:
+                kwargs[name] = PARSERS[name](text)
+            except ValueError as e:
+                raise ValueError(f"{source}: invalid {name} {text!r}: {e}") from None
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        found = {name: environ[env_name(name)] for name in PARSERS if env_name(name) in environ}
+        return _cached_from_env(tuple(sorted(found.items())))
+
+    def to_env(self) -> dict[str, str]:
+        """Only the fields that differ from the defaults, so that a worker's own env can still fill the rest."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value != field.default and value is not None:
+                out[env_name(field.name)] = str(value)
+        return out
+
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "alpha": lambda t: check_alpha(float(t)),
+    "scaling": _choice(SCALINGS),
+    "uniform_scale": _optional_scale,
+    "verifier": _choice(VERIFIERS),
+    "timeout": _positive_float,
+    "grpo": _choice(GRPO_MODES),
+    "verify_workers": _positive_int,
+    "judge_url": _optional_str,
+    "judge_model": _optional_str,
+}
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+_cache: dict = {}
+
+
+def _cached_from_env(items: tuple) -> Settings:
+    # The reward path calls from_env once per sample; parsing is cheap but not free.
+    hit = _cache.get(items)
+    if hit is None:
+        hit = Settings.from_strings(dict(items), source="environment (RLEV_*)")
+        if len(_cache) > 64:
+            _cache.clear()
+        _cache[items] = hit
+    return hit
