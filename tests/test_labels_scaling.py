@@ -1,0 +1,110 @@
+"""Properties of s(x) and of the label parser: the two places a silent mistake changes what RL optimises."""
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from openrlhf_rlev import reasons
+from openrlhf_rlev.core import score
+from openrlhf_rlev.labels import Label, LabelError, parse_label
+from openrlhf_rlev.scaling import scale
+from openrlhf_rlev.settings import Settings
+
+values = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+alphas = st.floats(min_value=0.0, max_value=1e3, allow_nan=False)
+
+
+@given(values, alphas)
+def test_rlev_scale_is_clipped_to_one_to_two(v, alpha):
+    s = scale(v, "rlev", alpha)
+    assert 1.0 <= s <= 2.0
+    assert s == pytest.approx(1.0 + alpha * v if alpha * v <= 1 else 2.0)
+
+
+@given(values, values, alphas)
+def test_rlev_scale_is_monotone_in_value(v1, v2, alpha):
+    lo, hi = sorted((v1, v2))
+    assert scale(lo, "rlev", alpha) <= scale(hi, "rlev", alpha)
+
+
+@given(values, alphas)
+def test_ablation_scalings(v, alpha):
+    assert scale(v, "multiplicative", alpha) == pytest.approx(1.0 + alpha * v)
+    assert scale(v, "none", alpha) == 1.0
+    assert scale(v, "uniform", alpha, uniform=1.37) == 1.37
+
+
+def test_paper_defaults():
+    assert scale(0.05) == 1.5 and scale(0.1) == 2.0 and scale(0.0) == 1.0 and scale(0.8) == 2.0
+    with pytest.raises(ValueError, match="uniform"):
+        scale(0.1, "uniform")
+    with pytest.raises(ValueError, match="unknown scaling"):
+        scale(0.1, "cubic")
+
+
+answers = st.one_of(
+    st.text(min_size=1, max_size=20).filter(lambda t: t.strip() and not t.strip().startswith("{")),
+    st.lists(st.text(min_size=1, max_size=5).filter(str.strip), min_size=1, max_size=5),
+)
+
+
+@given(answers, st.one_of(st.none(), values), st.sampled_from([None, "math", "choice", "exact"]))
+def test_dict_and_json_string_labels_parse_the_same(answer, value, verifier):
+    d = {"answer": answer, "value": value, "verifier": verifier}
+    parsed = parse_label(d)
+    assert parsed == parse_label(json.dumps(d))
+    expected = tuple(a.strip() for a in (answer if isinstance(answer, list) else [answer]))
+    assert parsed == Label(answers=expected, value=value, scale=None, verifier=verifier)
+
+
+@given(st.text(max_size=30))
+def test_plain_strings_are_answers_without_value(text):
+    try:
+        parsed = parse_label(text)
+    except LabelError as e:
+        assert e.reason in reasons.FAILURES
+        return
+    assert parsed.value is None and parsed.scale is None
+    if not text.strip().startswith("{"):
+        assert parsed.answers == (text.strip(),)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=10,
+)
+
+
+@given(st.one_of(json_values, st.dictionaries(st.sampled_from(["answer", "value", "scale", "verifier"]), json_values)))
+def test_any_input_parses_or_fails_with_a_known_reason(raw):
+    try:
+        parsed = parse_label(raw)
+    except LabelError as e:
+        assert e.reason in (reasons.LABEL_MALFORMED, reasons.LABEL_MISSING_ANSWER, reasons.LABEL_BAD_VALUE)
+        return
+    assert parsed.answers and all(isinstance(a, str) and a for a in parsed.answers)
+    assert parsed.value is None or 0.0 <= parsed.value <= 1.0
+    assert parsed.scale is None or (math.isfinite(parsed.scale) and parsed.scale >= 0)
+
+
+@given(st.one_of(json_values, st.text(max_size=50)), st.one_of(json_values, st.text(max_size=50)))
+def test_score_never_raises_and_reward_is_scale_times_correct(response, label):
+    v = score(response, label, Settings(timeout=2))
+    assert v.reward == (v.scale if v.correct else 0.0)
+    assert v.reason is None or v.reason in reasons.FAILURES
+    assert not (v.correct and v.reason)
+
+
+def test_settings_errors_name_the_field_and_source():
+    with pytest.raises(ValueError, match=r"environment \(RLEV_\*\): invalid alpha 'x'"):
+        Settings.from_env({"RLEV_ALPHA": "x"})
+    with pytest.raises(ValueError, match="scaling.*must be one of"):
+        Settings.from_env({"RLEV_SCALING": "cubic"})
+    with pytest.raises(ValueError, match="uniform_scale"):
+        Settings.from_env({"RLEV_SCALING": "uniform"})
+    s = Settings.from_env({"RLEV_SCALING": "uniform", "RLEV_UNIFORM_SCALE": "1.5", "RLEV_ALPHA": "5"})
+    assert Settings.from_env(s.to_env()) == s
