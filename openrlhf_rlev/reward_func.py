@@ -39,9 +39,9 @@ def reward_func(queries, prompts, labels, **kwargs):
     """Floats for OpenRLHF's one-sample calls; lists if called with a batch."""
     try:
         n = len(queries)
-        prompts = list(prompts) if prompts is not None else [None] * n
-        labels = list(labels) if labels is not None else [None] * n
-        results = [score_query(q, p, l) for q, p, l in zip(queries, prompts + [None] * n, labels + [None] * n)]
+        prompts = (list(prompts) if prompts is not None else []) + [None] * n
+        labels = (list(labels) if labels is not None else []) + [None] * n
+        results = [score_query(queries[i], prompts[i], labels[i]) for i in range(n)]
     except Exception as e:
         _warner.warn("bad_call", f"RLEV reward_func called with unusable arguments: {type(e).__name__}: {e}")
         results = []

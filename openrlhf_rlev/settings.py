@@ -48,6 +48,23 @@ def _optional_scale(text: str) -> float | None:
     return _positive_float(text) if text else None
 
 
+def _non_negative_int(text: str) -> int:
+    x = int(text)
+    if x < 0:
+        raise ValueError(f"must be an integer >= 0, got {text!r}")
+    return x
+
+
+def _judge_template_file(text: str) -> str | None:
+    """Checked when the setting is read, so that a bad template stops a launch instead of zeroing every reward."""
+    if not text:
+        return None
+    from openrlhf_rlev.verifiers.judge import load_template  # lazy: the judge module is only needed here
+
+    load_template(text)  # raises ValueError naming the file and the problem
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     alpha: float = DEFAULT_ALPHA
@@ -59,6 +76,16 @@ class Settings:
     verify_workers: int = max(1, min(4, os.cpu_count() or 1))
     judge_url: str | None = None
     judge_model: str | None = None
+    # LLM judge (verifiers/judge.py). One check never takes longer than judge_deadline seconds, retries included.
+    judge_template_file: str | None = None
+    judge_timeout: float = 30.0
+    judge_deadline: float = 60.0
+    judge_retries: int = 2
+    judge_backoff: float = 0.5
+    judge_concurrency: int = 16
+    judge_breaker_failures: int = 5
+    judge_breaker_cooldown: float = 30.0
+    judge_max_tokens: int = 16
 
     def __post_init__(self):
         if self.scaling == "uniform" and self.uniform_scale is None:
@@ -105,6 +132,15 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "verify_workers": _positive_int,
     "judge_url": _optional_str,
     "judge_model": _optional_str,
+    "judge_template_file": _judge_template_file,
+    "judge_timeout": _positive_float,
+    "judge_deadline": _positive_float,
+    "judge_retries": _non_negative_int,
+    "judge_backoff": _positive_float,
+    "judge_concurrency": _positive_int,
+    "judge_breaker_failures": _positive_int,
+    "judge_breaker_cooldown": _positive_float,
+    "judge_max_tokens": _positive_int,
 }
 
 

@@ -31,7 +31,9 @@ class ReplayEngine:
 
 def run_executor(tokenizer, question: str, response: str, label):
     executor = agent.SingleTurnAgentExecutor(remote_rm_url=REWARD_FUNC_PATH)
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
     params = SimpleNamespace(max_tokens=256, logprobs=None)
     return asyncio.run(executor.execute(prompt, label, params, 4096, tokenizer, ReplayEngine(tokenizer, response)))
 

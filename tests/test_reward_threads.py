@@ -4,8 +4,8 @@ Nothing is stubbed: the real reward file, the real worker pool, real math-verify
 """
 
 import asyncio
-import os
 import concurrent.futures
+import os
 import time
 
 import pytest

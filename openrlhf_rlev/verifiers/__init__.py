@@ -35,6 +35,6 @@ def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, ques
             return judge.check(response, answers, question=question, settings=settings)
     except VerifierTimeout:
         return Check(False, reasons.VERIFIER_TIMEOUT)
-    except (VerifierFailed, RecursionError, ValueError, TypeError, OSError):
+    except (VerifierFailed, RecursionError, MemoryError, ValueError, TypeError, OSError):
         return Check(False, reasons.VERIFIER_ERROR)
     raise ValueError(f"unknown verifier {kind!r}; known: {', '.join(KINDS)}")

@@ -1,47 +1,88 @@
-"""Multiple-choice letters: single (B), multi-select ("AC" as one entry) and multi-question (["C","F","A"])."""
+"""Multiple-choice letters: single (B), multi-select ("AC" as one entry) and multi-question (["C","F","A"]).
+
+Conventions read: "答案是 D", "【答案】D", "故选 B", "The answer is (B)", "\\boxed{C}", "答案：AC", "A、C",
+"A and C", and for several questions either one marker per question ("【答案】C ... 【答案】F") or one
+list ("答案：C F A E D", "1. C 2. F"). Letters are read in upper case only, so the English article
+"a" is never an answer; a multi-select answer is a set, so "CA" equals "AC".
+"""
 
 import re
+import unicodedata
 
 from openrlhf_rlev.verifiers import extract
 
 LETTERS = "ABCDEFG"
 _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
 _TOKEN = re.compile(r"(?<![A-Za-z])([A-G]+)(?![A-Za-z])")
-_SEPARATED = re.compile(r"^[\s(（【\[{]*([A-G](?:[\s,，、和&]*(?:and\s+)?[A-G])*)(?![A-Za-z])")
+_LEAD = re.compile(r"^(?:[\s(（【\[{:：*]|选项|选|option\s+|choice\s+)*", re.IGNORECASE)
+_GROUP = re.compile(r"[A-G]+(?:(?:\s*(?:[,，、/&和]|and|以及)\s*|\s+)[A-G]+)*(?![A-Za-z])")
 
 
 def is_choice(answers: tuple[str, ...]) -> bool:
-    return all(_ENTRY.match(a.strip().upper()) and a.strip().upper() == a.strip() for a in answers)
+    return bool(answers) and all(_ENTRY.match(a.strip()) for a in answers)
 
 
 def _letters(entry: str) -> frozenset:
-    return frozenset(ch for ch in entry.upper() if ch in LETTERS)
+    """Upper-case option letters only: the 'a' and 'd' of 'A and D' are not options."""
+    return frozenset(ch for ch in entry if ch in LETTERS)
 
 
-def _single(region: str) -> frozenset:
-    m = _SEPARATED.match(region)
-    return _letters(m.group(1)) if m else frozenset()
+def first_group(region: str) -> frozenset:
+    """The letter set a region starts with: '(B) because A...' -> {B}; 'A、C 正确' -> {A, C}."""
+    rest = region[_LEAD.match(region).end() :]
+    m = _GROUP.match(rest)
+    if not m or (m.end() < len(rest) and rest[m.end()].isalpha() and rest[m.end()].isascii()):
+        return frozenset()
+    return _letters(m.group(0))
+
+
+def _after_markers(text: str) -> list[frozenset]:
+    """The letter set after each answer marker that is followed by one, in order."""
+    out = []
+    for m in extract.MARKER.finditer(text):
+        if m.end() > m.start():
+            group = first_group(text[m.end() : m.end() + 40])
+            if group:
+                out.append(group)
+    return out
 
 
 def extract_choices(response: str, n: int) -> list[frozenset]:
     """The response's letter set for each of the n entries, in order (shorter if it gave fewer)."""
-    text = extract.tail(response)
+    text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
     boxed = extract.last_boxed(text)
     if boxed is not None:
-        region = boxed
-    else:
-        region = extract.after_last_marker(text)
-        if region is None:
-            region = extract.last_line(text)
+        if n == 1:
+            group = first_group(boxed)
+            return [group] if group else []
+        return [frozenset(tok) for tok in _TOKEN.findall(boxed)][:n]
+    marked = _after_markers(text)
     if n == 1:
-        return [_single(region)] if _single(region) else []
-    return [frozenset(tok) for tok in _TOKEN.findall(region) if len(tok) == 1][:n]
+        if marked:
+            return marked[-1:]
+        tokens = _TOKEN.findall(extract.last_line(text))
+        return [frozenset(tokens[-1])] if tokens else []
+    if len(marked) >= n:
+        return marked[-n:]
+    region = _region_after_last_marker(text, n)
+    return [frozenset(tok) for tok in _TOKEN.findall(region)][:n]
+
+
+def _region_after_last_marker(text: str, n: int) -> str:
+    """Everything after the last marker; with no marker, the last n lines ('1. C' / '2. F' / ...)."""
+    last = None
+    for m in extract.MARKER.finditer(text):
+        if m.end() > m.start():
+            last = m
+    if last is not None:
+        return text[last.end() :]
+    return "\n".join([line for line in text.splitlines() if line.strip()][-n:])
 
 
 def choice_parts(response: str, answers: tuple[str, ...]) -> list[bool]:
     """Per-entry correctness, for all-or-nothing rewards and for GAOKAO-style partial credit."""
     got = extract_choices(response, len(answers))
-    return [i < len(got) and got[i] == _letters(gold) for i, gold in enumerate(answers)]
+    return [i < len(got) and got[i] == _letters(gold.upper()) for i, gold in enumerate(answers)]
 
 
 def check(response: str, answers: tuple[str, ...]) -> bool:

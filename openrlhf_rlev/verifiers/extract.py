@@ -5,12 +5,13 @@ no more than a short one), and every pattern here is linear-time so no input can
 """
 
 import re
+import unicodedata
 
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7".
 MARKER = re.compile(
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
-    r"|(?:the\s+)?(?:final|correct)?\s*answer\s*(?:is|:|=)?\s*(?:\*\*)?\s*[:：]?(?:\*\*)?)",
+    r"|(?:the\s+)?(?:(?:final|correct)\s+answer\s*(?:is|:|=)?|answer\s*(?:is|:|=))\s*(?:\*\*)?\s*[:：]?)",
     re.IGNORECASE,
 )
 MAX_TAIL = 4000
@@ -69,7 +70,7 @@ def after_last_marker(text: str) -> str | None:
 
 def strip_answer(text: str) -> str:
     """'$\\frac12$.' -> '\\frac12': the punctuation and delimiters around a final answer are not part of it."""
-    t = text.strip().strip(_TRAILING).strip()
+    t = unicodedata.normalize("NFKC", text).strip().strip(_TRAILING).strip()
     m = _MATH_DELIMS.match(t)
     if m:
         t = m.group(1).strip().strip(_TRAILING).strip()

@@ -1,68 +1,311 @@
-"""Math answers: cheap exact and numeric checks first, math-verify (sympy) in the worker pool last."""
+"""Math answers: cheap exact, numeric and structural checks first, math-verify (sympy) in the worker pool last.
+
+Most RL answers are numbers, so most verdicts never reach sympy. The numeric rules follow math-verify's
+where it is right: exact rational equality unless a decimal is involved, then both sides rounded to 6
+places; "50%" equals 0.5 and also 50 (a bare percent figure); thousands separators, units, degree signs,
+currency and "x =" prefixes are ignored. Anything these rules cannot decide goes to math-verify in a
+worker process with a hard deadline.
+"""
 
 import re
+import unicodedata
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
-from openrlhf_rlev.verifiers import exact, extract
+from openrlhf_rlev.verifiers import exact, extract, latex_eval
 from openrlhf_rlev.verifiers.pool import get_pool
 
-_NUM = re.compile(r"^[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$")
-_FRAC = re.compile(r"^([-+−]?)\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}$")
-_UNIT = re.compile(r"\\(?:text|mathrm|mbox)\{[^{}]*\}|\^\\circ|°|\\%|%")
-_LATEX_SPACE = re.compile(r"\\[,;:! ]|\\q?quad")
-REL_TOL = 1e-6
+FLOAT_PLACES = 6  # math-verify's float_rounding default
+GOLD_CACHE_SIZE = 65536
+
+_WRAP = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
+_NOISE = re.compile(r"\\left|\\right|\\displaystyle|\\!|\\limits")
+_FRAC_CMD = re.compile(r"\\[dtc]frac")
+_THIN_SPACE = re.compile(r"\\[,;:> ]|\\q?quad|~")
+_ASSIGN = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?\s*=\s*(?=[^=]*$)")
+_DEGREE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
+_CURRENCY = re.compile(r"^(?:\\\$|\$|¥|￥|€|£|rmb)\s*", re.IGNORECASE)
+_UNIT_WORDS = (
+    "km|cm|mm|nm|kg|mg|ml|min|mins|hr|hrs|hours?|minutes?|seconds?|days?|weeks?|months?|years?"
+    "|meters?|metres?|centimeters?|kilometers?|miles?|feet|foot|inch(?:es)?|yards?|units?|dollars?|cents?"
+    "|degrees?|deg|kilograms?|grams?|liters?|litres?|people|persons?|students?|ways?|times|items?|pounds?"
+)
+_SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n"  # only after a space: "5 m" is metres, "5m" may be 5 times m
+_UNIT_SUFFIX = re.compile(
+    rf"(?<=[\d}}).%])(?:\s*(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
+    r"|(?<=[\d}).%])\s*[\u4e00-\u9fff]+$",
+    re.IGNORECASE,
+)
+_DECIMAL = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d*)(?:\.(\d+))?$")
+_FRAC = re.compile(r"^\\frac\s*(?:\{([^{}]+)\}|(\d))\s*(?:\{([^{}]+)\}|(\d))$")
+_ONE_TOKEN_BRACES = re.compile(r"(\^|_|\\sqrt)\{([A-Za-z0-9])\}")
+_INFINITY = re.compile(r"^([+-]?)\\infty$|^([+-]?)∞$")
+
+
+@dataclass(frozen=True)
+class Number:
+    value: Fraction
+    is_float: bool = False  # written with a decimal point: compare rounded, like math-verify
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What the fast paths need from one answer string; a gold's is computed once and cached."""
+
+    canon: str
+    number: Number | None
+    items: tuple | None  # (open, close, (Number | infinity, ...)) for tuples, intervals and sets of numbers
+    ast: tuple | None  # latex_eval's tree for closed forms and polynomials
+    text: str  # what `ast` was parsed from
+
+
+def canon(text: str) -> str:
+    """Spacing-, sizing- and \\dfrac-insensitive form for plain string equality."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = _WRAP.match(t)
+    if m:
+        t = m.group(1)
+    t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t))
+    t = _THIN_SPACE.sub(" ", t).replace("{,}", ",").replace("−", "-")
+    t = re.sub(r"\s+", "", t).rstrip(" .。;；!！")
+    t = _ONE_TOKEN_BRACES.sub(r"\1\2", t)  # x^{2} -> x^2, \sqrt{3} -> \sqrt3: the same in LaTeX
+    return t.replace("+\\infty", "\\infty").replace("\\{", "{").replace("\\}", "}")
+
+
+def _strip_decorations(t: str) -> tuple[str, bool]:
+    """Units, degrees, currency, '\\text{}' and 'x =' removed; returns (text, had a percent sign)."""
+    t = _TEXT_CMD.sub(r" \1", t)
+    t = _ASSIGN.sub("", t.strip())
+    t = _DEGREE.sub("", t)
+    t = _CURRENCY.sub("", t.strip())
+    percent = False
+    for _ in range(2):  # "5 cm", "50 %", "5\%元"
+        t = _UNIT_SUFFIX.sub("", t.strip()).strip()
+        if t.endswith("\\%") or t.endswith("%"):
+            percent = True
+            t = t[:-2] if t.endswith("\\%") else t[:-1]
+    return t.strip(), percent
+
+
+def _plain_number(t: str) -> Number | None:
+    sign = 1
+    if t[:1] in "+-":
+        sign, t = (-1 if t[0] == "-" else 1), t[1:].strip()
+    m = _DECIMAL.match(t)
+    if not m or not (m.group(1) or m.group(2)):
+        return None
+    whole = m.group(1).replace(",", "").replace(" ", "") or "0"
+    frac = m.group(2) or ""
+    value = Fraction(int(whole + frac), 10 ** len(frac))
+    return Number(sign * value, is_float=m.group(2) is not None)
+
+
+def _fraction(t: str) -> Number | None:
+    sign = 1
+    if t[:1] in "+-":
+        sign, t = (-1 if t[0] == "-" else 1), t[1:].strip()
+    m = _FRAC.match(t)
+    if m:
+        num_text, den_text = m.group(1) or m.group(2), m.group(3) or m.group(4)
+    elif t.count("/") == 1:
+        num_text, den_text = t.split("/")
+    else:
+        return None
+    num, den = _simple(num_text.strip()), _simple(den_text.strip())
+    if num is None or den is None or den.value == 0:
+        return None
+    return Number(sign * num.value / den.value, is_float=num.is_float or den.is_float)
+
+
+def _simple(t: str) -> Number | None:
+    if t.startswith("(") and t.endswith(")"):
+        t = t[1:-1].strip()
+    return _plain_number(t)
 
 
 def to_number(text: str) -> Fraction | None:
     """A plain number, decimal, fraction (a/b, \\frac{a}{b}) or percentage; None if it is anything else."""
-    t = exact.normalize(text).replace("−", "-")
-    percent = "%" in t
-    t = _LATEX_SPACE.sub("", _UNIT.sub("", t)).replace(" ", "")
-    m = _FRAC.match(t)
-    try:
-        if m:
-            num, den = to_number(m.group(2)), to_number(m.group(3))
-            if num is None or not den:
-                return None
-            value = num / den * (-1 if m.group(1) in "-−" and m.group(1) else 1)
-        elif "/" in t and t.count("/") == 1:
-            a, b = (to_number(p) for p in t.split("/"))
-            if a is None or not b:
-                return None
-            value = a / b
-        elif t and _NUM.match(t) and any(c.isdigit() for c in t):
-            value = Fraction(t.replace(",", ""))
-        else:
-            return None
-    except (ValueError, ZeroDivisionError):
+    n = parse_number(text)
+    if n is None:
         return None
-    return value / 100 if percent else value
+    return n.value / 100 if n.percent else n.value
 
 
-def numbers_equal(a: Fraction, b: Fraction) -> bool:
-    return a == b or abs(a - b) <= REL_TOL * max(abs(a), abs(b))
+def parse_number(text: str) -> Number | None:
+    t = canon_number_text(text)
+    t, percent = _strip_decorations(t)
+    if not t or len(t) > 200:
+        return None
+    n = _plain_number(t) or _fraction(t)
+    if n is None:
+        return None
+    return Number(n.value, n.is_float, percent)
+
+
+def canon_number_text(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = _WRAP.match(t)
+    if m:
+        t = m.group(1)
+    t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t)).replace("{,}", ",").replace("−", "-")
+    t = re.sub(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))", " ", t)  # "1\,234" thousands grouping
+    return _THIN_SPACE.sub(" ", t).strip().rstrip(".。;；!！").strip()
+
+
+def _round(x: Fraction) -> Fraction:
+    return Fraction(round(x * 10**FLOAT_PLACES), 10**FLOAT_PLACES)
+
+
+def _values_equal(a: Fraction, b: Fraction, is_float: bool) -> bool:
+    return _round(a) == _round(b) if is_float else a == b
+
+
+def numbers_equal(a: Number, b: Number) -> bool:
+    """Exact for rationals; 6-place rounding once a decimal is involved; a percent may be read either way."""
+    is_float = a.is_float or b.is_float
+    if a.percent == b.percent:
+        return _values_equal(a.value, b.value, is_float)
+    scaled_a = a.value / 100 if a.percent else a.value
+    scaled_b = b.value / 100 if b.percent else b.value
+    return _values_equal(scaled_a, scaled_b, is_float) or _values_equal(a.value, b.value, is_float)
+
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _split_top(t: str) -> list[str] | None:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(t):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            parts.append(t[start:i])
+            start = i + 1
+    parts.append(t[start:])
+    return parts
+
+
+def _item(t: str):
+    m = _INFINITY.match(t)
+    if m:
+        return "-inf" if "-" in (m.group(1) or m.group(2) or "") else "inf"
+    return parse_number(t)
+
+
+def parse_items(text: str) -> tuple | None:
+    """'(1, 2]' -> ('(', ']', items); '\\{1,2\\}' and '1, 2' -> ('{', '}', items); None unless all are numbers."""
+    t = canon(text)
+    if "," not in t or parse_number(text) is not None:  # "1,000" is a number, not a set
+        return None
+    opener, closer = "{", "}"
+    if t[:1] in _OPENERS and t[-1:] in ")]}":
+        inner = _split_top(t[1:-1])
+        if inner is not None:
+            opener, closer, t = t[0], t[-1], t[1:-1]
+    if opener == "{" and closer != "}":
+        return None
+    parts = _split_top(t)
+    if not parts or len(parts) < 2:
+        return None
+    items = tuple(_item(p) for p in parts)
+    if any(i is None for i in items):
+        return None
+    return opener, closer, items
+
+
+def _item_equal(a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return numbers_equal(a, b)
+
+
+def items_equal(a: tuple, b: tuple) -> bool | None:
+    """Tuples and intervals compare in order, sets as sets; different bracket kinds are left to math-verify."""
+    (oa, ca, xa), (ob, cb, xb) = a, b
+    if (oa == "{") != (ob == "{"):
+        return None
+    if oa == "{":
+        return all(any(_item_equal(x, y) for y in xb) for x in xa) and all(
+            any(_item_equal(y, x) for x in xa) for y in xb
+        )
+    if len(xa) != len(xb):
+        return False
+    if all(_item_equal(x, y) for x, y in zip(xa, xb)):
+        return (oa, ca) == (ob, cb)
+    return False
+
+
+@lru_cache(maxsize=GOLD_CACHE_SIZE)
+def parse_answer(text: str) -> Parsed:
+    """Cached: every sample of a prompt shares its gold, so the gold is parsed once per process."""
+    plain = eval_text(text)
+    return Parsed(canon(text), parse_number(text), parse_items(text), latex_eval.parse(plain), plain)
+
+
+def eval_text(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = _WRAP.match(t)
+    return (m.group(1) if m else t).replace("−", "-")
 
 
 def fast_check(pred: str, gold: str) -> bool | None:
     """True/False when decidable without sympy, else None."""
-    if exact.normalize(pred) == exact.normalize(gold):
+    g = parse_answer(gold)
+    p_canon = canon(pred)
+    if not p_canon:
+        return False
+    if p_canon == g.canon:
         return True
-    a, b = to_number(pred), to_number(gold)
-    if a is not None and b is not None:
-        return numbers_equal(a, b)
+    if exact.normalize(pred) == exact.normalize(gold) and g.number is None:
+        return True
+    p_number = parse_number(pred)
+    if g.number is not None and p_number is not None:
+        return numbers_equal(p_number, g.number)
+    if g.items is not None:
+        items = parse_items(pred)
+        if items is not None:
+            return items_equal(items, g.items)
+    if g.ast is not None and not (g.number and g.number.percent):
+        p_text = eval_text(pred)
+        return latex_eval.compare(g.ast, g.text, latex_eval.parse(p_text), p_text)
     return None
 
 
-def part_equal(pred: str, gold: str, timeout: float, workers: int) -> bool:
+def part_equal(pred: str, gold: str, timeout: float, workers: int, raw: str | None = None) -> bool:
+    """`raw`: text math-verify should extract from itself (the response had no boxed answer or marker)."""
     decided = fast_check(pred, gold)
     if decided is not None:
         return decided
-    return bool(get_pool(workers).call("math_equal", [f"\\boxed{{{gold}}}", f"\\boxed{{{pred}}}"], timeout))
+    target = raw if raw is not None else f"\\boxed{{{pred}}}"
+    return bool(get_pool(workers).call("math_equal", [for_math_verify(gold), for_math_verify(target)], timeout))
+
+
+_MATHRM_LETTER = re.compile(r"\\(?:mathrm|mathit|rm)\s*\{\s*~?\s*([A-Za-z])\s*\}")
+
+
+def for_math_verify(text: str) -> str:
+    """math-verify gives up on "\\mathrm{N}_{1}" and "\\mathrm{~N}" (it parses them as "\\frac{"), so
+    single upright letters become plain letters and "~" (a LaTeX space) a space."""
+    return _MATHRM_LETTER.sub(r"\1", text).replace("~", " ")
 
 
 def check(response: str, answers: tuple[str, ...], timeout: float, workers: int) -> bool:
     """Raises VerifierTimeout / VerifierFailed from the pool; the caller turns them into reasons."""
-    got = exact.split_parts(extract.final_answer(response), len(answers))
+    answer, source = extract.final_answer_with_source(response)
+    got = exact.split_parts(answer, len(answers))
     if len(got) != len(answers):
         return False
-    return all(part_equal(p, g, timeout, workers) for p, g in zip(got, answers))
+    raw = None
+    if len(answers) == 1 and source != "boxed":
+        if source == "line":
+            raw = extract.clean_text(extract.tail(response))
+        else:  # the text after "答案是" / "The answer is", delimiters already stripped
+            raw = answer if "$" in answer else f"${answer}$"
+    return all(part_equal(p, g, timeout, workers, raw) for p, g in zip(got, answers))

@@ -4,11 +4,24 @@ OpenRLHF calls the reward from a thread pool inside each vLLM engine process. Th
 killed and signal-based timeouts do not work off the main thread, so anything that can hang (sympy)
 runs here: a call past its deadline kills its worker, a fresh one takes its place, and the caller
 gets `VerifierTimeout`. Calls from many threads run in parallel across the workers, not on the GIL.
+
+Lifecycle guarantees:
+- no orphans: every worker is started from one long-lived spawner thread and asks the kernel for
+  SIGKILL when that thread dies (PR_SET_PDEATHSIG is per *thread*, so starting workers from a
+  short-lived reward thread would kill them early); a watchdog in the worker also exits when its
+  parent changes, and idle workers exit on stdin EOF;
+- no zombies: every killed worker is waited for;
+- bounded memory: a worker is recycled after `max_tasks` calls or once its RSS passes `max_rss`,
+  and runs under an address-space limit so one runaway expression raises MemoryError instead of
+  taking the machine down.
+A call's deadline covers waiting for a free worker as well as running, so no call outlives
+`timeout` (plus the time to kill a worker), except while the pool's very first workers start up.
 """
 
 import atexit
 import json
 import os
+import queue
 import select
 import subprocess
 import sys
@@ -26,13 +39,26 @@ class VerifierFailed(Exception):
     pass
 
 
+class _WorkerBroken(VerifierFailed):
+    """The worker died, or answered but must not be reused (e.g. it ran out of memory)."""
+
+
+MAX_TASKS_PER_WORKER = 5000
+MAX_WORKER_RSS = 1 << 30
+RSS_CHECK_EVERY = 64
+STARTUP_TIMEOUT = 60.0
+MAX_START_FAILURES = 3
+WORKER_ADDRESS_SPACE = 4 << 30  # RLIMIT_AS in the worker
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(openrlhf_rlev.__file__)))
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _Worker:
-    def __init__(self):
+    def __init__(self, address_space: int):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        env["RLEV_WORKER_PARENT"] = str(os.getpid())
+        env["RLEV_WORKER_ADDRESS_SPACE"] = str(address_space)
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openrlhf_rlev.verifiers.worker"],
@@ -42,27 +68,44 @@ class _Worker:
             env=env,
             close_fds=True,
         )
+        self.pid = self.proc.pid
+        self.started = time.monotonic()
         self.tasks = 0
         self._buf = b""
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """The next line, or None at the deadline; VerifierFailed if the worker died."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise _WorkerBroken(f"verifier worker {self.pid} exited with code {self.proc.poll()}")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
 
     def call(self, op: str, args: list, deadline: float):
         self.proc.stdin.write((json.dumps({"op": op, "args": args}) + "\n").encode())
         self.proc.stdin.flush()
         self.tasks += 1
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise VerifierTimeout()
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                raise VerifierFailed(f"verifier worker exited with code {self.proc.poll()}")
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
+        line = self.read_line(deadline)
+        if line is None:
+            raise VerifierTimeout()
         reply = json.loads(line)
+        if reply.get("fatal"):
+            raise _WorkerBroken(reply["error"])
         if not reply["ok"]:
             raise VerifierFailed(reply["error"])
         return reply["result"]
+
+    def rss(self) -> int:
+        try:
+            with open(f"/proc/{self.pid}/statm") as f:
+                return int(f.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def kill(self) -> None:
         try:
@@ -75,80 +118,236 @@ class _Worker:
             except OSError:
                 pass
         try:
-            self.proc.wait(timeout=5)  # reap: no zombies
+            self.proc.wait(timeout=10)  # reap: no zombies
         except subprocess.TimeoutExpired:
             pass
 
 
+class _Spawner:
+    """The one thread that starts workers and waits for their 'ready' line, so callers never pay start-up."""
+
+    def __init__(self, pool: "WorkerPool"):
+        self._pool = pool
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="rlev-verifier-spawner", daemon=True)
+        self._thread.start()
+
+    def request(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._requests.put(1)
+
+    def stop(self) -> None:
+        self._requests.put(None)
+
+    def _run(self) -> None:
+        starting: list[_Worker] = []
+        while True:
+            try:
+                item = self._requests.get(timeout=0.05 if starting else None)
+            except queue.Empty:
+                item = 0
+            if item is None:
+                for w in starting:
+                    w.kill()
+                return
+            if item == 1:
+                started = self._pool._start_one()
+                if started is not None:
+                    starting.append(started)
+            starting = self._poll(starting)
+
+    def _poll(self, starting: list) -> list:
+        still = []
+        for w in starting:
+            try:
+                line = w.read_line(time.monotonic())
+            except VerifierFailed as e:
+                self._pool._start_failed(w, str(e))
+                continue
+            if line is None:
+                if time.monotonic() - w.started > STARTUP_TIMEOUT:
+                    self._pool._start_failed(w, f"verifier worker did not start within {STARTUP_TIMEOUT:.0f} s")
+                else:
+                    still.append(w)
+            elif line.strip() == b"ready":
+                self._pool._add_ready(w)
+            else:
+                self._pool._start_failed(w, f"verifier worker said {line[:200]!r} instead of 'ready'")
+        return still
+
+
 class WorkerPool:
-    def __init__(self, size: int, max_tasks_per_worker: int = 2000):
+    def __init__(
+        self,
+        size: int,
+        max_tasks_per_worker: int = MAX_TASKS_PER_WORKER,
+        max_rss: int = MAX_WORKER_RSS,
+        address_space: int = WORKER_ADDRESS_SPACE,
+    ):
+        if size < 1:
+            raise ValueError(f"verifier pool size must be >= 1, got {size}")
         self.size = size
-        self.max_tasks = max_tasks_per_worker  # recycle to bound sympy's caches
-        self._slots = threading.BoundedSemaphore(size)
+        self.max_tasks = max_tasks_per_worker
+        self.max_rss = max_rss
+        self.address_space = address_space
+        self.recycled = 0  # workers retired for age or memory (visible to tests and benchmarks)
+        self.killed = 0  # workers killed at a deadline or after dying
+        self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
-        self._lock = threading.Lock()
+        self._pending = 0  # spawn requests not yet ready
+        self._ever_ready = False
+        self._start_failures = 0
+        self._broken: str | None = None
         self._closed = False
+        self._spawner = _Spawner(self)
+        self._fill()
 
-    def warm(self) -> None:
-        """Start every worker now, so that no task's deadline pays for interpreter start-up."""
-        with self._lock:
-            while len(self._all) < self.size and not self._closed:
-                w = _Worker()
+    # -- spawner side --------------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        """Ask for enough workers to bring the pool back to `size` (called under no lock or with _cond)."""
+        with self._cond:
+            missing = self.size - len(self._all) - self._pending
+            if missing <= 0 or self._closed or self._broken:
+                return
+            self._pending += missing
+        self._spawner.request(missing)
+
+    def _start_one(self) -> _Worker | None:
+        with self._cond:
+            if self._closed:
+                self._pending -= 1
+                return None
+        try:
+            return _Worker(self.address_space)
+        except OSError as e:
+            with self._cond:
+                self._pending -= 1
+            self._note_failure(f"cannot start a verifier worker: {e}")
+            return None
+
+    def _add_ready(self, w: _Worker) -> None:
+        with self._cond:
+            self._pending -= 1
+            if self._closed:
+                kill = True
+            else:
+                kill = False
                 self._all.add(w)
                 self._idle.append(w)
+                self._ever_ready = True
+                self._start_failures = 0
+                self._cond.notify()
+        if kill:
+            w.kill()
+
+    def _start_failed(self, w: _Worker, reason: str) -> None:
+        w.kill()
+        with self._cond:
+            self._pending -= 1
+        self._note_failure(reason)
+        self._fill()
+
+    def _note_failure(self, reason: str) -> None:
+        with self._cond:
+            self._start_failures += 1
+            if self._start_failures >= MAX_START_FAILURES:
+                self._broken = reason  # e.g. math-verify missing: fail fast instead of respawning forever
+                self._cond.notify_all()
+
+    # -- caller side ---------------------------------------------------------------------------
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> bool:
+        """Block until every worker is up (benchmarks and tests; RL callers never need to)."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while len(self._idle) < self.size and not self._broken and not self._closed:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return len(self._idle) >= self.size
 
     def call(self, op: str, args: list, timeout: float):
         deadline = time.monotonic() + timeout
-        if not self._slots.acquire(timeout=max(0.0, timeout)):
-            raise VerifierTimeout()
+        cold = not self._ever_ready
+        worker = self._checkout(deadline)
+        if cold:
+            deadline = max(deadline, time.monotonic() + timeout)
         try:
-            worker = self._checkout()
-            try:
-                result = worker.call(op, args, deadline)
-            except (VerifierTimeout, VerifierFailed, OSError, ValueError):
-                self._discard(worker)
+            result = worker.call(op, args, deadline)
+        except _WorkerBroken:
+            self._retire(worker, killed=True)
+            raise
+        except VerifierFailed:
+            self._checkin(worker)  # the task failed, the worker is fine
+            raise
+        except (VerifierTimeout, OSError, ValueError) as e:
+            self._retire(worker, killed=True)
+            if isinstance(e, VerifierTimeout):
                 raise
-            self._checkin(worker)
-            return result
-        finally:
-            self._slots.release()
+            raise VerifierFailed(f"verifier worker failed: {type(e).__name__}: {e}") from None
+        self._checkin(worker)
+        return result
 
-    def _checkout(self) -> _Worker:
-        with self._lock:
-            if self._closed:
-                raise VerifierFailed("verifier pool is closed")
-            if self._idle:
-                return self._idle.pop()
-            w = _Worker()
-            self._all.add(w)
-            return w
+    def _checkout(self, deadline: float) -> _Worker:
+        with self._cond:
+            if not self._ever_ready:
+                deadline = max(deadline, time.monotonic() + STARTUP_TIMEOUT)  # cold start is not the task's fault
+            while not self._idle:
+                if self._closed:
+                    raise VerifierFailed("verifier pool is closed")
+                if self._broken:
+                    raise VerifierFailed(f"verifier pool is broken: {self._broken}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise VerifierTimeout()
+                self._cond.wait(remaining)
+            return self._idle.pop()
 
     def _checkin(self, worker: _Worker) -> None:
-        if worker.tasks >= self.max_tasks:
-            self._discard(worker)
+        if worker.tasks >= self.max_tasks or (
+            worker.tasks % RSS_CHECK_EVERY == 0 and self.max_rss and worker.rss() > self.max_rss
+        ):
+            self._retire(worker, killed=False)
             return
-        with self._lock:
+        with self._cond:
             if self._closed:
-                worker.kill()
+                self._all.discard(worker)
             else:
                 self._idle.append(worker)
+                self._cond.notify()
+                return
+        worker.kill()
 
-    def _discard(self, worker: _Worker) -> None:
-        with self._lock:
+    def _retire(self, worker: _Worker, killed: bool) -> None:
+        with self._cond:
             self._all.discard(worker)
+            if killed:
+                self.killed += 1
+            else:
+                self.recycled += 1
+        self._fill()  # ask for the replacement first, so it starts while we reap
         worker.kill()
 
     def pids(self) -> list[int]:
-        with self._lock:
-            return [w.proc.pid for w in self._all]
+        with self._cond:
+            return [w.pid for w in self._all]
 
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             self._closed = True
             workers, self._all, self._idle = list(self._all), set(), []
+            self._cond.notify_all()
+        self._spawner.stop()
         for w in workers:
             w.kill()
+        self._spawner._thread.join(timeout=10)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
 
 _pool: WorkerPool | None = None
@@ -159,13 +358,21 @@ _pool_lock = threading.Lock()
 def get_pool(size: int) -> WorkerPool:
     """One pool per process (a forked child gets its own), started on first use."""
     global _pool, _pool_pid
+    pool = _pool
+    if pool is not None and _pool_pid == os.getpid() and pool.size == size and not pool.closed:
+        return pool  # the hot path takes no lock
     with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid() or _pool.size != size or _pool._closed:
-            if _pool is not None and _pool_pid == os.getpid():
-                _pool.close()
+        if _pool is None or _pool_pid != os.getpid() or _pool.size != size or _pool.closed:
+            old = _pool if _pool_pid == os.getpid() else None
             _pool, _pool_pid = WorkerPool(size), os.getpid()
-            _pool.warm()
+            if old is not None:
+                old.close()
         return _pool
+
+
+def prestart(size: int) -> None:
+    """Start the workers now (non-blocking), e.g. when the reward file is loaded, so the first sympy call finds them up."""
+    get_pool(size)
 
 
 def shutdown() -> None:

@@ -1,0 +1,72 @@
+"""`openrlhf-rlev serve`: the RLEV reward over HTTP in OpenRLHF's remote reward protocol.
+
+Point OpenRLHF at one or more servers with `--reward.remote_url http://a:5000/get_reward,http://b:5000/get_reward`
+to verify on CPU nodes. GET /health reports liveness and counters.
+
+The server has NO authentication and no TLS. It binds to 127.0.0.1 unless --host says otherwise; only ever
+expose it on a network that only the cluster can reach.
+"""
+
+import argparse
+import os
+import sys
+
+from openrlhf_rlev.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, serve
+from openrlhf_rlev.settings import PARSERS, Settings, env_name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openrlhf-rlev serve",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; no auth!)")
+    parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="verification threads (bounds concurrency)"
+    )
+    parser.add_argument(
+        "--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB, help="larger request bodies get HTTP 413"
+    )
+    parser.add_argument(
+        "--graceful-timeout", type=float, default=60.0, help="seconds to finish in-flight requests on SIGTERM"
+    )
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--access-log", action="store_true", help="log every request (off: one per sample is a lot)")
+    group = parser.add_argument_group("RLEV settings (override the RLEV_* environment variables)")
+    for name in PARSERS:
+        group.add_argument(f"--rlev.{name}", dest=f"rlev_{name}", metavar=name.upper(), help=f"env {env_name(name)}")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    values = {name: os.environ[env_name(name)] for name in PARSERS if env_name(name) in os.environ}
+    values.update(
+        {name: getattr(args, f"rlev_{name}") for name in PARSERS if getattr(args, f"rlev_{name}") is not None}
+    )
+    return Settings.from_strings(values, source="RLEV_* environment / --rlev.* flags")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.max_body_mb <= 0 or args.graceful_timeout < 0:
+        parser.error("--threads must be >= 1, --max-body-mb > 0 and --graceful-timeout >= 0")
+    try:
+        settings = settings_from(args)
+    except ValueError as e:
+        print(f"openrlhf-rlev serve: {e}", file=sys.stderr)
+        return 2
+    print(f"RLEV reward server: --reward.remote_url http://{args.host}:{args.port}/get_reward", file=sys.stderr)
+    serve(
+        args.host,
+        args.port,
+        settings=settings,
+        max_body_mb=args.max_body_mb,
+        threads=args.threads,
+        graceful_timeout=args.graceful_timeout,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0

@@ -1,0 +1,247 @@
+"""`--reward_func NAME` and `--rlev.*` on an OpenRLHF train_ppo_ray command line.
+
+The user's command is OpenRLHF's, plus our flags. This module takes ours out, checks them, and rewrites the rest
+into the argument list OpenRLHF 0.11.2 accepts (`--reward.remote_url <the reward func's file>`); everything
+else passes through untouched. Checks that need only our flags run here, before anything starts; OpenRLHF's own
+checks run in its real parser (`train_entry`).
+"""
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Mapping
+
+from openrlhf_rlev import registry
+from openrlhf_rlev.ray_setup import REWARD_FUNC_ENV
+from openrlhf_rlev.settings import PARSERS, Settings, env_name
+
+REWARD_FUNC_FLAG = "--reward_func"
+RLEV_PREFIX = "--rlev."
+SWITCHES = {
+    "dry_run": "parse with OpenRLHF's real parser, print the resolved arguments and RLEV settings as JSON, exit",
+    "print_runtime_env": "print the `ray job submit --runtime-env-json` equivalent of this launch, exit",
+}
+# OpenRLHF flags that choose a reward another way; one reward source per run.
+CONFLICTING_FLAGS = ("--reward.remote_url", "--reward.model_name_or_path", "--train.agent_func_path")
+LABEL_KEY_FLAG = "--data.label_key"
+
+
+class LaunchError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Plan:
+    reward_func: str
+    reward_path: str
+    settings: Settings
+    worker_env: dict  # env vars every Ray worker needs: the RLEV settings and the reward func's name
+    openrlhf_argv: list
+    dry_run: bool = False
+    print_runtime_env: bool = False
+
+
+def setting_flags() -> list[str]:
+    """Every `--rlev.<field>` setting, derived from `settings.PARSERS` so new fields appear without edits here."""
+    return [RLEV_PREFIX + name for name in PARSERS]
+
+
+def _flag_matches(token: str, flag: str) -> bool:
+    return token == flag or token.startswith(flag + "=")
+
+
+def split_argv(argv: list[str]) -> tuple[str | None, dict[str, str], set[str], list[str]]:
+    """(reward func name, {setting: text}, {switch}, OpenRLHF's own arguments in their original order)."""
+    reward_func, settings, switches, rest = None, {}, set(), []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if _flag_matches(token, REWARD_FUNC_FLAG) or token.startswith(RLEV_PREFIX):
+            flag, has_value, value = token.partition("=")
+            name = flag[len(RLEV_PREFIX) :] if flag.startswith(RLEV_PREFIX) else None
+            if name in SWITCHES:
+                if has_value:
+                    raise LaunchError(f"{flag} is a switch and takes no value (got {token!r})")
+                switches.add(name)
+                i += 1
+                continue
+            if name is not None and name not in PARSERS:
+                known = ", ".join(setting_flags() + [RLEV_PREFIX + s for s in SWITCHES])
+                raise LaunchError(f"unknown RLEV flag {flag!r}; known: {known}")
+            if not has_value:
+                if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                    raise LaunchError(f"{flag} needs a value")
+                value = argv[i + 1]
+                i += 1
+            if name is None:
+                if reward_func is not None:
+                    raise LaunchError(f"{REWARD_FUNC_FLAG} given twice ({reward_func!r} and {value!r})")
+                reward_func = value
+            else:
+                if name in settings:
+                    raise LaunchError(f"{flag} given twice ({settings[name]!r} and {value!r})")
+                settings[name] = value
+        else:
+            rest.append(token)
+        i += 1
+    return reward_func, settings, switches, rest
+
+
+def resolve_settings(flags: Mapping[str, str], environ: Mapping[str, str]) -> tuple[Settings, set[str]]:
+    """Flags over the driver's RLEV_* env over the defaults; returns the settings and the fields given explicitly.
+
+    Ray does not forward the driver's environment to workers, so an RLEV_ALPHA exported in the launching shell
+    only takes effect because it is collected here and passed on in the runtime env.
+    """
+    texts = {}
+    for name in PARSERS:
+        if env_name(name) in environ:
+            texts[name] = (environ[env_name(name)], f"environment variable {env_name(name)}")
+    for name, text in flags.items():
+        texts[name] = (text, RLEV_PREFIX + name)
+    for name, (text, source) in texts.items():
+        try:
+            PARSERS[name](text)
+        except ValueError as e:
+            raise LaunchError(f"{source}: invalid {name} {text!r}: {e}") from None
+    try:
+        settings = Settings.from_strings({n: t for n, (t, _) in texts.items()}, source="RLEV settings")
+    except ValueError as e:
+        raise LaunchError(str(e)) from None
+    return settings, set(texts)
+
+
+def worker_env(settings: Settings, explicit: set[str], reward_func: str) -> dict[str, str]:
+    """The env vars for every Ray worker: non-default settings, plus anything given explicitly (even a default,
+    so that a node's own RLEV_* environment cannot override what this launch asked for)."""
+    env = settings.to_env()
+    for name in explicit:
+        value = getattr(settings, name)
+        env[env_name(name)] = "" if value is None else str(value)
+    env[REWARD_FUNC_ENV] = reward_func
+    return dict(sorted(env.items()))
+
+
+def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward_func: bool = True) -> Plan:
+    environ = os.environ if environ is None else environ
+    reward_func, flags, switches, rest = split_argv(argv)
+    if reward_func is None:
+        raise LaunchError(
+            f"missing {REWARD_FUNC_FLAG} NAME (known: {', '.join(registry.known_names()) or 'none'}); "
+            f"without it, run OpenRLHF directly: python -m openrlhf.cli.train_ppo_ray"
+        )
+    for flag in CONFLICTING_FLAGS:
+        if any(_flag_matches(token, flag) for token in rest):
+            raise LaunchError(
+                f"{REWARD_FUNC_FLAG} {reward_func} chooses the reward; drop {flag} (one reward source per run)"
+            )
+    if not any(_flag_matches(token, LABEL_KEY_FLAG) for token in rest):
+        raise LaunchError(
+            f"missing {LABEL_KEY_FLAG}: the reward func needs each prompt's label "
+            f"(for RLEV: {LABEL_KEY_FLAG} label, the column `openrlhf-rlev prepare` writes)"
+        )
+    try:
+        reward_path = registry.resolve(reward_func, check=check_reward_func)
+    except registry.RegistryError as e:
+        raise LaunchError(f"{REWARD_FUNC_FLAG}: {e}") from None
+    settings, explicit = resolve_settings(flags, environ)
+    return Plan(
+        reward_func=reward_func,
+        reward_path=reward_path,
+        settings=settings,
+        worker_env=worker_env(settings, explicit, reward_func),
+        openrlhf_argv=[*rest, "--reward.remote_url", reward_path],
+        dry_run="dry_run" in switches,
+        print_runtime_env="print_runtime_env" in switches,
+    )
+
+
+def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
+    """(level, message) about what group_norm does to s(x) in this run; None for the other estimators."""
+    if estimator != "group_norm" or plan.reward_func != "rlev":
+        return None
+    if plan.settings.grpo == "value":
+        return (
+            "info",
+            "RLEV: value-preserving GRPO is on: group_norm advantages are s(x) * (c - mean c) / (std c + 1e-9) "
+            "per prompt group, so the group still normalises difficulty and keeps the human value "
+            "(--rlev.grpo stock for OpenRLHF's own group_norm)",
+        )
+    return (
+        "warning",
+        "RLEV: --rlev.grpo stock: OpenRLHF's group_norm computes (r - mean r) / std r per prompt group, which "
+        "divides s(x) out exactly; this run trains the accuracy-only baseline. Use --rlev.grpo value "
+        "(the default) or an estimator that keeps the value: reinforce, rloo, reinforce_baseline, dr_grpo",
+    )
+
+
+def settings_dict(settings: Settings) -> dict:
+    return dataclasses.asdict(settings)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, out=print) -> int:
+    """The whole launch: plan, OpenRLHF's real parser, then a dry run, the job-submit equivalent, or training.
+
+    Errors in our flags raise LaunchError; OpenRLHF's argparse errors raise SystemExit(2) with its own message,
+    as `python -m openrlhf.cli.train_ppo_ray` would.
+    """
+    from openrlhf_rlev import grpo, runtime_env, train_entry
+
+    environ = os.environ if environ is None else environ
+    launch = plan(argv, environ)
+    try:
+        parsed = train_entry.parse(
+            launch.openrlhf_argv, allow_missing_imports=launch.dry_run or launch.print_runtime_env
+        )
+        openrlhf_init = train_entry.ray_init_kwargs(parsed)
+    except (AssertionError, AttributeError, TypeError, ValueError, train_entry.EntryError) as e:
+        raise LaunchError(f"OpenRLHF rejected the arguments: {type(e).__name__}: {e}") from None
+    estimator = parsed.args.algo.advantage.estimator
+    note = grpo_note(estimator, launch)
+    if note and launch.settings.grpo == "value":
+        try:
+            grpo.check_compatible()
+        except grpo.IncompatibleOpenRLHF as e:
+            raise LaunchError(str(e)) from None
+    init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, launch.worker_env)
+    job_command = runtime_env.job_submit_command(launch.worker_env, launch.openrlhf_argv)
+
+    if launch.dry_run:
+        out(
+            json.dumps(
+                {
+                    "reward_func": launch.reward_func,
+                    "openrlhf_argv": launch.openrlhf_argv,
+                    "openrlhf_args": train_entry.to_dict(parsed.args),
+                    "rlev_settings": settings_dict(launch.settings),
+                    "grpo": note[1] if note else None,
+                    "ray_init": init_kwargs,
+                    "ray_job_submit": job_command,
+                    "stubbed_imports": parsed.stubbed_imports,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
+        return 0
+    if launch.print_runtime_env:
+        out(json.dumps(runtime_env.rlev_runtime_env(launch.worker_env), sort_keys=True))
+        out(job_command)
+        return 0
+
+    if note:
+        log(("WARNING " if note[0] == "warning" else "") + note[1])
+    try:
+        init_kwargs = runtime_env.reconcile_with_job(init_kwargs, environ)
+    except runtime_env.RuntimeEnvError as e:
+        raise LaunchError(str(e)) from None
+    os.environ.update(launch.worker_env)  # the driver reads the same settings as the workers
+    runtime_env.init_ray(init_kwargs)
+    parsed.train(parsed.args)
+    return 0

@@ -1,0 +1,194 @@
+"""`prepare`: read -> value -> select -> (shuffle) -> rows -> (eval copies) -> write. Each step is its own module."""
+
+import math
+from dataclasses import dataclass, field
+
+from openrlhf_rlev.prepare import eval_labels, select, summary, values, writer
+from openrlhf_rlev.prepare.prompts import build_prompt
+from openrlhf_rlev.prepare.readers import FORMATS, Keys, ReadOptions, read_inputs
+from openrlhf_rlev.prepare.records import DUPLICATE_PROMPT, Item, PrepareError, Reject
+from openrlhf_rlev.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
+from openrlhf_rlev.scaling import scale as scale_of
+from openrlhf_rlev.settings import VERIFIERS
+
+
+@dataclass
+class PrepareOptions:
+    inputs: list[str]
+    output: str
+    fmt: str = "auto"
+    input_key: str | None = None
+    answer_key: str | None = None
+    value_key: str | None = None
+    total_key: str | None = None
+    group_key: str | None = None
+    total: float | None = None
+    difficulty_key: str | None = None
+    difficulty_map: str | None = None  # JSON object or file; None = the paper's map
+    datasource: str | None = None
+    verifier: str = "auto"
+    subjects: list[str] | None = None
+    include_open_ended: bool = False
+    instruction: bool = True
+    shuffle_values: int | None = None
+    alpha: float | None = None
+    scaling: str | None = None
+    uniform_scale: float | None = None
+    sample: int | None = None
+    seed: int = 0
+    limit: int | None = None
+    eval: bool = False
+    eval_scope: str = "datasource"
+    eval_marker: str = eval_labels.DEFAULT_MARKER
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def prepare(opts: PrepareOptions) -> dict:
+    """Write opts.output, its rejects and summary files; return the summary."""
+    keys = _check(opts)
+    read = read_inputs(
+        opts.inputs,
+        ReadOptions(
+            fmt=opts.fmt,
+            keys=keys,
+            fixed_total=opts.total,
+            datasource=opts.datasource,
+            verifier=opts.verifier,
+            subjects=tuple(opts.subjects) if opts.subjects else None,
+            difficulty_key=opts.difficulty_key,
+            progress=opts.progress,
+        ),
+    )
+    dmap = values.load_difficulty_map(opts.difficulty_map) if opts.difficulty_key else None
+    items, value_rejects = values.normalise(read.items, dmap)
+    rejects = read.rejects + value_rejects
+    skipped_open = [it for it in items if it.open_ended and not opts.include_open_ended]
+    items = [it for it in items if not (it.open_ended and not opts.include_open_ended)]
+    items, skipped_sample, skipped_limit = _select(items, opts)
+    if opts.shuffle_values is not None:
+        values.shuffle_values(items, opts.shuffle_values)
+
+    alpha = opts.alpha if opts.alpha is not None else DEFAULT_ALPHA
+    scaling = opts.scaling or "rlev"
+    precompute = not opts.eval and (opts.alpha is not None or opts.scaling is not None)
+    rows = [_row(it, opts.instruction, (alpha, scaling, opts.uniform_scale) if precompute else None) for it in items]
+    extra = dict(opts.extra)
+    if opts.eval:
+        items, rows, dup_rejects, extra["eval"] = _eval(items, rows, opts)
+        rejects += dup_rejects
+
+    writer.write_rows(opts.output, rows, with_scale=precompute or opts.eval)
+    writer.write_rejects(writer.rejects_path(opts.output), rejects)
+    result = summary.build(
+        output=opts.output,
+        rows=rows,
+        items=items,
+        read=read.read,
+        rejects=rejects,
+        skipped_open_ended=skipped_open,
+        skipped_sample=skipped_sample,
+        skipped_limit=skipped_limit,
+        alpha=alpha,
+        scaling=scaling,
+        uniform_scale=opts.uniform_scale,
+        files=read.files,
+        files_skipped=read.files_skipped,
+        extra=extra,
+    )
+    result["rejects_file"] = writer.rejects_path(opts.output)
+    writer.write_json(writer.summary_path(opts.output), result)
+    return result
+
+
+def _select(items: list[Item], opts: PrepareOptions) -> tuple[list[Item], int, int]:
+    """--sample, then --limit; returns the kept items and how many each one skipped."""
+    n_valid = len(items)
+    if opts.sample is not None:
+        items = select.stratified_sample(items, opts.sample, opts.seed)
+    n_sampled = len(items)
+    items = select.limit(items, opts.limit)
+    return items, n_valid - n_sampled, n_sampled - len(items)
+
+
+def _eval(items: list[Item], rows: list[dict], opts: PrepareOptions):
+    """Acc and H-Acc copies (eval_labels); a prompt shared across datasources is rejected, not mis-counted."""
+    dups = eval_labels.cross_datasource_duplicates(rows, opts.eval_scope)
+    rejects = [Reject(items[i].source, items[i].row, DUPLICATE_PROMPT, why) for i, why in dups.items()]
+    items = [it for i, it in enumerate(items) if i not in dups]
+    rows = [r for i, r in enumerate(rows) if i not in dups]
+    rows, undefined = eval_labels.eval_rows(rows, opts.eval_scope, opts.eval_marker)
+    n_acc = sum(r["datasource"].endswith("/" + eval_labels.ACC) for r in rows)
+    info = {"scope": opts.eval_scope, "acc_rows": n_acc, "h_acc_rows": len(rows) - n_acc, "h_acc_undefined": undefined}
+    return items, rows, rejects, info
+
+
+def _row(it: Item, add_instruction: bool, scaling: tuple | None) -> dict:
+    label = {"answer": list(it.answers), "value": float(it.value), "verifier": it.verifier}
+    if scaling is not None:
+        alpha, mode, uniform = scaling
+        label["scale"] = float(scale_of(it.value, mode, alpha, uniform))
+    return {
+        "prompt": build_prompt(it.question, it.verifier, len(it.answers), add_instruction),
+        "label": label,
+        "datasource": it.datasource,
+        "id": it.id,
+    }
+
+
+def _check(o: PrepareOptions) -> Keys | None:
+    """Reject unusable argument combinations up front, naming the flags."""
+    if not o.inputs:
+        raise PrepareError("no input: give INPUT files/directories or --gaokao")
+    writer.check_output(o.output)
+    if o.fmt not in FORMATS:
+        raise PrepareError(f"--format must be one of {', '.join(FORMATS)}, got {o.fmt!r}")
+    if o.verifier not in VERIFIERS:
+        raise PrepareError(f"--verifier must be one of {', '.join(VERIFIERS)}, got {o.verifier!r}")
+    if o.total is not None and not (math.isfinite(o.total) and o.total > 0):
+        raise PrepareError(f"--total must be a number > 0, got {o.total!r}")
+    if o.total_key and o.group_key:
+        raise PrepareError("--total-key and --group-key are alternatives (v = value/total or value/group sum)")
+    if o.total is not None and (o.total_key or o.group_key):
+        raise PrepareError("--total is a fixed total; do not combine it with --total-key or --group-key")
+    if o.difficulty_key and (o.value_key or o.total_key or o.group_key or o.total is not None):
+        raise PrepareError(
+            "--difficulty-key gives v directly; do not combine it with --value-key/--total-key/--group-key/--total"
+        )
+    if o.difficulty_map and not o.difficulty_key:
+        raise PrepareError("--difficulty-map needs --difficulty-key")
+    if o.alpha is not None:
+        try:
+            check_alpha(o.alpha)
+        except ValueError as e:
+            raise PrepareError(f"--alpha: {e}") from None
+    if o.scaling is not None and o.scaling not in SCALINGS:
+        raise PrepareError(f"--scaling must be one of {', '.join(SCALINGS)}, got {o.scaling!r}")
+    if o.scaling == "uniform" and o.uniform_scale is None:
+        raise PrepareError("--scaling uniform needs --uniform-scale")
+    if o.eval and (o.alpha is not None or o.scaling is not None):
+        raise PrepareError(
+            "--eval writes its own label scales (1 for Acc, v/mean(v) for H-Acc); drop --alpha/--scaling"
+        )
+    if o.sample is not None and o.sample < 1:
+        raise PrepareError(f"--sample must be >= 1, got {o.sample}")
+    if o.limit is not None and o.limit < 0:
+        raise PrepareError(f"--limit must be >= 0, got {o.limit}")
+    if o.eval:
+        eval_labels.check_marker(o.eval_marker)
+        if o.eval_scope not in eval_labels.SCOPES:
+            raise PrepareError(f"--eval-scope must be one of {', '.join(eval_labels.SCOPES)}, got {o.eval_scope!r}")
+    generic = [o.input_key, o.answer_key, o.value_key, o.total_key, o.group_key]
+    if not any(generic) and not (o.difficulty_key and o.fmt == "generic"):
+        if o.fmt == "generic":
+            raise PrepareError(
+                "--format generic needs --input-key, --answer-key and --value-key (or --difficulty-key)"
+            )
+        return None
+    if not (o.input_key and o.answer_key):
+        raise PrepareError("the generic reader needs both --input-key and --answer-key")
+    if not (o.value_key or o.difficulty_key):
+        raise PrepareError("the generic reader needs --value-key (or --difficulty-key for weak labels)")
+    if o.fmt in ("gaokao", "rlev"):
+        raise PrepareError(f"--input-key/--answer-key/--value-key are for generic data, not --format {o.fmt}")
+    return Keys(o.input_key, o.answer_key, o.value_key, o.total_key, o.group_key, o.difficulty_key)

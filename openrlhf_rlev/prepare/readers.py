@@ -1,0 +1,316 @@
+"""Input files -> items and rejects, one reader per schema: GAOKAO-Bench JSON, the RLEV release, generic rows.
+
+The RLEV release schema is the generic reader with fixed keys (query, label, score, total). Rows are numbered
+from 1 within each file (a JSONL line, a JSON list element, a CSV data row, a Parquet row), which is what the
+rejects file reports.
+"""
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from tqdm import tqdm
+
+from openrlhf_rlev.prepare import gaokao
+from openrlhf_rlev.prepare import records as R
+from openrlhf_rlev.prepare.records import Item, PrepareError, Reject
+from openrlhf_rlev.prepare.values import NumberError, parse_points, parse_total
+from openrlhf_rlev.verifiers import default_kind
+
+EXTENSIONS = (".jsonl", ".json", ".csv", ".parquet")
+FORMATS = ("auto", "gaokao", "rlev", "generic")
+LARGE_INPUT_BYTES = 8 << 20  # show a progress bar above this
+
+
+@dataclass(frozen=True)
+class Keys:
+    input: str
+    answer: str
+    value: str | None = None
+    total: str | None = None
+    group: str | None = None
+    difficulty: str | None = None
+
+
+RLEV_KEYS = Keys(input="query", answer="label", value="score", total="total")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    fmt: str = "auto"
+    keys: Keys | None = None  # the generic reader's columns (None: auto-detect GAOKAO or RLEV)
+    fixed_total: float | None = None  # --total
+    datasource: str | None = None  # --datasource: one name for every non-GAOKAO row
+    verifier: str = "auto"
+    subjects: tuple[str, ...] | None = None  # GAOKAO subjects to keep
+    difficulty_key: str | None = None  # with the RLEV reader too
+    progress: bool = True
+
+
+@dataclass
+class ReadResult:
+    items: list
+    rejects: list
+    read: int = 0  # rows seen, good or bad
+    files: list = None
+    files_skipped: list = None  # GAOKAO files of subjects not asked for
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Files named, plus the data files under directories named (sorted); clear errors for anything else."""
+    files = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(
+                os.path.join(root, name)
+                for root, _, names in os.walk(p)
+                for name in names
+                if name.lower().endswith(EXTENSIONS)
+            )
+            if not found:
+                raise PrepareError(f"input directory {p!r} has no {'/'.join(EXTENSIONS)} files")
+            files += found
+        elif os.path.isfile(p):
+            if not p.lower().endswith(EXTENSIONS):
+                raise PrepareError(f"input {p!r}: unknown file type; expected one of {', '.join(EXTENSIONS)}")
+            files.append(p)
+        else:
+            raise PrepareError(f"input {p!r} does not exist")
+    return files
+
+
+def read_inputs(paths: list[str], opts: ReadOptions) -> ReadResult:
+    files = expand_inputs(paths)
+    result = ReadResult(items=[], rejects=[], files=[], files_skipped=[])
+    subjects = {s.casefold() for s in opts.subjects} if opts.subjects else None
+    size = sum(os.path.getsize(f) for f in files)
+    with tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        desc="prepare: reading",
+        disable=not opts.progress or size < LARGE_INPUT_BYTES,
+    ) as bar:
+        for path in files:
+            obj = _load_json(path) if path.lower().endswith(".json") else None
+            if subjects is not None and gaokao.is_gaokao(obj):
+                if gaokao.subject(gaokao.keyword(path, obj)).casefold() not in subjects:
+                    result.files_skipped.append(path)
+                    bar.update(os.path.getsize(path))
+                    continue
+            result.files.append(path)
+            try:
+                for out in _read_file(path, obj, opts, bar):
+                    result.read += 1
+                    (result.rejects if isinstance(out, Reject) else result.items).append(out)
+            except (OSError, UnicodeDecodeError, csv.Error) as e:
+                raise PrepareError(f"{path}: cannot read: {e}") from None
+    if subjects is not None and not result.files:
+        raise PrepareError(
+            f"--subjects {','.join(opts.subjects)}: no input file matches; known: {', '.join(gaokao.SUBJECTS)}"
+        )
+    return result
+
+
+def _read_file(path: str, obj, opts: ReadOptions, bar) -> Iterator[Item | Reject]:
+    if path.lower().endswith(".json"):
+        bar.update(os.path.getsize(path))
+        if gaokao.is_gaokao(obj):
+            if opts.fmt not in ("auto", "gaokao"):
+                raise PrepareError(f"{path}: a GAOKAO-Bench file, but --format {opts.fmt} was given")
+            if opts.difficulty_key:
+                raise PrepareError(f"{path}: GAOKAO-Bench values are exam points; --difficulty-key does not apply")
+            yield from gaokao.read_file(path, obj, opts.fixed_total)
+            return
+        if opts.fmt == "gaokao":
+            raise PrepareError(f"{path}: not a GAOKAO-Bench file (expected an object with an 'example' list)")
+        if not isinstance(obj, list):
+            raise PrepareError(f"{path}: a JSON file must be a list of row objects or a GAOKAO-Bench file")
+        rows = enumerate(obj, start=1)
+    else:
+        if opts.fmt == "gaokao":
+            raise PrepareError(f"{path}: GAOKAO-Bench files are .json")
+        rows = _iter_rows(path, bar)
+    keys = None
+    for n, row in rows:
+        if isinstance(row, Reject):
+            yield row
+            continue
+        if not isinstance(row, dict):
+            yield Reject(path, n, R.NOT_AN_OBJECT, f"row is a {type(row).__name__}")
+            continue
+        if keys is None:
+            keys = _keys_for(path, row, opts)
+        yield item_from_row(path, n, row, keys, opts)
+
+
+def _load_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except ValueError as e:
+        raise PrepareError(f"{path}: not valid JSON: {e}") from None
+    except OSError as e:
+        raise PrepareError(f"{path}: cannot read: {e}") from None
+
+
+def _iter_rows(path: str, bar) -> Iterator[tuple[int, dict | Reject]]:
+    low = path.lower()
+    if low.endswith(".jsonl"):
+        yield from _jsonl_rows(path, bar)
+    elif low.endswith(".csv"):
+        with open(path, encoding="utf-8", newline="") as f:
+            for n, row in enumerate(csv.DictReader(f), start=1):
+                yield n, row
+        bar.update(os.path.getsize(path))
+    else:
+        yield from _parquet_rows(path)
+        bar.update(os.path.getsize(path))
+
+
+def _jsonl_rows(path: str, bar):
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            bar.update(len(line))
+            if not line.strip():
+                continue  # blank lines are not rows
+            try:
+                yield n, json.loads(line)
+            except ValueError as e:
+                yield n, Reject(path, n, R.BAD_JSON, str(e))
+
+
+def _parquet_rows(path: str):
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises its own error types for a damaged file
+        raise PrepareError(f"{path}: not a readable Parquet file: {e}") from None
+    n = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            n += 1
+            yield n, row
+
+
+def _keys_for(path: str, first_row, opts: ReadOptions) -> Keys:
+    if opts.keys is not None and opts.fmt in ("auto", "generic"):
+        return opts.keys
+    if opts.fmt == "generic":
+        raise PrepareError("--format generic needs --input-key and --answer-key")
+    if opts.fmt == "rlev" or (isinstance(first_row, dict) and "query" in first_row):
+        return Keys(
+            input=RLEV_KEYS.input,
+            answer=RLEV_KEYS.answer,
+            value=None if opts.difficulty_key else RLEV_KEYS.value,
+            total=None if opts.difficulty_key or opts.fixed_total else RLEV_KEYS.total,
+            difficulty=opts.difficulty_key,
+        )
+    cols = ", ".join(sorted(first_row)) if isinstance(first_row, dict) else type(first_row).__name__
+    raise PrepareError(
+        f"{path}: cannot tell the schema (columns: {cols}). Expected the RLEV release (query, label, score, total) "
+        "or GAOKAO-Bench JSON; for other data give --input-key, --answer-key and --value-key (or --difficulty-key)"
+    )
+
+
+def item_from_row(path: str, n: int, row, keys: Keys, opts: ReadOptions) -> Item | Reject:
+    if not isinstance(row, dict):
+        return Reject(path, n, R.NOT_AN_OBJECT, f"row is a {type(row).__name__}")
+    try:
+        question = _question(row.get(keys.input), keys.input)
+        answers = _answers(row.get(keys.answer), keys.answer)
+        item = Item(
+            source=path,
+            row=n,
+            question=question,
+            answers=answers,
+            datasource=_datasource(path, row, opts),
+            verifier=opts.verifier if opts.verifier != "auto" else default_kind(tuple(answers)),
+        )
+        if keys.difficulty:
+            item.difficulty = _difficulty(row.get(keys.difficulty), keys.difficulty)
+            return item
+        item.points = parse_points(row.get(keys.value), f"value {keys.value!r}")
+        if keys.total:
+            item.total = parse_total(row.get(keys.total), f"total {keys.total!r}")
+        elif opts.fixed_total is not None:
+            item.total = opts.fixed_total
+        elif keys.group:
+            item.group = _group(row.get(keys.group), keys.group)
+        return item
+    except NumberError as e:
+        return Reject(path, n, e.reason, str(e))
+    except _RowError as e:
+        return Reject(path, n, e.reason, str(e))
+
+
+class _RowError(ValueError):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _question(raw, key: str):
+    if isinstance(raw, str) and raw.lstrip().startswith("[{"):
+        try:
+            raw = json.loads(raw)  # chat messages in a CSV cell
+        except ValueError:
+            pass
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise _RowError(R.MISSING_QUESTION, f"{key!r} is empty")
+        return raw
+    if raw is None:
+        raise _RowError(R.MISSING_QUESTION, f"no {key!r}")
+    if isinstance(raw, list) and raw:
+        msgs = []
+        for m in raw:
+            if not (isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)):
+                raise _RowError(
+                    R.BAD_QUESTION, f"{key!r} messages must be {{'role': str, 'content': str}}, got {m!r:.120}"
+                )
+            msgs.append({"role": m["role"], "content": m["content"]})
+        if not any(m["role"] == "user" and m["content"].strip() for m in msgs):
+            raise _RowError(R.MISSING_QUESTION, f"{key!r} has no non-empty user message")
+        return msgs
+    raise _RowError(R.BAD_QUESTION, f"{key!r} must be a string or chat messages, got {type(raw).__name__}")
+
+
+def _answers(raw, key: str) -> list[str]:
+    if isinstance(raw, dict) and "answer" in raw:
+        raw = raw["answer"]  # an RLEV-style label object
+    if raw is None:
+        raise _RowError(R.MISSING_ANSWER, f"no {key!r}")
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for a in items:
+        if isinstance(a, bool) or not isinstance(a, (str, int, float)):
+            raise _RowError(R.BAD_ANSWER, f"{key!r} entries must be strings or numbers, got {a!r:.80}")
+        out.append(str(a).strip())
+    if not out or not all(out):
+        raise _RowError(R.MISSING_ANSWER, f"{key!r} is empty")
+    return out
+
+
+def _difficulty(raw, key: str) -> str:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise _RowError(R.MISSING_VALUE, f"no difficulty {key!r}")
+    return str(raw)
+
+
+def _group(raw, key: str) -> tuple:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise _RowError(R.MISSING_GROUP, f"no group {key!r}")
+    return (raw if isinstance(raw, (str, int, float)) else json.dumps(raw, sort_keys=True),)
+
+
+def _datasource(path: str, row: dict, opts: ReadOptions) -> str:
+    if opts.datasource:
+        return opts.datasource
+    for key in ("datasource", "data_source"):
+        if isinstance(row.get(key), str) and row[key].strip():
+            return row[key].strip()
+    return os.path.splitext(os.path.basename(path))[0]

@@ -1,0 +1,152 @@
+"""The paper's LLM-judge protocol (RLEV, arXiv 2510.20187, judged by Qwen2.5-72B-Instruct).
+
+The judge sees the question, only the LAST NON-EMPTY LINE of the response and the reference answer,
+and must reply strictly YES or NO; anything unclear counts as NO. Showing one line keeps the judge
+from being swayed by the reasoning and keeps requests short. The HTTP side lives in judge_client.
+"""
+
+import os
+import re
+import string
+import threading
+
+from openrlhf_rlev import reasons
+from openrlhf_rlev.ratelimit import RateLimitedWarner
+from openrlhf_rlev.verifiers import Check
+from openrlhf_rlev.verifiers.judge_client import ClientConfig, JudgeUnavailable, get_client, logger
+
+PLACEHOLDERS = ("question", "response", "reference")
+REQUIRED = ("response", "reference")
+MAX_LINE_CHARS = 2000  # a response that is one huge line: its tail holds the answer
+
+DEFAULT_TEMPLATE = """You are checking a student's final answer against the reference answer.
+
+Question:
+{question}
+
+Student's final answer (the last line of the student's response):
+{response}
+
+Reference answer:
+{reference}
+
+Does the student's final answer agree with the reference answer? Equivalent forms of the same answer agree \
+(for example 1/2 and 0.5, or an option letter and the text of that option). If the student's answer is \
+missing, incomplete, ambiguous or unclear, it does not agree.
+Reply with strictly one word: YES or NO."""
+
+_warner = RateLimitedWarner(logger)
+_THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+_template_cache: dict = {}
+_template_lock = threading.Lock()
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def validate_template(text: str, source: str = "judge template") -> str:
+    """Python format syntax with only {question}, {response}, {reference}; write literal braces as {{ }}."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
+    except ValueError as e:
+        raise TemplateError(f"{source}: not a valid template ({e}); write literal braces as {{{{ and }}}}") from None
+    for name, spec, conv in fields:
+        if name not in PLACEHOLDERS or spec or conv:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise TemplateError(
+                f"{source}: unknown placeholder {shown}; allowed: {{question}}, {{response}}, {{reference}} "
+                "(write literal braces as {{ and }})"
+            )
+    missing = [name for name in REQUIRED if name not in {f[0] for f in fields}]
+    if missing:
+        raise TemplateError(f"{source}: missing placeholder(s) {', '.join('{' + m + '}' for m in missing)}")
+    return text
+
+
+def load_template(path: str) -> str:
+    """Read and validate a template file; cached until the file changes."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise TemplateError(f"judge template file {path!r}: {e.strerror or e}") from None
+    key = (path, st.st_mtime_ns, st.st_size)
+    with _template_lock:
+        hit = _template_cache.get(key)
+    if hit is not None:
+        return hit
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise TemplateError(f"judge template file {path!r}: cannot read it as UTF-8 text: {e}") from None
+    validate_template(text, source=f"judge template file {path!r}")
+    with _template_lock:
+        if len(_template_cache) > 16:
+            _template_cache.clear()
+        _template_cache[key] = text
+    return text
+
+
+def last_line(response: str) -> str:
+    """The last line with any non-space text, stripped (the paper's protocol judges this line only)."""
+    for line in reversed(response.splitlines()):
+        line = line.strip()
+        if line:
+            return line[-MAX_LINE_CHARS:]
+    return ""
+
+
+def reference_text(answers: tuple[str, ...]) -> str:
+    """A multi-part reference (every part must be right) is shown as its parts in order."""
+    if len(answers) == 1:
+        return answers[0]
+    return "; ".join(f"({i}) {a}" for i, a in enumerate(answers, 1))
+
+
+def build_prompt(template: str, question: str | None, line: str, answers: tuple[str, ...]) -> str:
+    return template.format(question=question or "(not given)", response=line, reference=reference_text(answers))
+
+
+def parse_verdict(reply: str) -> bool:
+    """True only for a plain YES (case, surrounding punctuation and a leading <think> block aside)."""
+    text = _THINK.sub("", reply).strip().strip("*`'\".!。 \n\t").strip()
+    return text.upper() == "YES"
+
+
+def client_config(settings) -> ClientConfig:
+    return ClientConfig(
+        url=settings.judge_url,
+        model=settings.judge_model,
+        timeout=settings.judge_timeout,
+        deadline=settings.judge_deadline,
+        retries=settings.judge_retries,
+        backoff=settings.judge_backoff,
+        concurrency=settings.judge_concurrency,
+        breaker_failures=settings.judge_breaker_failures,
+        breaker_cooldown=settings.judge_breaker_cooldown,
+        max_tokens=settings.judge_max_tokens,
+    )
+
+
+def check(response: str, answers: tuple[str, ...], *, question: str | None = None, settings) -> Check:
+    """Never raises and never outlasts settings.judge_deadline; a down judge is reward 0, judge_unavailable."""
+    line = last_line(response)
+    if not line:
+        return Check(False)  # nothing to judge: unclear means NO, no request
+    if not settings.judge_url:
+        _warner.warn("judge:no_url", "RLEV judge verifier used without judge_url (RLEV_JUDGE_URL / --rlev.judge_url)")
+        return Check(False, reasons.JUDGE_UNAVAILABLE)
+    try:
+        template = load_template(settings.judge_template_file) if settings.judge_template_file else DEFAULT_TEMPLATE
+    except TemplateError as e:
+        _warner.warn("judge:template", f"RLEV judge template unusable: {e}")
+        return Check(False, reasons.VERIFIER_ERROR)
+    try:
+        reply = get_client(client_config(settings)).complete(build_prompt(template, question, line, answers))
+    except JudgeUnavailable:
+        return Check(False, reasons.JUDGE_UNAVAILABLE)
+    except ValueError as e:  # a malformed judge_url
+        _warner.warn("judge:url", f"RLEV judge: {e}")
+        return Check(False, reasons.JUDGE_UNAVAILABLE)
+    return Check(parse_verdict(reply))

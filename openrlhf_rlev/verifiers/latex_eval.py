@@ -1,0 +1,308 @@
+"""Evaluate a small, unambiguous subset of LaTeX with floats: the fast path for surds, pi and polynomials.
+
+Two expressions without relations are equal for math-verify when sympy simplifies their difference to
+0. Evaluating both at a few fixed non-integer points decides most such pairs in microseconds: a clear
+difference at any point means "not equal"; agreement to 1e-9 at every point means "equal" (sympy would
+simplify a polynomial or surd difference to 0). Anything outside the subset, any ambiguity of LaTeX
+precedence (`1/2x`, `\\ln 2x`), and any overflow or domain error returns None: sympy decides those.
+"""
+
+import math
+import re
+
+MAX_LEN = 300
+MAX_EXPONENT = 64
+_TOKEN = re.compile(r"\s*(\d+\.\d*|\.\d+|\d+|\\[A-Za-z]+|\\[,;:! ]|[A-Za-z]|[-+*/^(){}\[\]])")
+_SKIP = {"\\left", "\\right", "\\,", "\\;", "\\:", "\\!", "\\ ", "\\displaystyle"}
+_TIMES = {"*", "\\cdot", "\\times"}
+_FRAC = {"\\frac", "\\dfrac", "\\tfrac"}
+_FUNCS = {"\\ln": math.log, "\\sin": math.sin, "\\cos": math.cos}
+_BANNED_LETTERS = set("eiE")  # Euler's number / the imaginary unit in sympy's reading: not worth guessing
+
+
+class Unsupported(Exception):
+    pass
+
+
+def tokenize(text: str) -> list[str]:
+    out, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise Unsupported(text[pos : pos + 10])
+        pos = m.end()
+        tok = m.group(1)
+        if tok not in _SKIP:
+            out.append(tok)
+    return out
+
+
+class _Parser:
+    """Recursive descent to a tuple AST: ('n', v) ('v', name) ('+', a, b) ('*', a, b) ('/', a, b) ('^', a, b) ..."""
+
+    def __init__(self, tokens: list[str]):
+        self.toks = tokens
+        self.i = 0
+        self.slash = False
+
+    def peek(self) -> str | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise Unsupported(f"expected {expected!r}, got {tok!r}")
+        self.i += 1
+        return tok
+
+    def parse(self):
+        node = self.expr()
+        if self.peek() is not None:
+            raise Unsupported(f"trailing {self.peek()!r}")
+        return node
+
+    def expr(self):
+        node = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.take()
+            rhs = self.term()
+            node = ("+", node, rhs) if op == "+" else ("-", node, rhs)
+        return node
+
+    def starts_primary(self, tok) -> bool:
+        return tok is not None and (
+            tok[0].isdigit()
+            or tok[0] == "."
+            or tok.isalpha()
+            or tok in ("(", "{")
+            or tok in _FRAC
+            or tok in ("\\sqrt", "\\pi")
+            or tok in _FUNCS
+        )
+
+    def term(self):
+        node = self.unary()
+        after_slash = False
+        while True:
+            tok = self.peek()
+            if tok in _TIMES:
+                self.take()
+                node, after_slash = ("*", node, self.unary()), False
+            elif tok == "/":
+                self.take()
+                node, after_slash = ("/", node, self.unary()), True
+            elif self.starts_primary(tok):
+                if after_slash:
+                    raise Unsupported("implicit product after '/' is ambiguous")
+                node = ("*", node, self.power())
+            else:
+                return node
+
+    def unary(self):
+        if self.peek() in ("-", "+"):
+            sign = self.take()
+            inner = self.unary()
+            return ("neg", inner) if sign == "-" else inner
+        return self.power()
+
+    def power(self):
+        base = self.primary()
+        if self.peek() == "^":
+            self.take()
+            tok = self.peek()
+            if tok == "{":
+                self.take()
+                exponent = self.expr()
+                self.take("}")
+            elif tok is not None and tok.isdigit():
+                self.take()
+                exponent = ("n", float(tok[0]))
+                if len(tok) > 1:  # x^23 is x^2 * 3 in LaTeX
+                    self.toks.insert(self.i, tok[1:])
+            elif tok is not None and tok.isalpha() and len(tok) == 1:
+                exponent = ("v", self.take())
+            else:
+                raise Unsupported("exponent")
+            if self.peek() == "^":
+                raise Unsupported("double exponent")
+            return ("^", base, exponent)
+        return base
+
+    def group(self):
+        if self.peek() == "{":
+            self.take()
+            node = self.expr()
+            self.take("}")
+            return node
+        tok = self.take()
+        if tok[0].isdigit():  # \frac12: one digit per argument
+            if len(tok) > 1:
+                self.toks.insert(self.i, tok[1:])
+            return ("n", float(tok[0]))
+        if tok.isalpha() and len(tok) == 1 and tok not in _BANNED_LETTERS:
+            return ("v", tok)
+        raise Unsupported(f"group {tok!r}")
+
+    def primary(self):
+        tok = self.take()
+        if tok[0].isdigit() or tok[0] == ".":
+            return ("n", float(tok))
+        if tok.isalpha() and len(tok) == 1:
+            if tok in _BANNED_LETTERS:
+                raise Unsupported(tok)
+            return ("v", tok)
+        if tok in ("(", "{"):
+            node = self.expr()
+            self.take(")" if tok == "(" else "}")
+            return node
+        if tok in _FRAC:
+            return ("/", self.group(), self.group())
+        if tok == "\\sqrt":
+            if self.peek() == "[":
+                self.take()
+                index = self.expr()
+                self.take("]")
+                return ("root", self.group(), index)
+            return ("root", self.group(), ("n", 2.0))
+        if tok == "\\pi":
+            return ("n", math.pi)
+        if tok in _FUNCS:
+            if self.peek() in ("(", "{"):
+                arg = self.primary()
+            else:
+                arg = self.primary()
+                if self.starts_primary(self.peek()) or self.peek() == "^":
+                    raise Unsupported(f"{tok} argument is ambiguous")
+            return ("f", tok, arg)
+        raise Unsupported(tok)
+
+
+def parse(text: str):
+    """AST, or None when the text is outside the subset."""
+    if len(text) > MAX_LEN or any(c in text for c in "=<>,;|!_"):
+        return None
+    try:
+        return _Parser(tokenize(text)).parse()
+    except (Unsupported, IndexError, ValueError, RecursionError):
+        return None
+
+
+def variables(node) -> frozenset:
+    if node[0] == "v":
+        return frozenset(node[1])
+    if node[0] == "n":
+        return frozenset()
+    kids = node[2:] if node[0] == "f" else node[1:]
+    out = frozenset()
+    for k in kids:
+        out |= variables(k)
+    return out
+
+
+def has_float(text: str) -> bool:
+    return re.search(r"\d\.\d|(?<!\d)\.\d", text) is not None
+
+
+def evaluate(node, env: dict) -> float:
+    kind = node[0]
+    if kind == "n":
+        return node[1]
+    if kind == "v":
+        return env[node[1]]
+    if kind == "neg":
+        return -evaluate(node[1], env)
+    if kind == "f":
+        return _FUNCS[node[1]](evaluate(node[2], env))
+    if kind == "root":
+        x, k = evaluate(node[1], env), evaluate(node[2], env)
+        if x < 0 or k <= 0:
+            raise ValueError("root domain")
+        return x ** (1.0 / k)
+    a, b = evaluate(node[1], env), evaluate(node[2], env)
+    if kind == "+":
+        return a + b
+    if kind == "-":
+        return a - b
+    if kind == "*":
+        return a * b
+    if kind == "/":
+        return a / b
+    if kind == "^":
+        if abs(b) > MAX_EXPONENT or (a < 0 and b != int(b)):
+            raise ValueError("power out of range")
+        return a**b
+    raise ValueError(kind)
+
+
+def _points(names: frozenset) -> list[dict]:
+    ordered = sorted(names)
+    return [{v: 0.37 + ((13 * j + 7 * i) % 29) / 17 for i, v in enumerate(ordered)} for j in range(3)]
+
+
+def compare(gold_ast, gold_text: str, pred_ast, pred_text: str) -> bool | None:
+    """True / False when the floats settle it, None when they do not (or cannot be computed)."""
+    if gold_ast is None or pred_ast is None:
+        return None
+    names = variables(gold_ast) | variables(pred_ast)
+    floats = has_float(gold_text) or has_float(pred_text)
+    if floats and names:
+        return None  # sympy compares float coefficients its own way
+    all_close = True
+    try:
+        for env in _points(names):
+            a, b = evaluate(gold_ast, env), evaluate(pred_ast, env)
+            if not (math.isfinite(a) and math.isfinite(b)):
+                return None
+            scale = max(1.0, abs(a), abs(b))
+            if floats:
+                if abs(a - b) > 1.5e-6:  # they round to different 6th places, as math-verify compares
+                    return False
+                all_close = all_close and abs(a - b) <= 1e-12 * scale
+            elif abs(a - b) > 1e-6 * scale:
+                return False
+            else:
+                all_close = all_close and abs(a - b) <= 1e-9 * scale
+    except (ValueError, ZeroDivisionError, OverflowError, KeyError, RecursionError):
+        return _astronomical(gold_ast, pred_ast)
+    return True if all_close else None
+
+
+HUGE_LOG10 = 400.0
+
+
+def log10_lower_bound(node) -> float | None:
+    """A lower bound on log10 of a positive constant power (tower), e.g. 5^{5^{5^{5^5}}}; None if not one."""
+    if node[0] == "n":
+        return math.log10(node[1]) if node[1] > 0 else None
+    if node[0] != "^" or variables(node):
+        return None
+    try:
+        base = evaluate(node[1], {})
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if not base >= 1.5:
+        return None
+    try:
+        exponent = evaluate(node[2], {})
+    except (ValueError, OverflowError):
+        inner = log10_lower_bound(node[2])
+        if inner is None or inner < 3:
+            return None
+        exponent = 10 ** min(inner, 300.0)
+    return exponent * math.log10(base) if exponent > 0 else None
+
+
+def _astronomical(gold_ast, pred_ast) -> bool | None:
+    """False when the prediction is a constant power above 10^400 and the gold a finite number: they cannot be
+    equal, and sympy would spend minutes building the power (math-verify hangs on 5^{5^{5^{5^5}}})."""
+    if variables(gold_ast):
+        return None
+    try:
+        gold = evaluate(gold_ast, {})
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    bound = log10_lower_bound(pred_ast[1] if pred_ast[0] == "neg" else pred_ast)
+    if bound is not None and bound > HUGE_LOG10 and math.isfinite(gold) and abs(gold) < 1e300:
+        return False
+    return None

@@ -1,0 +1,338 @@
+"""Value-preserving GRPO (openrlhf_rlev.grpo) against OpenRLHF's REAL compute_advantages_and_returns.
+
+OpenRLHF's experience_maker is imported by its real name and run unmodified. As in OpenRLHF's own tests
+(site-packages/tests/test_reward_shaping.py), only what needs the GPU stack is stubbed, via sys.modules:
+- `deepspeed`: openrlhf/models/utils.py imports it at top level; compute_reward and masked_mean never use it.
+- `openrlhf.models.utils`: the real file, loaded by path, because its package __init__ imports peft and the
+  model classes (GPU stack).
+- `openrlhf.trainer.ray.launcher`: imports vllm; experience_maker uses RayActorGroup only as a type hint.
+`ray` and `torch` are real.
+"""
+
+import copy
+import importlib
+import importlib.util
+import json
+import shutil
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("openrlhf")
+
+from openrlhf_rlev import grpo  # noqa: E402
+
+EM = grpo.TARGET_MODULE
+ROOT = grpo.installed_openrlhf_root()
+
+
+@pytest.fixture(scope="module")
+def em():
+    import openrlhf.trainer.ppo_utils  # noqa: F401  real; loads transformers while deepspeed is still unstubbed
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "deepspeed", types.ModuleType("deepspeed"))
+        spec = importlib.util.spec_from_file_location("openrlhf.models.utils", ROOT / "models" / "utils.py")
+        utils = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(utils)
+        mp.setitem(sys.modules, "openrlhf.models.utils", utils)
+        launcher = types.ModuleType("openrlhf.trainer.ray.launcher")
+        launcher.RayActorGroup = object
+        mp.setitem(sys.modules, "openrlhf.trainer.ray.launcher", launcher)
+        mp.delitem(sys.modules, EM, raising=False)
+        grpo.uninstall()
+        module = importlib.import_module(EM)
+        assert not getattr(module.RemoteExperienceMaker.compute_advantages_and_returns, grpo.PATCHED_MARK, False)
+        yield module
+        sys.modules.pop(EM, None)
+        grpo.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in list(__import__("os").environ):
+        if name.startswith("RLEV_"):
+            monkeypatch.delenv(name)
+
+
+def make_maker(em, estimator, n, kl_coef=0.0, **reward_args):
+    maker = em.RemoteExperienceMaker.__new__(em.RemoteExperienceMaker)
+    maker.advantage_estimator = estimator
+    maker.kl_ctl = SimpleNamespace(value=kl_coef)
+    maker.strategy = SimpleNamespace(
+        args=SimpleNamespace(
+            rollout=SimpleNamespace(n_samples_per_prompt=n, max_new_tokens=6),
+            data=SimpleNamespace(max_len=12),
+            reward=SimpleNamespace(clip_range=(-10, 10), **reward_args),
+            algo=SimpleNamespace(
+                advantage=SimpleNamespace(estimator=estimator, gamma=1.0, lambd=1.0, no_std_norm=False)
+            ),
+        )
+    )
+    return maker
+
+
+def make_batch(groups, n, per_exp=3, reward_dtype=torch.float32, score_dtype=torch.float32, kl=0.0, seed=0):
+    """OpenRLHF-shaped experiences for prompt groups [(s, [c...]), ...], samples shuffled across micro-batches.
+
+    Each sample carries what the RLEV reward produces: reward s*c, score c, extra_logs rlev/scale and
+    rlev/correct, its label, a response length (2..6 tokens, the same for the same position in every group)
+    and a (possibly nonzero) per-token KL.
+    """
+    from openrlhf.trainer.ppo_utils.experience import Experience
+
+    gen = torch.Generator().manual_seed(seed)
+    total, width = len(groups) * n, 6
+    order = torch.randperm(total, generator=gen).tolist()
+    experiences = []
+    for start in range(0, total, per_exp):
+        index = order[start : start + per_exp]
+        s = torch.tensor([float(groups[i // n][0]) for i in index])
+        c = torch.tensor([float(groups[i // n][1][i % n]) for i in index])
+        lengths = torch.tensor([2 + (i % n) % (width - 1) for i in index])  # equal across groups, by position
+        mask = torch.arange(width)[None, :] < lengths[:, None]
+        rewards = (s * c).to(reward_dtype)
+        experiences.append(
+            Experience(
+                index=index,
+                rewards=rewards,
+                scores=c.to(score_dtype),
+                action_mask=mask,
+                kl=kl * torch.rand(len(index), width, generator=gen),
+                values=torch.rand(len(index), width, generator=gen),
+                response_length=lengths,
+                labels=[json.dumps({"answer": "4", "scale": float(groups[i // n][0])}) for i in index],
+                info={"reward": rewards.clone(), "score": c.clone(), "rlev/scale": s, "rlev/correct": c.clone()},
+            )
+        )
+    return experiences
+
+
+def by_sample(experiences, attr="advantages"):
+    rows = {}
+    for e in experiences:
+        for k, i in enumerate(e.index):
+            rows[i] = getattr(e, attr)[k]
+    return torch.stack([rows[i] for i in sorted(rows)])
+
+
+def masks(experiences):
+    return by_sample(experiences, "action_mask").float()
+
+
+def per_sample(experiences):
+    """Each sample's advantage (its first token: with gamma 1 and no KL every response token carries the same)."""
+    return by_sample(experiences)[:, 0]
+
+
+def run(em, estimator, n, experiences, patched, **kw):
+    maker = make_maker(em, estimator, n, **kw)
+    original = em.RemoteExperienceMaker.compute_advantages_and_returns
+    fn = grpo.wrap(original) if patched else original
+    return fn(maker, copy.deepcopy(experiences))
+
+
+def reference(groups, n):
+    """s * (c - mean c) / (std c + 1e-9) per group, in prompt order (float64)."""
+    out = []
+    for s, cs in groups:
+        c = torch.tensor(cs, dtype=torch.float64)
+        out.append(s * (c - c.mean()) / (c.std() + 1e-9))
+    return torch.cat(out)
+
+
+PATTERNS = {2: [1, 0], 4: [1, 0, 0, 1], 8: [1, 1, 0, 0, 0, 1, 0, 0]}
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize(
+    "reward_dtype,score_dtype",
+    [(torch.float32, torch.float32), (torch.bfloat16, torch.int64), (torch.float16, torch.bool), (torch.int64, torch.float64)],
+)
+def test_value_preserving_doubles_an_s2_group(em, n, reward_dtype, score_dtype):
+    pattern = PATTERNS[n]
+    groups = [(1.0, pattern), (2.0, pattern), (2.0, [1] * n), (1.5, [0] * n)]
+    out = run(em, "group_norm", n, make_batch(groups, n, reward_dtype=reward_dtype, score_dtype=score_dtype), True)
+    adv = by_sample(out)
+    s1, s2, all_right, all_wrong = per_sample(out).split(n)
+    assert torch.equal(s2, 2 * s1)  # exactly, bit for bit
+    assert s1.abs().sum() > 0
+    assert torch.equal(all_right, torch.zeros_like(all_right))
+    assert torch.equal(all_wrong, torch.zeros_like(all_wrong))
+    expected = reference(groups, n).float()[:, None] * masks(out)
+    torch.testing.assert_close(adv, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_stock_group_norm_erases_the_value_and_the_patch_restores_it(em):
+    n, pattern = 4, PATTERNS[4]
+    batch = make_batch([(1.0, pattern), (2.0, pattern)], n)
+    stock = per_sample(run(em, "group_norm", n, batch, False)).split(n)
+    value = per_sample(run(em, "group_norm", n, batch, True)).split(n)
+    torch.testing.assert_close(stock[1], stock[0])  # s(x) divided out: the problem this module exists for
+    assert torch.equal(value[1], 2 * value[0])
+    torch.testing.assert_close(value[0], stock[0])  # s = 1: the same as OpenRLHF's own group_norm
+
+
+def test_kl_penalty_and_returns_are_openrlhf_s(em):
+    """With a KL penalty, the only difference between an s=2 and an s=1 group is the scaled group term."""
+    n, pattern = 4, PATTERNS[4]
+    batch = make_batch([(1.0, pattern), (2.0, pattern)], n, kl=0.05)
+    # the same KL for both groups, so their difference isolates the reward term
+    for e in batch:
+        for k, i in enumerate(e.index):
+            e.kl[k] = 0.05 * torch.linspace(0, 1, e.kl.shape[1]) * (1 + i % n)
+    out = run(em, "group_norm", n, batch, True, kl_coef=0.1)
+    adv, returns = by_sample(out), by_sample(out, "returns")
+    g = reference([(1.0, pattern)], n).float()[:, None] * masks(out)[:n]
+    torch.testing.assert_close(adv[n:] - adv[:n], g, rtol=1e-5, atol=1e-6)
+    assert torch.equal(adv, returns)
+    stock = by_sample(run(em, "group_norm", n, batch, False, kl_coef=0.1))
+    torch.testing.assert_close(adv[:n], stock[:n], rtol=1e-5, atol=1e-6)
+
+
+def test_logged_reward_stays_the_rlev_reward(em):
+    n, pattern = 4, PATTERNS[4]
+    batch = make_batch([(1.0, pattern), (2.0, pattern)], n)
+    out = run(em, "group_norm", n, batch, True)
+    stock = run(em, "group_norm", n, batch, False)
+    for attr in ("rewards",):
+        assert torch.equal(by_sample(out, attr), by_sample(stock, attr))
+    for key in ("reward", "group_reward_std", "return"):
+        got = torch.cat([e.info[key] for e in out])
+        want = torch.cat([e.info[key] for e in stock])
+        if key == "return":  # differs by design: the return is the value-scaled advantage
+            assert not torch.equal(got, want)
+        else:
+            assert torch.equal(got, want), key
+
+
+def test_length_penalty_applies_in_accuracy_units(em):
+    """DAPO overlong penalty, configured: OpenRLHF's own apply_length_penalties acts on c before normalising."""
+    n, pattern = 4, PATTERNS[4]
+    groups = [(1.0, pattern), (2.0, pattern)]
+    batch = make_batch(groups, n)
+    out = run(em, "group_norm", n, batch, True, overlong_buffer_len=2, overlong_penalty_factor=1.0)
+    lengths = by_sample(batch, "response_length").double()
+    # max_new_tokens 6, buffer 2: responses longer than 4 lose min(len - 4, 2) / 2
+    u = torch.tensor([c for _, cs in groups for c in cs], dtype=torch.float64) - ((lengths - 4).clamp(0, 2) / 2)
+    s = torch.tensor([s for s, cs in groups for _ in cs], dtype=torch.float64)
+    u, s = u.reshape(-1, n), s.reshape(-1, n)
+    want = (s * (u - u.mean(-1, keepdim=True)) / (u.std(-1, keepdim=True) + 1e-9)).reshape(-1)
+    torch.testing.assert_close(by_sample(out), want.float()[:, None] * masks(out), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["gae", "reinforce", "rloo", "reinforce_baseline", "dr_grpo"])
+def test_other_estimators_are_bit_identical(em, estimator):
+    n = 4
+    groups = [(1.0, [1, 0, 0, 1]), (2.0, [1, 1, 0, 1]), (1.3, [0, 0, 0, 1])]
+    batch = make_batch(groups, n, kl=0.05, seed=3)
+    kw = dict(kl_coef=0.01, overlong_buffer_len=2, overlong_penalty_factor=0.5)
+    a, b = run(em, estimator, n, batch, False, **kw), run(em, estimator, n, batch, True, **kw)
+    for x, y in zip(a, b):
+        for attr in ("advantages", "returns", "rewards"):
+            assert torch.equal(getattr(x, attr), getattr(y, attr)), attr
+        assert x.info.keys() == y.info.keys()
+        for key in x.info:
+            assert torch.equal(x.info[key], y.info[key]), key
+
+
+def test_stock_mode_is_bit_identical(em, monkeypatch):
+    monkeypatch.setenv("RLEV_GRPO", "stock")
+    batch = make_batch([(1.0, PATTERNS[4]), (2.0, PATTERNS[4])], 4, kl=0.05)
+    a, b = run(em, "group_norm", 4, batch, False, kl_coef=0.01), run(em, "group_norm", 4, batch, True, kl_coef=0.01)
+    for x, y in zip(a, b):
+        assert torch.equal(x.advantages, y.advantages)
+
+
+def test_scale_from_labels_when_logs_lack_it(em, monkeypatch):
+    """No info['rlev/scale']: s(x) comes from the label's value and the settings (alpha 5: v=0.1 -> s=1.5)."""
+    monkeypatch.setenv("RLEV_ALPHA", "5")
+    n, pattern = 4, PATTERNS[4]
+    batch = make_batch([(1.0, pattern), (1.0, pattern)], n)
+    for e in batch:
+        del e.info["rlev/scale"]
+        e.labels = [json.dumps({"answer": "4", "value": 0.1 if i >= n else 0.0}) for i in e.index]
+    adv = per_sample(run(em, "group_norm", n, batch, True)).split(n)
+    assert adv[0].abs().sum() > 0
+    torch.testing.assert_close(adv[1], 1.5 * adv[0])
+
+
+def test_correctness_falls_back_to_rlev_correct(em):
+    n, pattern = 4, PATTERNS[4]
+    batch = make_batch([(1.0, pattern), (2.0, pattern)], n)
+    for e in batch:
+        e.scores = None
+        del e.info["score"]
+    adv = per_sample(run(em, "group_norm", n, batch, True)).split(n)
+    assert torch.equal(adv[1], 2 * adv[0]) and adv[0].abs().sum() > 0
+
+
+def test_missing_scale_or_correctness_is_a_clear_error(em):
+    n = 4
+    batch = make_batch([(1.0, PATTERNS[4])], n)
+    for e in batch:
+        del e.info["rlev/scale"]
+        e.labels = []
+    with pytest.raises(grpo.MissingSignal, match="rlev/scale"):
+        run(em, "group_norm", n, batch, True)
+    batch = make_batch([(1.0, PATTERNS[4])], n)
+    for e in batch:
+        e.scores = None
+        del e.info["score"], e.info["rlev/correct"]
+    with pytest.raises(grpo.MissingSignal, match="correctness"):
+        run(em, "group_norm", n, batch, True)
+
+
+def test_installed_openrlhf_is_the_tested_one():
+    assert grpo.check_compatible() == "openrlhf 0.11.2"
+
+
+def _copy_fingerprinted(tmp_path):
+    for relative, _ in grpo._FINGERPRINTED:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relative, tmp_path / relative)
+    return tmp_path
+
+
+def test_version_guard_refuses_changed_code(tmp_path):
+    root = _copy_fingerprinted(tmp_path)
+    assert grpo.check_compatible(root) == "openrlhf 0.11.2"
+    path = root / "trainer/ppo_utils/experience_maker.py"
+    text = path.read_text()
+    path.write_text(text + "\n# a comment outside the wrapped functions does not matter\n")
+    assert grpo.check_compatible(root) == "openrlhf 0.11.2"
+    changed = text.replace("(rewards.std(-1, keepdim=True) + 1e-9)", "(rewards.std(-1, keepdim=True) + 1e-6)")
+    assert changed != text
+    path.write_text(changed)
+    with pytest.raises(grpo.IncompatibleOpenRLHF, match="refuses to patch.*--rlev.grpo stock"):
+        grpo.check_compatible(root)
+
+
+def test_version_guard_refuses_missing_function(tmp_path):
+    root = _copy_fingerprinted(tmp_path)
+    path = root / "trainer/ppo_utils/length_penalty.py"
+    path.write_text(path.read_text().replace("def apply_length_penalties(", "def apply_penalties("))
+    with pytest.raises(grpo.IncompatibleOpenRLHF, match="apply_length_penalties"):
+        grpo.check_compatible(root)
+
+
+def test_install_patches_on_import_and_only_once(em):
+    saved = sys.modules.pop(EM)
+    try:
+        assert grpo.install() == "deferred"
+        assert grpo.install() == "deferred"
+        assert sum(isinstance(f, grpo._PatchOnImport) for f in sys.meta_path) == 1
+        fresh = importlib.import_module(EM)
+        assert fresh is not saved
+        method = fresh.RemoteExperienceMaker.compute_advantages_and_returns
+        assert getattr(method, grpo.PATCHED_MARK, False)
+        assert method.__wrapped__.__name__ == "compute_advantages_and_returns"
+        assert grpo.install() == "patched"  # already loaded: patched in place, not wrapped twice
+        assert fresh.RemoteExperienceMaker.compute_advantages_and_returns is method
+    finally:
+        grpo.uninstall()
+        sys.modules[EM] = saved
