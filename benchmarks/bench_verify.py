@@ -111,7 +111,14 @@ def summarize(name, verdicts, lat, wall, pairs, reference):
         "max_ms": 1000 * max(lat),
         "accuracy_vs_truth": sum(v == p.expected for v, p in zip(verdicts, pairs)) / n,
         "agreement_with_math_verify": sum(v == r for v, r in zip(verdicts, reference)) / n,
+        # the same, counted only where math-verify's verdict is right by construction
+        "agreement_where_math_verify_right": _agree_where_right(verdicts, reference, pairs),
     }
+
+
+def _agree_where_right(verdicts, reference, pairs) -> float:
+    right = [(v, r) for v, r, p in zip(verdicts, reference, pairs) if r == p.expected]
+    return sum(v == r for v, r in right) / max(1, len(right))
 
 
 def machine_info() -> dict:
@@ -121,16 +128,24 @@ def machine_info() -> dict:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "machine": os.uname().machine, "cpu": model, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    return {
+        "nproc": os.cpu_count(),
+        "machine": os.uname().machine,
+        "cpu": model,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
 
 
 def print_table(rows, base):
-    print(f"\n{'verifier':<14}{'rewards/s':>11}{'x mv':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>10}{'truth':>8}{'agree mv':>10}")
+    print(
+        f"\n{'verifier':<14}{'rewards/s':>11}{'x mv':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>10}{'truth':>8}{'agree mv':>10}"
+        f"{'agree mv|mv right':>19}"
+    )
     for r in rows:
         print(
             f"{r['name']:<14}{r['rewards_per_s']:>11.1f}{r['rewards_per_s'] / base['rewards_per_s']:>8.1f}"
             f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.1f}{r['max_ms']:>10.1f}{100 * r['accuracy_vs_truth']:>7.2f}%"
-            f"{100 * r['agreement_with_math_verify']:>9.2f}%"
+            f"{100 * r['agreement_with_math_verify']:>9.2f}%{100 * r['agreement_where_math_verify_right']:>18.2f}%"
         )
 
 
@@ -199,22 +214,47 @@ def main(argv=None) -> int:
     clean = [i for i, q in enumerate(pairs) if not q.kind.startswith("adversarial")]
     sub = [pairs[i] for i in clean]
     rows_clean = [
-        summarize(r["name"], [v[i] for i in clean], [lt[i] for i in clean], sum(lt[i] for i in clean), sub, [mv[i] for i in clean])
+        summarize(
+            r["name"],
+            [v[i] for i in clean],
+            [lt[i] for i in clean],
+            sum(lt[i] for i in clean),
+            sub,
+            [mv[i] for i in clean],
+        )
         for r, v, lt in ((rows[0], mv, mv_lat), (rows[1], ga, ga_lat), (rows[2], pl, pl_lat))
     ]
     print(f"\nwithout the {len(pairs) - len(clean)} adversarial pairs (single-thread verifiers, summed call time):")
     print_table(rows_clean, rows_clean[0])
     kinds = by_kind(pairs, pl, mv, ga)
     print(f"\nplugin reasons: {dict(reasons)}")
-    print(f"pool: {p.size} workers, {p.killed} killed at a deadline or crash, {p.recycled} recycled, worker RSS now {rss:.0f} MiB")
+    print(
+        f"pool: {p.size} workers, {p.killed} killed at a deadline or crash, {p.recycled} recycled, worker RSS now {rss:.0f} MiB"
+    )
     print(f"plugin single vs plugin x{args.threads} verdict mismatches: {sum(a != b for a, b in zip(pl, th))}")
+    bound = settings.timeout + 0.5
+    for r in rows[2:]:
+        verdict = "yes" if r["max_ms"] <= 1000 * bound else "NO"
+        print(
+            f"{r['name']}: every call within timeout + 0.5 s ({bound:.1f} s)? {verdict} (max {r['max_ms'] / 1000:.2f} s)"
+        )
 
     os.makedirs(args.out, exist_ok=True)
     dis = []
     for q, a, b in zip(pairs, pl, mv):
         if a != b:
             right = "plugin" if a == q.expected else "math-verify"
-            dis.append({"kind": q.kind, "gold": q.answers, "expected": q.expected, "plugin": a, "math_verify": b, "right": right, "response_tail": q.response[-160:]})
+            dis.append(
+                {
+                    "kind": q.kind,
+                    "gold": q.answers,
+                    "expected": q.expected,
+                    "plugin": a,
+                    "math_verify": b,
+                    "right": right,
+                    "response_tail": q.response[-160:],
+                }
+            )
     with open(os.path.join(args.out, "disagreements.jsonl"), "w", encoding="utf-8") as f:
         for d in dis:
             f.write(json.dumps(d, ensure_ascii=False) + "\n")
@@ -224,7 +264,20 @@ def main(argv=None) -> int:
     for (k, r), c in sorted(cats.items()):
         print(f"  {k:<20} {r:<12} {c}")
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"machine": info, "argv": sys.argv, "n": len(pairs), "mix": mix, "rows": rows, "rows_without_adversarial": rows_clean, "kinds": kinds, "reasons": {str(k): v for k, v in reasons.items()}}, f, indent=1)
+        json.dump(
+            {
+                "machine": info,
+                "argv": sys.argv,
+                "n": len(pairs),
+                "mix": mix,
+                "rows": rows,
+                "rows_without_adversarial": rows_clean,
+                "kinds": kinds,
+                "reasons": {str(k): v for k, v in reasons.items()},
+            },
+            f,
+            indent=1,
+        )
     pool.shutdown()
     return 0
 

@@ -174,7 +174,11 @@ def _choice_multiselect(item: dict, rng: random.Random) -> tuple[str, tuple, boo
     if correct:
         rng.shuffle(letters)  # "CA" is the same selection as "AC"
     else:
-        letters = letters[:-1] if len(letters) > 1 and rng.random() < 0.5 else letters + [_other_letter("", rng, "".join(c for c in "ABCDE" if c not in gold))]
+        letters = (
+            letters[:-1]
+            if len(letters) > 1 and rng.random() < 0.5
+            else letters + [_other_letter("", rng, "".join(c for c in "ABCDE" if c not in gold))]
+        )
     sep = rng.choice(["", "、", ", ", " and ", " "])
     given = sep.join(letters)
     final = rng.choice(["答案：{x}", "故选 {x}", "The answer is {x}.", "\\boxed{{{x}}}"]).format(x=given)
@@ -248,7 +252,12 @@ def _math_decimal(rng):
     value = Fraction(digits, 10**places)
     text = f"{digits // 10**places}.{digits % 10**places:0{places}d}"
     gold = text
-    eq = [text + "0", f"\\frac{{{value.numerator}}}{{{value.denominator}}}", f"{value.numerator}/{value.denominator}", text]
+    eq = [
+        text + "0",
+        f"\\frac{{{value.numerator}}}{{{value.denominator}}}",
+        f"{value.numerator}/{value.denominator}",
+        text,
+    ]
     wrong = [f"{float(value) + 0.1:.{places}f}", f"{float(value * 10):.{places}f}", f"-{text}"]
     return gold, eq, wrong
 
@@ -279,9 +288,15 @@ def _math_percent(rng):
 
 def _math_units(rng):
     n = rng.randint(1, 500)
-    unit = rng.choice(["\\text{ cm}", "\\text{ m}", " cm", "^\\circ", "\\text{ dollars}", "厘米", "元", "\\mathrm{kg}"])
+    unit = rng.choice(
+        ["\\text{ cm}", "\\text{ m}", " cm", "^\\circ", "\\text{ dollars}", "厘米", "元", "\\mathrm{kg}"]
+    )
     gold = str(n)
-    eq = [f"{n}{unit}", f"{n} {unit.strip()}" if unit.startswith("\\text") else f"{n}{unit}", f"\\${n}" if "dollar" in unit else f"{n}{unit}"]
+    eq = [
+        f"{n}{unit}",
+        f"{n} {unit.strip()}" if unit.startswith("\\text") else f"{n}{unit}",
+        f"\\${n}" if "dollar" in unit else f"{n}{unit}",
+    ]
     wrong = [f"{n + rng.randint(1, 9)}{unit}"]
     return gold, eq, wrong
 

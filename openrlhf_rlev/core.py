@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from openrlhf_rlev import reasons
-from openrlhf_rlev.labels import LabelError, parse_label
+from openrlhf_rlev.labels import Label, LabelError, parse_label
 from openrlhf_rlev.scaling import scale as scale_of
 from openrlhf_rlev.settings import Settings
 from openrlhf_rlev.verifiers import default_kind, verify
@@ -16,6 +16,16 @@ class Verdict:
     scale: float
     reward: float
     reason: str | None = None
+
+
+def scale_for(label: Label, settings: Settings) -> float:
+    """s(x), with its precedence: the label's own scale, then its value through the settings, else 1 (an answer
+    with no value is plain accuracy). The GRPO patch uses this too, so the two can never disagree."""
+    if label.scale is not None:
+        return label.scale
+    if label.value is not None:
+        return scale_of(label.value, settings.scaling, settings.alpha, settings.uniform_scale)
+    return 1.0
 
 
 def score(response, label, settings: Settings | None = None, question: str | None = None) -> Verdict:
@@ -32,12 +42,7 @@ def _score(response, label, settings: Settings, question: str | None) -> Verdict
     except LabelError as e:
         return Verdict(False, 0.0, 1.0, 0.0, e.reason)
     value = parsed.value if parsed.value is not None else 0.0
-    if parsed.scale is not None:
-        s = parsed.scale
-    elif parsed.value is not None:
-        s = scale_of(parsed.value, settings.scaling, settings.alpha, settings.uniform_scale)
-    else:
-        s = 1.0  # an answer with no value: plain accuracy
+    s = scale_for(parsed, settings)
     if not isinstance(response, str):
         return Verdict(False, value, s, 0.0, reasons.RESPONSE_INVALID)
     kind = parsed.verifier or (settings.verifier if settings.verifier != "auto" else default_kind(parsed.answers))

@@ -24,7 +24,7 @@ from openrlhf_rlev.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind
 
 UNIT_CHARS = "characters"
-UNIT_N_TOKENS = "tokens (n_tokens written by generate)"
+UNIT_TOKENS = "tokens"
 
 
 @dataclass
@@ -168,16 +168,17 @@ def evaluate(
         n_partial += partial
         n_without_value += not has_value
     if tokenizer is not None:
-        unit = f"tokens ({tokenizer_name or 'given tokenizer'})"
+        unit, source = UNIT_TOKENS, f"response re-tokenized with {tokenizer_name or 'the given tokenizer'}"
     elif scored and all(t is not None for t in n_tokens):
-        unit = UNIT_N_TOKENS
+        unit, source = UNIT_TOKENS, "n_tokens of each row (as generated)"
         scored = [metrics.Scored(s.key, s.value, s.credit, float(t), s.datasource) for s, t in zip(scored, n_tokens)]
     else:
-        unit = UNIT_CHARS
+        unit, source = UNIT_CHARS, "characters of the response text (no --tokenizer, no n_tokens)"
     prompts = metrics.per_prompt(scored)
     out = metrics.summarize(prompts)
     out.update(
         length_unit=unit,
+        length_source=source,
         partial_credit=partial_credit,
         n_rows_read=n_read,
         n_rejected=len(rejects),
@@ -247,6 +248,7 @@ def markdown_table(m: dict) -> str:
             f"{_num(r['value_density'], 3)} | {_pct(r['acc_top20'])} | {_pct(r['acc_bottom20'])} |"
         )
     notes = ["value density = H-Acc % / mean length; n = prompts (samples averaged per prompt first)"]
+    notes.append(f"length: {m['length_source']}")
     if m["partial_credit"]:
         notes.append("partial credit: GAOKAO-Bench per-entry rule for choice labels")
     if m["n_rejected"]:

@@ -39,8 +39,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from openrlhf_rlev.core import scale_for
 from openrlhf_rlev.labels import LabelError, parse_label
-from openrlhf_rlev.scaling import scale as scale_of
 from openrlhf_rlev.settings import Settings
 
 logger = logging.getLogger("openrlhf_rlev.grpo")
@@ -136,11 +136,7 @@ def label_scale(raw_label, settings: Settings) -> float:
         label = parse_label(raw_label)
     except LabelError:
         return 1.0  # core.score gives such a sample reward 0 and scale 1
-    if label.scale is not None:
-        return label.scale
-    if label.value is not None:
-        return scale_of(label.value, settings.scaling, settings.alpha, settings.uniform_scale)
-    return 1.0
+    return scale_for(label, settings)
 
 
 def sample_scales(experience, settings: Settings):

@@ -26,6 +26,9 @@ SWITCHES = {
 # OpenRLHF flags that choose a reward another way; one reward source per run.
 CONFLICTING_FLAGS = ("--reward.remote_url", "--reward.model_name_or_path", "--train.agent_func_path")
 LABEL_KEY_FLAG = "--data.label_key"
+# Secrets the workers need but no output may show: forwarded from the driver's env, printed masked.
+SECRET_ENV = ("RLEV_JUDGE_API_KEY",)
+MASK = "***"
 
 
 class LaunchError(ValueError):
@@ -41,6 +44,11 @@ class Plan:
     openrlhf_argv: list
     dry_run: bool = False
     print_runtime_env: bool = False
+    secret_env: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def shown_env(self) -> dict:
+        """worker_env plus the secrets, masked: what dry runs and printed commands show."""
+        return {**self.worker_env, **{k: MASK for k in self.secret_env}}
 
 
 def setting_flags() -> list[str]:
@@ -155,6 +163,7 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         openrlhf_argv=[*rest, "--reward.remote_url", reward_path],
         dry_run="dry_run" in switches,
         print_runtime_env="print_runtime_env" in switches,
+        secret_env={k: environ[k] for k in SECRET_ENV if environ.get(k)},
     )
 
 
@@ -209,8 +218,8 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
             grpo.check_compatible()
         except grpo.IncompatibleOpenRLHF as e:
             raise LaunchError(str(e)) from None
-    init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, launch.worker_env)
-    job_command = runtime_env.job_submit_command(launch.worker_env, launch.openrlhf_argv)
+    init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, launch.shown_env())
+    job_command = runtime_env.job_submit_command(launch.shown_env(), launch.openrlhf_argv)
 
     if launch.dry_run:
         out(
@@ -231,17 +240,19 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         )
         return 0
     if launch.print_runtime_env:
-        out(json.dumps(runtime_env.rlev_runtime_env(launch.worker_env), sort_keys=True))
+        out(json.dumps(runtime_env.rlev_runtime_env(launch.shown_env()), sort_keys=True))
         out(job_command)
         return 0
 
     if note:
         log(("WARNING " if note[0] == "warning" else "") + note[1])
+    init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, {**launch.worker_env, **launch.secret_env})
     try:
         init_kwargs = runtime_env.reconcile_with_job(init_kwargs, environ)
     except runtime_env.RuntimeEnvError as e:
         raise LaunchError(str(e)) from None
-    os.environ.update(launch.worker_env)  # the driver reads the same settings as the workers
     runtime_env.init_ray(init_kwargs)
+    # After ray.init: a local Ray inherits the driver's environment, which would hide a missing runtime env.
+    os.environ.update(launch.worker_env)  # the driver reads the same settings as the workers
     parsed.train(parsed.args)
     return 0

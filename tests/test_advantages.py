@@ -56,6 +56,9 @@ def em():
         mp.delitem(sys.modules, EM, raising=False)
         yield importlib.import_module(EM)
         sys.modules.pop(EM, None)
+        package = sys.modules.get("openrlhf.trainer.ppo_utils")
+        if package is not None and hasattr(package, "experience_maker"):
+            delattr(package, "experience_maker")  # the stubbed import also set the package attribute
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import copy
 import importlib
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import types
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -49,12 +49,15 @@ def em():
         assert not getattr(module.RemoteExperienceMaker.compute_advantages_and_returns, grpo.PATCHED_MARK, False)
         yield module
         sys.modules.pop(EM, None)
+        package = sys.modules.get("openrlhf.trainer.ppo_utils")
+        if package is not None and hasattr(package, "experience_maker"):
+            delattr(package, "experience_maker")  # the stubbed import also set the package attribute
         grpo.uninstall()
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("RLEV_"):
             monkeypatch.delenv(name)
 
@@ -151,7 +154,12 @@ PATTERNS = {2: [1, 0], 4: [1, 0, 0, 1], 8: [1, 1, 0, 0, 0, 1, 0, 0]}
 @pytest.mark.parametrize("n", [2, 4, 8])
 @pytest.mark.parametrize(
     "reward_dtype,score_dtype",
-    [(torch.float32, torch.float32), (torch.bfloat16, torch.int64), (torch.float16, torch.bool), (torch.int64, torch.float64)],
+    [
+        (torch.float32, torch.float32),
+        (torch.bfloat16, torch.int64),
+        (torch.float16, torch.bool),
+        (torch.int64, torch.float64),
+    ],
 )
 def test_value_preserving_doubles_an_s2_group(em, n, reward_dtype, score_dtype):
     pattern = PATTERNS[n]
@@ -333,6 +341,19 @@ def test_install_patches_on_import_and_only_once(em):
         assert method.__wrapped__.__name__ == "compute_advantages_and_returns"
         assert grpo.install() == "patched"  # already loaded: patched in place, not wrapped twice
         assert fresh.RemoteExperienceMaker.compute_advantages_and_returns is method
+    finally:
+        grpo.uninstall()
+        sys.modules[EM] = saved
+
+
+def test_import_fails_loudly_on_untested_openrlhf(em, monkeypatch):
+    """In the trainer actor the wrapper installs on import; on code it does not know, that import fails."""
+    monkeypatch.setattr(grpo, "TESTED", {})
+    saved = sys.modules.pop(EM)
+    try:
+        grpo.install()
+        with pytest.raises(grpo.IncompatibleOpenRLHF, match="refuses to patch"):
+            importlib.import_module(EM)
     finally:
         grpo.uninstall()
         sys.modules[EM] = saved

@@ -15,21 +15,25 @@ from openrlhf_rlev.settings import PARSERS, Settings
 PROG = "python -m openrlhf_rlev.cli.train_ppo_ray"
 
 
+def _row(flag: str, help_: str) -> str:
+    return f"  {flag:<36} {help_}"
+
+
 def usage() -> str:
-    defaults = Settings.__dataclass_fields__
+    defaults = Settings()
     lines = [
         f"usage: {PROG} [OpenRLHF train_ppo_ray flags] {REWARD_FUNC_FLAG} NAME [--rlev.SETTING VALUE ...]",
         "",
         __doc__.strip().splitlines()[0],
         "",
         "RLEV flags (everything else goes to OpenRLHF unchanged):",
-        f"  {REWARD_FUNC_FLAG} NAME".ljust(34) + "reward func from the 'openrlhf.reward_funcs' entry points (rlev)",
+        _row(f"{REWARD_FUNC_FLAG} NAME", "reward func from the 'openrlhf.reward_funcs' entry points (rlev)"),
     ]
     for flag, name in zip(setting_flags(), PARSERS):
-        default = defaults[name].default
-        lines.append(f"  {flag} VALUE".ljust(34) + f"default {default!r} (env RLEV_{name.upper()})")
+        default = getattr(defaults, name, None)
+        lines.append(_row(f"{flag} VALUE", f"default {default!r} (env RLEV_{name.upper()})"))
     for name, help_ in SWITCHES.items():
-        lines.append(f"  --rlev.{name}".ljust(34) + help_)
+        lines.append(_row(f"--rlev.{name}", help_))
     lines += ["", "OpenRLHF's own flags follow.", ""]
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ MARKER = re.compile(
 )
 MAX_TAIL = 4000
 _END_TOKENS = re.compile(r"<eoa>|<\|im_end\|>|<\|endoftext\|>|</s>|<\|eot_id\|>", re.IGNORECASE)
-_TRAILING = " \t.。;；,，!！:：*"
+_TRAILING = " \t.。;；,，:：*"  # not "!": 5! is an answer
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
 
 

