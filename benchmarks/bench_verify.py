@@ -87,13 +87,15 @@ def run_plugin_threads(pairs, threads):
     def one(p):
         t0 = time.perf_counter()
         out = reward_func([PROMPT + p.response + "<|im_end|>"], [PROMPT], [p.label])
-        return out["scores"] > 0, time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        timed_out = out["extra_logs"].get("rlev/fail_verifier_timeout", 0) > 0
+        return out["scores"] > 0, took, timed_out
 
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as ex:
         results = list(tqdm(ex.map(one, pairs), total=len(pairs), desc=f"plugin x{threads}", mininterval=2))
     wall = time.perf_counter() - t0
-    return [r[0] for r in results], [r[1] for r in results], wall
+    return [r[0] for r in results], [r[1] for r in results], wall, sum(r[2] for r in results)
 
 
 def pct(values, q):
@@ -199,9 +201,12 @@ def main(argv=None) -> int:
 
     mv, mv_lat, mv_wall = run_math_verify(pairs)
     ga, ga_lat, ga_wall = run_grade_answer(pairs)
+    calls_before = pool.get_pool(settings.verify_workers).calls
     pl, pl_lat, pl_wall, reasons = run_plugin(pairs, settings)
-    th, th_lat, th_wall = run_plugin_threads(pairs, args.threads)
+    pool_calls = pool.get_pool(settings.verify_workers).calls - calls_before
+    th, th_lat, th_wall, th_timeouts = run_plugin_threads(pairs, args.threads)
     p = pool.get_pool(settings.verify_workers)
+    p.wait_ready()  # replacements of workers killed at the end may still be starting
     rss = sum(w.rss() for w in list(p._all)) / 2**20
 
     rows = [
@@ -228,10 +233,13 @@ def main(argv=None) -> int:
     print_table(rows_clean, rows_clean[0])
     kinds = by_kind(pairs, pl, mv, ga)
     print(f"\nplugin reasons: {dict(reasons)}")
+    print(f"plugin (single thread) sent {pool_calls} of {len(pairs)} pairs to math-verify in the worker pool")
     print(
-        f"pool: {p.size} workers, {p.killed} killed at a deadline or crash, {p.recycled} recycled, worker RSS now {rss:.0f} MiB"
+        f"pool: {p.size} workers, {p.killed} killed at a deadline or crash, {p.recycled} recycled, {p.bursts} extra started behind hangs, worker RSS now {rss:.0f} MiB"
     )
-    print(f"plugin single vs plugin x{args.threads} verdict mismatches: {sum(a != b for a, b in zip(pl, th))}")
+    print(f"plugin x{args.threads} reasons: verifier_timeout {th_timeouts}")
+    mismatches = [q.kind for q, a, b in zip(pairs, pl, th) if a != b]
+    print(f"plugin single vs plugin x{args.threads} verdict mismatches: {len(mismatches)} {mismatches}")
     bound = settings.timeout + 0.5
     for r in rows[2:]:
         verdict = "yes" if r["max_ms"] <= 1000 * bound else "NO"

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from openrlhf_rlev import metrics
 from openrlhf_rlev.core import score
+from openrlhf_rlev.generate import iter_jsonl, load_prepared
 from openrlhf_rlev.labels import Label, LabelError, parse_label
 from openrlhf_rlev.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind
@@ -82,26 +83,12 @@ def score_response(response: str, raw_label, settings: Settings, partial_credit:
 # ---- reading and joining ----
 
 
-def iter_jsonl(path: str):
-    """(line number, object or None, error or None, raw line) for every non-blank line."""
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, json.loads(line), None, line
-            except ValueError as e:
-                yield line_no, None, f"invalid JSON: {e}", line
-
-
 class DataJoin:
     """Labels and datasources from the prepared dataset, by `index` or `id`."""
 
     def __init__(self, data_path: str | None):
         self.by_index, self.by_id = {}, {}
         if data_path:
-            from openrlhf_rlev.generate import load_prepared
-
             rows, _ = load_prepared(data_path)
             self.by_index = {r["index"]: r for r in rows}
             self.by_id = {str(r["id"]): r for r in rows if "id" in r}

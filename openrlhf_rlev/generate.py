@@ -47,35 +47,44 @@ class Completion:
 
 
 def load_prepared(path: str, input_key: str = "prompt", label_key: str = "label") -> tuple[list[dict], list[dict]]:
-    """(rows, rejects). `index` is the 0-based number of the row among the file's non-blank lines (the row
-    order `datasets.load_dataset("json")` gives), so predictions join back to the data by it."""
+    """(rows, rejects) of a prepared JSONL or Parquet file. `index` is the 0-based number of the row (for JSONL,
+    among the non-blank lines: the row order `datasets.load_dataset("json")` gives), so predictions join back
+    to the data by it."""
     if not os.path.isfile(path):
         raise DataError(f"prepared dataset not found: {path}")
-    if not path.endswith((".jsonl", ".json")):
-        raise DataError(f"{path}: expected a JSONL file (one JSON object per line), as `openrlhf-rlev prepare` writes")
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        records = ((i + 1, row, None, "") for i, row in enumerate(pq.read_table(path).to_pylist()))
+    elif path.endswith((".jsonl", ".json")):
+        records = iter_jsonl(path)
+    else:
+        raise DataError(f"{path}: expected .jsonl or .parquet, as `openrlhf-rlev prepare` writes")
     rows, rejects = [], []
+    for index, (line_no, obj, error, raw) in enumerate(records):
+        problem = error or _row_problem(obj, input_key, label_key)
+        if problem:
+            rejects.append({"line": line_no, "index": index, "reason": problem, "raw": raw[:2000]})
+            continue
+        row = {"index": index, "prompt": obj[input_key], "label": obj.get(label_key)}
+        row["datasource"] = obj.get("datasource") or "unknown"
+        if obj.get("id") is not None:
+            row["id"] = obj["id"]
+        rows.append(row)
+    return rows, rejects
+
+
+def iter_jsonl(path: str):
+    """(line number, object or None, error or None, raw line) for every non-blank line: bad lines are reported,
+    never fatal."""
     with open(path, encoding="utf-8") as f:
-        index = 0
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                yield line_no, json.loads(line), None, line
             except ValueError as e:
-                rejects.append({"line": line_no, "index": index, "reason": f"invalid JSON: {e}", "raw": line[:2000]})
-                index += 1
-                continue
-            problem = _row_problem(obj, input_key, label_key)
-            if problem:
-                rejects.append({"line": line_no, "index": index, "reason": problem, "raw": line[:2000]})
-            else:
-                row = {"index": index, "prompt": obj[input_key], "label": obj.get(label_key)}
-                row["datasource"] = obj.get("datasource") or "unknown"
-                if "id" in obj:
-                    row["id"] = obj["id"]
-                rows.append(row)
-            index += 1
-    return rows, rejects
+                yield line_no, None, f"invalid JSON: {e}", line
 
 
 def _row_problem(obj, input_key: str, label_key: str) -> str | None:

@@ -94,6 +94,26 @@ def fix_chatml_special_tokens(tok):
     return tok
 
 
+def configure_threads(threads: str | int = "auto") -> int:
+    """Set torch's intra-op threads; `auto` leaves out the cores other processes are already using.
+
+    Oversubscribed OpenMP threads spin against each other: on a busy 2-core machine a batch-16 decode step of
+    SmolLM2 measured 4.0 s with 2 threads and 0.27 s with 1.
+    """
+    import torch
+
+    if threads == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        n = max(1, min(cores, int(cores - busy + 0.5)))
+    else:
+        n = int(threads)
+        if n < 1:
+            raise ValueError(f"threads must be 'auto' or an integer >= 1, got {threads!r}")
+    torch.set_num_threads(n)
+    return n
+
+
 def eos_token_ids(model, tokenizer) -> list[int]:
     """The ids that end a response: the generation config's (what generate() stops on), else the tokenizer's."""
     ids = getattr(getattr(model, "generation_config", None), "eos_token_id", None)

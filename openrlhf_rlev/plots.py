@@ -13,18 +13,18 @@ EOS_FLOOR = 1e-12  # log-scale plots cannot show 0
 
 
 def _bin_labels(bins: Sequence[ValueBin]) -> list[str]:
-    return [f"{i + 1}\n{b.lo:.3g}–{b.hi:.3g}" for i, b in enumerate(bins)]
+    return [f"{i + 1}\n{b.lo:.3g}" + ("" if b.lo == b.hi else f"–{b.hi:.3g}") for i, b in enumerate(bins)]
 
 
 def plot_value_bins(bins: Sequence[ValueBin], path: str, metric: str, title: str, ylabel: str) -> str:
-    """A bar per value bin (lowest value left); each bar is annotated with its prompt count."""
+    """A bar per value bin (lowest value left); each bar is annotated with its height and prompt count."""
     heights = [getattr(b, metric) or 0.0 for b in bins]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(bins) + 2), 4.2))
     x = range(len(bins))
     bars = ax.bar(x, heights, color="#4C72B0")
     for bar, b in zip(bars, bins):
         ax.annotate(
-            f"n={b.n}",
+            f"{bar.get_height():.2f}\nn={b.n}" if metric == "acc" else f"{bar.get_height():.0f}\nn={b.n}",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
@@ -37,7 +37,7 @@ def plot_value_bins(bins: Sequence[ValueBin], path: str, metric: str, title: str
     ax.set_xlabel("value bin (equal-count, by prompt value v; range below the bin number)")
     ax.set_ylabel(ylabel)
     if metric == "acc":
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(0, 1.15)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -46,8 +46,17 @@ def plot_value_bins(bins: Sequence[ValueBin], path: str, metric: str, title: str
     return path
 
 
-def plot_termination(curves: Sequence[tuple[str, dict]], path: str, title: str) -> str:
-    """P(EOS) by response position; `curves` is [(name, curves_json)], the first solid, the rest dashed."""
+def rolling_mean(ys: Sequence[float], window: int) -> list[float]:
+    """Centered moving average (shorter at the ends): per-position means over a few dozen prompts are spiky."""
+    half = window // 2
+    return [
+        sum(ys[max(0, i - half) : i + half + 1]) / len(ys[max(0, i - half) : i + half + 1]) for i in range(len(ys))
+    ]
+
+
+def plot_termination(curves: Sequence[tuple[str, dict]], path: str, title: str, window: int = 7) -> str:
+    """P(EOS) by response position; `curves` is [(name, curves_json)], the first solid, the rest dashed.
+    Thin faint lines are the per-position means, bold lines their `window`-position moving average."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     styles = ["-", "--", ":", "-."]
     colors = {"top": "#C44E52", "bottom": "#4C72B0"}
@@ -57,9 +66,22 @@ def plot_termination(curves: Sequence[tuple[str, dict]], path: str, title: str) 
             if not g["p_eos"]:
                 continue
             ys = [max(p, EOS_FLOOR) for p in g["p_eos"]]
+            xs = range(len(ys))
             label = f"{name}: {group}-{len(g['prompts'])} by value (v {g['value_min']:.3g}–{g['value_max']:.3g})"
-            ax.plot(range(len(ys)), ys, styles[i % len(styles)], color=colors[group], label=label, linewidth=1.4)
+            style = styles[i % len(styles)]
+            ax.plot(xs, ys, style, color=colors[group], linewidth=0.6, alpha=0.3)
+            ax.plot(xs, rolling_mean(ys, window), style, color=colors[group], label=label, linewidth=1.8)
     ax.set_yscale("log")
+    ax.text(
+        0.99,
+        0.01,
+        f"bold: {window}-position moving average; values below {EOS_FLOOR:g} drawn at {EOS_FLOOR:g}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="gray",
+    )
     ax.set_xlabel("response position (tokens)")
     ax.set_ylabel("P(EOS), mean over responses still running")
     ax.set_title(title)

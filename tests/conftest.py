@@ -46,3 +46,13 @@ def _hypothesis_profile():
 
 
 _hypothesis_profile()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_verifier_workers_outlive_a_module():
+    """Scoring math starts the process-wide verifier pool lazily; shut it after each module so that tests which
+    count child processes (pool, server) start from a clean baseline whatever ran before them."""
+    yield
+    from openrlhf_rlev.verifiers import pool
+
+    pool.shutdown()

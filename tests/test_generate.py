@@ -185,6 +185,21 @@ def test_samples_per_prompt_are_separate_keys(tmp_path, model, byte_tokenizer):
     assert sorted(gen.row_key(r) for r in read_rows(out)) == [(i, s) for i in range(2) for s in range(3)]
 
 
+def test_parquet_data_loads_like_jsonl(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = data_rows()
+    for r in rows:
+        r["prompt"] = r["prompt"] if isinstance(r["prompt"], str) else json.dumps(r["prompt"])  # one column type
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
+    from_parquet, rejects = gen.load_prepared(str(tmp_path / "d.parquet"))
+    from_jsonl, _ = gen.load_prepared(write_data(tmp_path / "d.jsonl", rows))
+    assert rejects == [] and from_parquet == from_jsonl and from_parquet[3]["label"] == rows[3]["label"]
+    with pytest.raises(gen.DataError, match="expected .jsonl or .parquet"):
+        gen.load_prepared(write_data(tmp_path / "d.csv", rows))
+
+
 def test_resume_refuses_a_file_that_is_not_predictions(tmp_path, model, byte_tokenizer):
     data = write_data(tmp_path / "d.jsonl", data_rows()[:1])
     out = tmp_path / "p.jsonl"

@@ -124,8 +124,9 @@ def test_calls_from_many_threads_run_in_parallel_across_workers(make_pool):
     assert wall < n * 1.0 * 0.6, f"{n} one-second tasks on {n} workers took {wall:.2f} s: they ran serially"
 
 
-def test_queue_wait_counts_against_the_deadline(make_pool):
-    """With every worker hung, a queued call gives up at its own deadline instead of waiting its turn."""
+def test_queue_wait_counts_against_the_deadline(make_pool, monkeypatch):
+    """With every worker hung (and no extra worker allowed), a queued call gives up at its own deadline."""
+    monkeypatch.setattr(pool_mod, "BURST_AFTER", 600.0)
     p = make_pool(1)
     hung = threading.Thread(target=lambda: pytest.raises(VerifierTimeout, p.call, "sleep", [60], 3.0))
     hung.start()
@@ -134,6 +135,20 @@ def test_queue_wait_counts_against_the_deadline(make_pool):
     with pytest.raises(VerifierTimeout):
         p.call("echo", [1], 1.0)
     assert time.monotonic() - t0 < 1.0 + MARGIN
+    hung.join()
+
+
+def test_a_call_queued_behind_a_hang_gets_an_extra_worker(make_pool):
+    """Not lost to its deadline: once every worker has been stuck for a while, one extra worker serves it,
+    then exits, so the pool shrinks back to its size."""
+    p = make_pool(1)
+    hung = threading.Thread(target=lambda: pytest.raises(VerifierTimeout, p.call, "sleep", [60], 8.0))
+    hung.start()
+    time.sleep(0.3)
+    assert p.call("echo", ["served"], 6.0) == "served"
+    assert p.bursts == 1
+    assert len(p.pids()) == 1  # the burst worker is gone again; the hung one remains until its deadline
+    assert len(_children()) <= 2
     hung.join()
 
 

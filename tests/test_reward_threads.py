@@ -53,8 +53,9 @@ def test_64_concurrent_calls_with_adversarial_inputs_finish_in_time(monkeypatch)
         assert elapsed < TIMEOUT + MARGIN, (expected, elapsed)
         assert set(out) == {"rewards", "scores", "extra_logs"}
         logs = out["extra_logs"]
-        if expected == "hang":
-            assert out["rewards"] == 0.0 and logs["rlev/fail_verifier_timeout"] == 1.0
+        if expected == "hang":  # wrong either way: decided without sympy, or sympy killed at the deadline
+            assert out["rewards"] == 0.0 and out["scores"] == 0.0
+            assert logs["rlev/fail_verifier_timeout"] == 1.0 or not any(v for k, v in logs.items() if "fail_" in k)
         elif expected is True:
             assert out["scores"] == 1.0 and out["rewards"] == pytest.approx(1 + min(10 * label["value"], 1))
         elif expected is False:

@@ -96,6 +96,9 @@ def test_unbalanced_boxed_is_no_answer_and_a_huge_text_is_cut_to_its_tail():
         ("(1) 略。【答案】C <eoa>\n(2) 略。【答案】F <eoa>\n(3)【答案】A <eoa>", ("C", "F", "A"), True),
         ("1. C\n2. F\n3. A", ("C", "F", "A"), True),
         ("\\boxed{C, F, A}", ("C", "F", "A"), True),
+        # the reasoning has its own "答案选 X" markers; the closing list or the last marker's list wins
+        ("36. B ……可以推断出答案选 B.\n37. A ……所以答案选 A\n1. B\n2. A\n3. E", ("B", "A", "E"), True),
+        ("34. B ……所以答案选 B.\n35. C ……所以答案选 C.\n答案：D A B C", ("D", "A", "B", "C"), True),
         ("答案：C F B E D", ("C", "F", "A", "E", "D"), False),
         ("答案：C F A", ("C", "F", "A", "E", "D"), False),
     ],
@@ -179,6 +182,7 @@ DIFFERENT = [
     ("y = 5x - 2", "y=2x-2"),
     ("x - y + 6 = 0", "x-y+1=0"),
     ("x^2+y^4=2", "x^2+y^2=2"),
+    ("9" * 5000, "9"),  # too long for int(); compared as digit strings
     ("5^{5^{5^{5^5}}}", "1"),  # decided by magnitude: sympy would hang building it
     ("3", "1 和 3"),  # a worded gold matches only as text (math-verify reads its last number)
     ("", "3"),
@@ -214,7 +218,12 @@ def _math_verify(pred: str, gold: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    "pred, gold", [p for p in EQUIVALENT + DIFFERENT if p not in MATH_VERIFY_WRONG and p[0] and "5^{5^" not in p[0]]
+    "pred, gold",
+    [
+        p
+        for p in EQUIVALENT + DIFFERENT
+        if p not in MATH_VERIFY_WRONG and p[0] and "5^{5^" not in p[0] and len(p[0]) < 100
+    ],
 )
 def test_fast_path_verdicts_match_math_verify(pred, gold):
     """Where math-verify is right, the fast path says what it says (checked against math-verify itself).
@@ -356,11 +365,13 @@ ADVERSARIAL = [
         "2",
         {(False, None), (False, reasons.VERIFIER_ERROR), (False, reasons.VERIFIER_TIMEOUT)},
     ),
+    # past the 4000-character tail the box is cut off: the digits and a stray "}" go to math-verify
     (
         "\\boxed{" + "9" * 5000 + "}",
         "9",
         {(False, None), (False, reasons.VERIFIER_ERROR), (False, reasons.VERIFIER_TIMEOUT)},
     ),
+    ("\\boxed{" + "9" * 3000 + "}", "9" * 3000, {(True, None)}),  # too long for int(), compared as digits
     ("故选 B", "B", {(True, None)}),
 ]
 

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="use this prepared dataset instead of sampling GAOKAO-Bench")
     p.add_argument("--model", default="smollm2", help="'smollm2' (default), a .gguf file or a HF folder")
     p.add_argument("--k", type=int, help="prompts per group in the P(EOS) curves (default 20%% of prompts)")
+    p.add_argument("--threads", default="auto", help="torch CPU threads (default auto: the cores not already busy)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
 
     try:
         summary = demo.run_demo(cfg)
-    except (demo.DemoError, DataError, ModelNotAvailable) as e:
+    except (demo.DemoError, DataError, ModelNotAvailable, ValueError) as e:
         print(f"openrlhf-rlev demo: {e}", file=sys.stderr)
         return 2
     print()

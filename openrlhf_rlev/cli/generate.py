@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: vLLM when installed and a GPU is visible, else transformers",
     )
     p.add_argument("--max-new-tokens", type=int, default=gen.DEFAULT_MAX_NEW_TOKENS)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, help="prompts per generate call (default 8; 512 with vLLM)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, the paper's eval)")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--n-samples", type=int, default=1, help="responses per prompt")
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-prompt-tokens", type=int, help="skip (and record) prompts longer than this")
     p.add_argument("--limit", type=int, help="only data rows with index < LIMIT")
+    p.add_argument("--threads", default="auto", help="torch CPU threads (default auto: the cores not already busy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -43,12 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     for name in ("max_new_tokens", "batch_size", "n_samples"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"openrlhf-rlev generate: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
+    from openrlhf_rlev.model_loading import ModelNotAvailable, configure_threads, load_model, load_tokenizer, resolve
+
+    use_vllm = args.backend == "vllm" or (args.backend == "auto" and gen.vllm_usable())
     cfg = gen.GenConfig(
         max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or (512 if use_vllm else 8),
         temperature=args.temperature,
         top_p=args.top_p,
         n_samples=args.n_samples,
@@ -58,10 +62,8 @@ def main(argv=None) -> int:
         max_prompt_tokens=args.max_prompt_tokens,
         seed=args.seed,
     )
-    from openrlhf_rlev.model_loading import ModelNotAvailable, load_model, load_tokenizer, resolve
-
-    use_vllm = args.backend == "vllm" or (args.backend == "auto" and gen.vllm_usable())
     try:
+        configure_threads(args.threads)
         if use_vllm:
             folder, gguf = resolve(args.model)
             tokenizer = load_tokenizer(args.model)
@@ -71,7 +73,7 @@ def main(argv=None) -> int:
             backend = gen.TransformersBackend(model, tokenizer)
         print(f"backend: {'vllm' if use_vllm else 'transformers'}", file=sys.stderr)
         stats = gen.generate_file(args.data, args.output, backend, tokenizer, cfg, args.limit, not args.quiet)
-    except (ModelNotAvailable, gen.DataError, ImportError) as e:
+    except (ModelNotAvailable, gen.DataError, ImportError, ValueError) as e:
         print(f"openrlhf-rlev generate: {e}", file=sys.stderr)
         return 2
     print(f"wrote {stats['written']} responses to {stats['output']} ({stats['already_done']} were already there)")

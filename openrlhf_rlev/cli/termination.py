@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="curves JSON (default: PREDICTIONS stem + .termination.json)")
     p.add_argument("--plot", help="PNG (default: the JSON path with .png)")
     p.add_argument("--compare", help="another checkpoint's curves JSON to overlay (dashed), e.g. the baseline's")
+    p.add_argument("--threads", default="auto", help="torch CPU threads (default auto: the cores not already busy)")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -32,9 +33,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     out = args.output or os.path.splitext(args.predictions)[0] + ".termination.json"
     plot = args.plot or os.path.splitext(out)[0] + ".png"
-    from openrlhf_rlev.model_loading import ModelNotAvailable, load_model
+    from openrlhf_rlev.model_loading import ModelNotAvailable, configure_threads, load_model
 
     try:
+        configure_threads(args.threads)
         compare = termination.load_curves(args.compare) if args.compare else None
         model, tokenizer = load_model(args.model)
         result = termination.termination_curves(

@@ -15,6 +15,7 @@ LETTERS = "ABCDEFG"
 _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
 _TOKEN = re.compile(r"(?<![A-Za-z])([A-G]+)(?![A-Za-z])")
 _LEAD = re.compile(r"^(?:[\s(（【\[{:：*]|选项|选|option\s+|choice\s+)*", re.IGNORECASE)
+_NUMBERED = re.compile(r"^[(（]?\d{1,2}[)）.、:：]?\s*([A-G]+)(?![A-Za-z])")
 _GROUP = re.compile(r"[A-G]+(?:(?:\s*(?:[,，、/&和]|and|以及)\s*|\s+)[A-G]+)*(?![A-Za-z])")
 
 
@@ -62,21 +63,24 @@ def extract_choices(response: str, n: int) -> list[frozenset]:
             return marked[-1:]
         tokens = _TOKEN.findall(extract.last_line(text))
         return [frozenset(tokens[-1])] if tokens else []
-    if len(marked) >= n:
-        return marked[-n:]
-    region = _region_after_last_marker(text, n)
-    return [frozenset(tok) for tok in _TOKEN.findall(region)][:n]
+    return _several(text, n, marked)
 
 
-def _region_after_last_marker(text: str, n: int) -> str:
-    """Everything after the last marker; with no marker, the last n lines ('1. C' / '2. F' / ...)."""
+def _several(text: str, n: int, marked: list) -> list[frozenset]:
+    """n questions: a closing numbered list, else one list after the last marker, else one marker per question."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()][-n:]
+    numbered = [_NUMBERED.match(line) for line in lines]
+    if len(lines) == n and all(numbered):
+        return [_letters(m.group(1)) for m in numbered]
     last = None
     for m in extract.MARKER.finditer(text):
         if m.end() > m.start():
             last = m
-    if last is not None:
-        return text[last.end() :]
-    return "\n".join([line for line in text.splitlines() if line.strip()][-n:])
+    region = text[last.end() :] if last is not None else "\n".join(lines)
+    tokens = [frozenset(tok) for tok in _TOKEN.findall(region)]
+    if len(tokens) >= n or len(marked) < n:
+        return tokens[:n]
+    return marked[-n:]
 
 
 def choice_parts(response: str, answers: tuple[str, ...]) -> list[bool]:

@@ -3,8 +3,10 @@
 Most RL answers are numbers, so most verdicts never reach sympy. The numeric rules follow math-verify's
 where it is right: exact rational equality unless a decimal is involved, then both sides rounded to 6
 places; "50%" equals 0.5 and also 50 (a bare percent figure); thousands separators, units, degree signs,
-currency and "x =" prefixes are ignored. Anything these rules cannot decide goes to math-verify in a
-worker process with a hard deadline.
+currency and "x =" prefixes are ignored. Tuples, intervals and sets of numbers compare item by item.
+Closed forms, polynomials and equations are evaluated with floats at fixed points (latex_eval.py).
+Anything these rules cannot decide goes to math-verify in a worker process with a hard deadline.
+The gold's parse is cached per process (LRU, thread-safe): every sample of a prompt shares it.
 """
 
 import re
@@ -42,6 +44,7 @@ _DECIMAL = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d*)(?:\.(\d+))?
 _FRAC = re.compile(r"^\\frac\s*(?:\{([^{}]+)\}|(\d))\s*(?:\{([^{}]+)\}|(\d))$")
 _ONE_TOKEN_BRACES = re.compile(r"(\^|_|\\sqrt)\{([A-Za-z0-9])\}")
 _MATHY = re.compile(r"[0-9A-Za-z\\π∞√]")
+_PLAIN_INT = re.compile(r"[-+]?\d+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _INFINITY = re.compile(r"^([+-]?)\\infty$|^([+-]?)∞$")
 
@@ -263,6 +266,12 @@ def eval_text(text: str) -> str:
     return for_math_verify(m.group(1) if m else t).replace("−", "-")
 
 
+def _int_key(t: str) -> str:
+    sign = "-" if t.startswith("-") else ""
+    digits = t.lstrip("+-").lstrip("0") or "0"
+    return ("" if digits == "0" else sign) + digits
+
+
 def fast_check(pred: str, gold: str) -> bool | None:
     """True/False when decidable without sympy, else None."""
     g = parse_answer(gold)
@@ -271,6 +280,8 @@ def fast_check(pred: str, gold: str) -> bool | None:
         return False
     if p_canon == g.canon:
         return True
+    if _PLAIN_INT.fullmatch(p_canon) and _PLAIN_INT.fullmatch(g.canon):  # any length, no int() of 5000 digits
+        return _int_key(p_canon) == _int_key(g.canon)
     if exact.normalize(pred) == exact.normalize(gold) and g.number is None:
         return True
     p_number = parse_number(pred)
@@ -280,10 +291,8 @@ def fast_check(pred: str, gold: str) -> bool | None:
         items = parse_items(pred)
         if items is not None:
             return items_equal(items, g.items)
-    if g.words:
-        return (
-            False  # a worded gold ("分层抽样", "1 和 3") matches only as text; math-verify would read its last number
-        )
+    if g.words:  # "分层抽样", "1 和 3": matches only as text (math-verify would read its last number)
+        return False
     if g.ast is not None and not (g.number and g.number.percent):
         p_text = eval_text(pred)
         return latex_eval.compare(g.ast, g.text, latex_eval.parse(p_text), p_text)

@@ -16,6 +16,8 @@ Lifecycle guarantees:
   taking the machine down.
 A call's deadline covers waiting for a free worker as well as running, so no call outlives
 `timeout` (plus the time to kill a worker), except while the pool's very first workers start up.
+When every worker has been busy for over a second (likely hung), a waiting call starts one extra
+worker (at most `size` extras, exiting when no call waits) so fast tasks are not lost behind hangs.
 """
 
 import atexit
@@ -48,6 +50,7 @@ MAX_WORKER_RSS = 1 << 30
 RSS_CHECK_EVERY = 64
 STARTUP_TIMEOUT = 60.0
 MAX_START_FAILURES = 3
+BURST_AFTER = 1.0  # s every worker must have been busy before a waiting call starts an extra one
 BROKEN_RETRY_AFTER = 30.0  # seconds a pool whose workers cannot start fails fast before it tries again
 WORKER_ADDRESS_SPACE = 4 << 30  # RLIMIT_AS in the worker
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(openrlhf_rlev.__file__)))
@@ -198,6 +201,10 @@ class WorkerPool:
         self.warm_up = warm_up  # False only for pools that never verify (tests of the pool itself)
         self.recycled = 0  # workers retired for age or memory (visible to tests and benchmarks)
         self.killed = 0  # workers killed at a deadline or after dying
+        self.calls = 0  # tasks handed to a worker
+        self.bursts = 0  # extra workers started because every worker was stuck
+        self._busy: dict[_Worker, float] = {}  # worker -> when its current task started
+        self._waiting = 0  # callers waiting for a worker
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
@@ -314,10 +321,42 @@ class WorkerPool:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise VerifierTimeout()
-                self._cond.wait(remaining)
-            return self._idle.pop()
+                self._maybe_burst()
+                self._waiting += 1
+                try:
+                    self._cond.wait(min(remaining, 0.25))
+                finally:
+                    self._waiting -= 1
+            self.calls += 1
+            worker = self._idle.pop()
+            self._busy[worker] = time.monotonic()
+            return worker
+
+    def _maybe_burst(self) -> None:
+        """Every worker busy on a task for over BURST_AFTER s (probably a hang): start one extra worker, so
+        calls queued behind hangs are not lost to their deadline. Extras (up to `size` of them) exit once
+        no caller is waiting. Called with _cond held."""
+        now = time.monotonic()
+        if (
+            self._pending == 0
+            and len(self._all) < 2 * self.size
+            and self._busy
+            and all(now - since > BURST_AFTER for since in self._busy.values())
+            and not self._broken
+        ):
+            self._pending += 1
+            self.bursts += 1
+            self._spawner.request(1)
 
     def _checkin(self, worker: _Worker) -> None:
+        with self._cond:
+            self._busy.pop(worker, None)
+            extra = len(self._all) > self.size and not self._waiting
+        if extra:
+            with self._cond:
+                self._all.discard(worker)
+            worker.kill()  # a burst worker: the pool shrinks back to `size`
+            return
         if worker.tasks >= self.max_tasks or (
             worker.tasks % self.rss_check_every == 0 and self.max_rss and worker.rss() > self.max_rss
         ):
@@ -335,6 +374,7 @@ class WorkerPool:
     def _retire(self, worker: _Worker, killed: bool) -> None:
         with self._cond:
             self._all.discard(worker)
+            self._busy.pop(worker, None)
             if killed:
                 self.killed += 1
             else:

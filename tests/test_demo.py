@@ -1,0 +1,122 @@
+"""The demo: OpenRLHF's real `SingleTurnAgentExecutor` scores our responses through the plugin's reward file (only
+vLLM is replaced, by `ReplayEngine`), the fallback path agrees with it, and (slow) the whole demo runs on the
+real SmolLM2 GGUF with outputs that are consistent with each other."""
+
+import json
+import sys
+
+import pytest
+
+from openrlhf_rlev import demo
+from openrlhf_rlev.core import score
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def rows_for(tok):
+    """Predictions rows as `generate` writes them: right, wrong, unparsable, and a math label."""
+    cases = [
+        ("Let me see.\nAnswer: B", {"answer": ["B"], "value": 0.05, "verifier": "choice"}, "stop"),
+        ("Answer: C", {"answer": ["B"], "value": 0.4, "verifier": "choice"}, "stop"),
+        ("I am not sure", {"answer": ["A", "C"], "value": 0.2, "verifier": "choice"}, "length"),
+        ("so the result is \\boxed{12}", {"answer": "12", "value": 0.1}, "stop"),
+    ]
+    rows = []
+    for i, (response, label, finish) in enumerate(cases):
+        ids = tok(response, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if finish == "stop" else [])
+        rows.append(
+            {
+                "index": i,
+                "sample": 0,
+                "prompt": f"Question {i}?",
+                "response": response,
+                "label": label,
+                "response_token_ids": ids,
+                "finish_reason": finish,
+            }
+        )
+    return rows
+
+
+def test_openrlhf_executor_scores_like_the_core(byte_tokenizer):
+    rows = rows_for(byte_tokenizer)
+    rewards, path = demo.score_predictions(rows, byte_tokenizer, progress=False)
+    assert path == demo.PATH_EXECUTOR
+    for row, r in zip(rows, rewards):
+        verdict = score(row["response"], row["label"])
+        assert r["reward"] == pytest.approx(verdict.reward) and r["score"] == float(verdict.correct)
+        assert r["extra_logs"]["rlev/prompt_not_found"] == 0.0  # the executor's query starts with the prompt
+        assert r["extra_logs"]["rlev/value"] == pytest.approx(row["label"]["value"])
+    assert [r["score"] for r in rewards] == [1.0, 0.0, 0.0, 1.0]
+    assert rewards[0]["reward"] == pytest.approx(1 + min(10 * 0.05, 1))  # s = 1 + min(alpha v, 1)
+
+
+def test_without_openrlhf_the_reward_func_is_called_directly_and_agrees(byte_tokenizer, monkeypatch):
+    rows = rows_for(byte_tokenizer)
+    via_executor, _ = demo.score_predictions(rows, byte_tokenizer, progress=False)
+    monkeypatch.setitem(sys.modules, "openrlhf.utils.agent", None)  # as if openrlhf were not importable
+    direct, path = demo.score_predictions(rows, byte_tokenizer, progress=False)
+    assert path == demo.PATH_DIRECT
+    assert direct == via_executor
+
+
+def test_replay_engine_refuses_other_prompt_ids():
+    import asyncio
+
+    engine = demo.ReplayEngine([1, 2, 3], demo._CompletionOutput([4], "x", "stop"))
+    assert asyncio.run(engine.generate([1, 2, 3], None)).outputs[0].token_ids == [4]
+    with pytest.raises(ValueError, match="tokenized the prompt differently"):
+        asyncio.run(engine.generate([1, 2], None))
+
+
+def test_a_changed_run_does_not_resume_into_old_outputs(tmp_path):
+    cfg = demo.DemoConfig(out=str(tmp_path), sample=10)
+    demo._check_run(cfg, str(tmp_path / "run.json"))
+    demo._check_run(cfg, str(tmp_path / "run.json"))  # same run: fine
+    with pytest.raises(demo.DemoError, match="different data"):
+        demo._check_run(demo.DemoConfig(out=str(tmp_path), sample=20), str(tmp_path / "run.json"))
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_on_smollm2(tmp_path, capsys):
+    from openrlhf_rlev.cli import demo as cli
+
+    out = tmp_path / "demo"
+    assert cli.main(["--out", str(out), "--limit", "4", "--max-new-tokens", "8", "--batch-size", "4"]) == 0
+    stdout = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scoring_path"] == demo.PATH_EXECUTOR
+    assert f"outputs in {out}" in stdout and "openrlhf.utils.agent.SingleTurnAgentExecutor" in stdout
+
+    data = [json.loads(x) for x in (out / "data.jsonl").read_text().splitlines()]
+    preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    gen = summary["generation"]
+    assert len(data) == 4 and gen["written"] + gen["skipped"] == 4 and len(preds) == gen["written"] >= 2
+    for p in preds:
+        assert p["label"] == data[p["index"]]["label"] and 1 <= p["n_tokens"] <= 8
+
+    # The metrics follow from the predictions, recomputed here with the core scorer.
+    verdicts = [score(p["response"], p["label"]) for p in preds]
+    values = [v.value for v in verdicts]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n"] == len(preds) and m["length_unit"] == "tokens"
+    assert m["acc"] == pytest.approx(sum(v.correct for v in verdicts) / len(preds))
+    assert m["h_acc"] == pytest.approx(sum(v.value * v.correct for v in verdicts) / sum(values))
+    assert m["mean_length"] == pytest.approx(sum(p["n_tokens"] for p in preds) / len(preds))
+    assert summary["metrics"]["h_acc"] == m["h_acc"] and summary["reward_vs_eval_disagreements"] == 0
+
+    # Rewards came back from OpenRLHF's executor, one per response, equal to the core's r = s(x) * 1[correct].
+    rewards = {r["index"]: r for r in map(json.loads, (out / "rewards.jsonl").read_text().splitlines())}
+    assert set(rewards) == {p["index"] for p in preds}
+    for p, v in zip(preds, verdicts):
+        r = rewards[p["index"]]
+        assert r["reward"] == pytest.approx(v.reward) and r["extra_logs"]["rlev/prompt_not_found"] == 0.0
+        assert r["extra_logs"]["rlev/scale"] == pytest.approx(v.scale)
+
+    curves = json.loads((out / "termination.json").read_text())
+    assert curves["eos_token_ids"] == [2]  # <|im_end|>, not the GGUF metadata's <|im_start|>
+    for g in ("top", "bottom"):
+        assert curves[g]["prompts"] and all(0.0 <= x <= 1.0 for x in curves[g]["p_eos"])
+    for png in ("acc_by_value.png", "length_by_value.png", "termination.png"):
+        blob = (out / png).read_bytes()
+        assert blob.startswith(PNG) and len(blob) > 5000, png
