@@ -53,3 +53,19 @@ def reward_func(queries, prompts, labels, **kwargs):
     if len(results) == 1:
         return {"rewards": rewards[0], "scores": scores[0], "extra_logs": {k: v[0] for k, v in logs.items()}}
     return {"rewards": rewards, "scores": scores, "extra_logs": logs}
+
+
+def _prestart_when_loaded_by_openrlhf() -> None:
+    """OpenRLHF loads this file as module "reward_func" once per vLLM engine: start the verifier workers now, while
+    the engine warms up, instead of on the first sympy-bound sample. Imported as a package module: do nothing."""
+    if __name__ != "reward_func":
+        return
+    try:
+        from openrlhf_rlev.verifiers import pool
+
+        pool.prestart(Settings.from_env().verify_workers)
+    except Exception as e:  # bad settings are reported per sample; never fail the engine's start
+        _warner.warn("prestart", f"RLEV verifier workers not prestarted: {type(e).__name__}: {e}")
+
+
+_prestart_when_loaded_by_openrlhf()

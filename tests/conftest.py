@@ -56,3 +56,71 @@ def _no_verifier_workers_outlive_a_module():
     from openrlhf_rlev.verifiers import pool
 
     pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def em():
+    """OpenRLHF's real `experience_maker` module, imported by its real name with only the GPU stack stubbed.
+
+    As in OpenRLHF's own tests (site-packages/tests/test_reward_shaping.py), via sys.modules:
+    - `deepspeed`: openrlhf/models/utils.py imports it at top level; compute_reward and masked_mean never use it;
+    - `openrlhf.models.utils`: the real file, loaded by path, because its package __init__ imports peft;
+    - `openrlhf.trainer.ray.launcher`: imports vllm; experience_maker uses RayActorGroup only as a type hint.
+    `ray` and `torch` are real. The value-preserving GRPO wrapper is uninstalled before and after.
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    pytest.importorskip("torch")
+    pytest.importorskip("openrlhf")
+    import openrlhf.trainer.ppo_utils  # noqa: F401  real; loads transformers while deepspeed is still unstubbed
+
+    from openrlhf_rlev import grpo
+
+    name = grpo.TARGET_MODULE
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "deepspeed", types.ModuleType("deepspeed"))
+        path = grpo.installed_openrlhf_root() / "models" / "utils.py"
+        spec = importlib.util.spec_from_file_location("openrlhf.models.utils", path)
+        utils = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(utils)
+        mp.setitem(sys.modules, "openrlhf.models.utils", utils)
+        launcher = types.ModuleType("openrlhf.trainer.ray.launcher")
+        launcher.RayActorGroup = object
+        mp.setitem(sys.modules, "openrlhf.trainer.ray.launcher", launcher)
+        mp.delitem(sys.modules, name, raising=False)
+        grpo.uninstall()
+        module = importlib.import_module(name)
+        assert not getattr(module.RemoteExperienceMaker.compute_advantages_and_returns, grpo.PATCHED_MARK, False)
+        yield module
+        sys.modules.pop(name, None)
+        package = sys.modules.get("openrlhf.trainer.ppo_utils")
+        if package is not None and hasattr(package, "experience_maker"):
+            delattr(package, "experience_maker")  # the stubbed import also set the package attribute
+        grpo.uninstall()
+
+
+@pytest.fixture(scope="module")
+def model(byte_tokenizer):
+    """A tiny random Llama over the byte tokenizer: real transformers generation and forward passes in
+    milliseconds, for tests that check our batching and position arithmetic against direct calls."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(byte_tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        initializer_range=0.5,  # large enough that greedy outputs and EOS probabilities vary between prompts
+        eos_token_id=byte_tokenizer.eos_token_id,
+        pad_token_id=byte_tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    return LlamaForCausalLM(config).eval()

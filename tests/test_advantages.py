@@ -18,11 +18,7 @@ The value signal is the advantage gap between a correct and a wrong answer to th
   RLEV with stock GRPO is the accuracy-only baseline. `openrlhf_rlev.grpo` restores the 2x (last test).
 """
 
-import importlib
-import importlib.util
 import os
-import sys
-import types
 from types import SimpleNamespace
 
 import pytest
@@ -33,32 +29,9 @@ pytest.importorskip("openrlhf")
 from openrlhf_rlev import grpo  # noqa: E402
 from openrlhf_rlev.reward_func import reward_func  # noqa: E402
 
-EM = "openrlhf.trainer.ppo_utils.experience_maker"
 N = 4
 PATTERN = [True, False, False, True]
 PROMPT = "<|im_start|>user\nWhich option? (A) 1 (B) 2 (C) 3<|im_end|>\n<|im_start|>assistant\n"
-
-
-@pytest.fixture(scope="module")
-def em():
-    import openrlhf.trainer.ppo_utils  # noqa: F401  real; loads transformers while deepspeed is still unstubbed
-
-    root = grpo.installed_openrlhf_root()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "deepspeed", types.ModuleType("deepspeed"))
-        spec = importlib.util.spec_from_file_location("openrlhf.models.utils", root / "models" / "utils.py")
-        utils = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(utils)
-        mp.setitem(sys.modules, "openrlhf.models.utils", utils)
-        launcher = types.ModuleType("openrlhf.trainer.ray.launcher")
-        launcher.RayActorGroup = object
-        mp.setitem(sys.modules, "openrlhf.trainer.ray.launcher", launcher)
-        mp.delitem(sys.modules, EM, raising=False)
-        yield importlib.import_module(EM)
-        sys.modules.pop(EM, None)
-        package = sys.modules.get("openrlhf.trainer.ppo_utils")
-        if package is not None and hasattr(package, "experience_maker"):
-            delattr(package, "experience_maker")  # the stubbed import also set the package attribute
 
 
 @pytest.fixture(scope="module")

@@ -22,32 +22,6 @@ PROMPTS = [
 ]
 
 
-def tiny_model(tok, seed: int = 0):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        initializer_range=0.5,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=None,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
-@pytest.fixture(scope="module")
-def model(byte_tokenizer):
-    return tiny_model(byte_tokenizer)
-
-
 def write_data(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:

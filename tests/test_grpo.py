@@ -1,6 +1,7 @@
 """Value-preserving GRPO (openrlhf_rlev.grpo) against OpenRLHF's REAL compute_advantages_and_returns.
 
-OpenRLHF's experience_maker is imported by its real name and run unmodified. As in OpenRLHF's own tests
+OpenRLHF's experience_maker is imported by its real name and run unmodified (the `em` fixture in
+conftest.py). As in OpenRLHF's own tests
 (site-packages/tests/test_reward_shaping.py), only what needs the GPU stack is stubbed, via sys.modules:
 - `deepspeed`: openrlhf/models/utils.py imports it at top level; compute_reward and masked_mean never use it.
 - `openrlhf.models.utils`: the real file, loaded by path, because its package __init__ imports peft and the
@@ -16,7 +17,6 @@ import json
 import os
 import shutil
 import sys
-import types
 from types import SimpleNamespace
 
 import pytest
@@ -28,31 +28,6 @@ from openrlhf_rlev import grpo  # noqa: E402
 
 EM = grpo.TARGET_MODULE
 ROOT = grpo.installed_openrlhf_root()
-
-
-@pytest.fixture(scope="module")
-def em():
-    import openrlhf.trainer.ppo_utils  # noqa: F401  real; loads transformers while deepspeed is still unstubbed
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "deepspeed", types.ModuleType("deepspeed"))
-        spec = importlib.util.spec_from_file_location("openrlhf.models.utils", ROOT / "models" / "utils.py")
-        utils = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(utils)
-        mp.setitem(sys.modules, "openrlhf.models.utils", utils)
-        launcher = types.ModuleType("openrlhf.trainer.ray.launcher")
-        launcher.RayActorGroup = object
-        mp.setitem(sys.modules, "openrlhf.trainer.ray.launcher", launcher)
-        mp.delitem(sys.modules, EM, raising=False)
-        grpo.uninstall()
-        module = importlib.import_module(EM)
-        assert not getattr(module.RemoteExperienceMaker.compute_advantages_and_returns, grpo.PATCHED_MARK, False)
-        yield module
-        sys.modules.pop(EM, None)
-        package = sys.modules.get("openrlhf.trainer.ppo_utils")
-        if package is not None and hasattr(package, "experience_maker"):
-            delattr(package, "experience_maker")  # the stubbed import also set the package attribute
-        grpo.uninstall()
 
 
 @pytest.fixture(autouse=True)

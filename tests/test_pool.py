@@ -236,7 +236,8 @@ _PARENT = textwrap.dedent(
         threading.Thread(target=lambda: p.call("sleep", [120], 300), daemon=True).start()
         time.sleep(0.5)
     print(" ".join(map(str, p.pids())), flush=True)
-    if sys.argv[1] == "exit":
+    if sys.argv[1] == "exit":  # exit only when told, so the test can first see the workers alive
+        sys.stdin.readline()
         sys.exit(0)
     time.sleep(300)
     """
@@ -244,7 +245,9 @@ _PARENT = textwrap.dedent(
 
 
 def _start_parent(mode: str) -> tuple[subprocess.Popen, list[int]]:
-    proc = subprocess.Popen([sys.executable, "-c", _PARENT, mode], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     line = proc.stdout.readline()
     pids = [int(x) for x in line.split()]
     assert len(pids) == 2, f"parent printed {line!r}"
@@ -262,6 +265,8 @@ def test_sigkilled_parent_leaves_no_workers(mode):
 
 def test_normal_exit_leaves_no_workers():
     proc, pids = _start_parent("exit")
+    proc.stdin.write("exit\n")
+    proc.stdin.flush()
     assert proc.wait(30) == 0
     assert _wait_gone(pids) == []
 

@@ -131,3 +131,18 @@ def test_failures_are_warned_but_rate_limited(caplog):
             rf.reward_func(["答案是 D"], [""], [{"answer": "D", "value": 7}])
     warned = [r for r in caplog.records if reasons.LABEL_BAD_VALUE in r.getMessage()]
     assert len(warned) == 1
+
+
+def test_loading_the_file_as_openrlhf_does_prestarts_verifier_workers(monkeypatch):
+    import importlib.util
+
+    from openrlhf_rlev.verifiers import pool
+
+    pool.shutdown()
+    monkeypatch.setenv("RLEV_VERIFY_WORKERS", "1")
+    agent.SingleTurnAgentExecutor(remote_rm_url=REWARD_FUNC_PATH)  # OpenRLHF's own loader: module "reward_func"
+    assert pool._pool is not None and pool._pool.size == 1
+    pool.shutdown()
+    spec = importlib.util.find_spec("openrlhf_rlev.reward_func")  # as a package module: no side effect
+    importlib.util.module_from_spec(spec).__loader__.exec_module(importlib.util.module_from_spec(spec))
+    assert pool._pool is None

@@ -15,31 +15,6 @@ from openrlhf_rlev.generate import prompt_token_ids, render_prompt
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def tiny_model(tok, seed: int = 0):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        initializer_range=0.3,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=None,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
-@pytest.fixture(scope="module")
-def model(byte_tokenizer):
-    return tiny_model(byte_tokenizer)
-
-
 def predictions(tmp_path, n=10, samples=1):
     """n prompts with values 0.05, 0.10, ...; responses of different lengths."""
     rows = []
