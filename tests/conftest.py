@@ -124,3 +124,31 @@ def model(byte_tokenizer):
         bos_token_id=None,
     )
     return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def load_prompt_dataset():
+    """`load(path, chat_template) -> (raw rows, PromptDataset)` through OpenRLHF's real `blending_datasets` and
+    `PromptDataset`, as `--data.input_key prompt --data.label_key label --data.apply_chat_template` configures them.
+    The tokenizer is a real (word-level) HF tokenizer; only the chat template matters to PromptDataset."""
+    from types import SimpleNamespace
+
+    from openrlhf.datasets import PromptDataset
+    from openrlhf.datasets.utils import blending_datasets
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.WordLevel({"[UNK]": 0, "<eos>": 1}, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    data_args = SimpleNamespace(input_key="prompt", label_key="label", apply_chat_template=True, image_key="images")
+    strategy = SimpleNamespace(
+        args=SimpleNamespace(data=data_args, use_ms=False), is_rank_0=lambda: True, print=lambda *a, **k: None
+    )
+
+    def load(path, chat_template):
+        tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", eos_token="<eos>")
+        tok.chat_template = chat_template
+        raw = blending_datasets(path, None, strategy, dataset_split="train")
+        return raw, PromptDataset(raw, tok, strategy)
+
+    return load

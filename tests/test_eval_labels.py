@@ -14,7 +14,6 @@ import importlib.util
 import json
 import sys
 import types
-from types import SimpleNamespace
 
 import pytest
 
@@ -84,22 +83,9 @@ def compute_eval_metrics():
 
 
 @pytest.fixture(scope="module")
-def load_eval():
-    from openrlhf.datasets import PromptDataset
-    from openrlhf.datasets.utils import blending_datasets
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.WordLevel({"[UNK]": 0, "<eos>": 1}, unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", eos_token="<eos>")
-    tok.chat_template = TRIM_TEMPLATE
-    data = SimpleNamespace(input_key="prompt", label_key="label", apply_chat_template=True, image_key="images")
-    strategy = SimpleNamespace(args=SimpleNamespace(data=data, use_ms=False), is_rank_0=lambda: True, print=print)
-
+def load_eval(load_prompt_dataset):
     def load(path, batch_size=2):
-        raw = blending_datasets(path, None, strategy, dataset_split="train")
-        ds = PromptDataset(raw, tok, strategy)
+        raw, ds = load_prompt_dataset(path, TRIM_TEMPLATE)
         # what strategy.setup_dataloader(eval_dataset, 1, True, False, collate_fn) yields: unshuffled batches
         batches = [
             ds.collate_fn([ds[j] for j in range(i, min(i + batch_size, len(ds)))])

@@ -9,7 +9,6 @@ import json
 import math
 import os
 from collections import Counter, defaultdict
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,26 +64,8 @@ def by_id(rows):
 
 
 @pytest.fixture(scope="module")
-def openrlhf_loaders():
-    from openrlhf.datasets import PromptDataset
-    from openrlhf.datasets.utils import blending_datasets
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.WordLevel({"[UNK]": 0, "<eos>": 1}, unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", eos_token="<eos>")
-    tok.chat_template = TEMPLATE
-    data_args = SimpleNamespace(input_key="prompt", label_key="label", apply_chat_template=True, image_key="images")
-    strategy = SimpleNamespace(
-        args=SimpleNamespace(data=data_args, use_ms=False), is_rank_0=lambda: True, print=lambda *a, **k: None
-    )
-
-    def load(path):
-        data = blending_datasets(path, None, strategy, dataset_split="train")
-        return data, PromptDataset(data, tok, strategy)
-
-    return load
+def openrlhf_loaders(load_prompt_dataset):
+    return lambda path: load_prompt_dataset(path, TEMPLATE)
 
 
 @pytest.mark.slow  # the first openrlhf.datasets import pulls in transformers (~10 s)

@@ -5,6 +5,7 @@ and must reply strictly YES or NO; anything unclear counts as NO. Showing one li
 from being swayed by the reasoning and keeps requests short. The HTTP side lives in judge_client.
 """
 
+import dataclasses
 import os
 import re
 import string
@@ -115,18 +116,7 @@ def parse_verdict(reply: str) -> bool:
 
 
 def client_config(settings) -> ClientConfig:
-    return ClientConfig(
-        url=settings.judge_url,
-        model=settings.judge_model,
-        timeout=settings.judge_timeout,
-        deadline=settings.judge_deadline,
-        retries=settings.judge_retries,
-        backoff=settings.judge_backoff,
-        concurrency=settings.judge_concurrency,
-        breaker_failures=settings.judge_breaker_failures,
-        breaker_cooldown=settings.judge_breaker_cooldown,
-        max_tokens=settings.judge_max_tokens,
-    )
+    return ClientConfig(**{f.name: getattr(settings, f"judge_{f.name}") for f in dataclasses.fields(ClientConfig)})
 
 
 def check(response: str, answers: tuple[str, ...], *, question: str | None = None, settings) -> Check:

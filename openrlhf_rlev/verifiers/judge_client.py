@@ -96,16 +96,18 @@ class CircuitBreaker:
 
 @dataclass(frozen=True)
 class ClientConfig:
+    """The judge_* settings without their prefix (defaults live in Settings only)."""
+
     url: str
-    model: str | None = None
-    timeout: float = 30.0
-    deadline: float = 60.0
-    retries: int = 2
-    backoff: float = 0.5
-    concurrency: int = 16
-    breaker_failures: int = 5
-    breaker_cooldown: float = 30.0
-    max_tokens: int = 16
+    model: str | None
+    timeout: float
+    deadline: float
+    retries: int
+    backoff: float
+    concurrency: int
+    breaker_failures: int
+    breaker_cooldown: float
+    max_tokens: int
 
 
 def endpoint(url: str, suffix: str) -> urllib.parse.SplitResult:
