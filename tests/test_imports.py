@@ -1,0 +1,32 @@
+"""The reward path runs in every vLLM engine's threads and on CPU-only reward servers: it must not need torch,
+ray or openrlhf. Checked in a fresh interpreter where importing any of them fails."""
+
+import json
+import subprocess
+import sys
+
+BLOCKED = ("torch", "ray", "openrlhf", "transformers", "vllm", "deepspeed")
+
+PROGRAM = f"""
+import importlib.abc, json, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {BLOCKED!r}:
+            raise ImportError("blocked for this test: " + name)
+
+sys.meta_path.insert(0, Block())
+import openrlhf_rlev.reward_func as rf
+import openrlhf_rlev.server  # the reward server too: it is what runs on CPU nodes
+out = rf.reward_func(["答案是 B"], [""], [{{"answer": "B", "value": 0.05}}])
+math = rf.reward_func(["\\\\boxed{{(x+1)^2}}"], [""], [{{"answer": "x^2+2x+1", "value": 0.2}}])
+print(json.dumps([out["rewards"], math["rewards"], sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})]))
+"""
+
+
+def test_reward_path_and_server_import_and_score_without_torch_ray_openrlhf():
+    done = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    choice_reward, math_reward, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert choice_reward == 1.5 and math_reward == 2.0  # scored for real, sympy worker pool included
+    assert loaded == []
