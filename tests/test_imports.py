@@ -19,14 +19,18 @@ sys.meta_path.insert(0, Block())
 import openrlhf_rlev.reward_func as rf
 import openrlhf_rlev.server  # the reward server too: it is what runs on CPU nodes
 out = rf.reward_func(["答案是 B"], [""], [{{"answer": "B", "value": 0.05}}])
-math = rf.reward_func(["\\\\boxed{{(x+1)^2}}"], [""], [{{"answer": "x^2+2x+1", "value": 0.2}}])
-print(json.dumps([out["rewards"], math["rewards"], sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})]))
+math = rf.reward_func(["\\\\boxed{{\\\\binom{{5}}{{2}}}}"], [""], [{{"answer": "10", "value": 0.2}}])
+from openrlhf_rlev.verifiers import pool
+calls = pool._pool.calls if pool._pool else 0
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})
+print(json.dumps([out["rewards"], math["rewards"], calls, loaded]))
 """
 
 
 def test_reward_path_and_server_import_and_score_without_torch_ray_openrlhf():
     done = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    choice_reward, math_reward, loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert choice_reward == 1.5 and math_reward == 2.0  # scored for real, sympy worker pool included
+    choice_reward, math_reward, pool_calls, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert choice_reward == 1.5 and math_reward == 2.0
+    assert pool_calls >= 1  # \binom needs sympy: the worker pool (its own interpreter: math-verify only) ran it
     assert loaded == []

@@ -17,7 +17,7 @@ from openrlhf_rlev.verifiers import pool
 TIMEOUT = 2.0
 MARGIN = 1.5
 
-HANG = "Compute it.\n\\boxed{5^{5^{5^{5^5}}}}"
+HANG = "Compute it.\n\\boxed{5^{5^{5^{5^5}}}+x}"  # the fast paths cannot settle it: sympy hangs in a worker
 CASES = [
     (HANG, {"answer": "1", "value": 0.1}, "hang"),
     ("x" * (1 << 20) + "\n答案是 B", {"answer": "B", "value": 0.05}, True),
@@ -48,14 +48,17 @@ def test_64_concurrent_calls_with_adversarial_inputs_finish_in_time(monkeypatch)
     monkeypatch.setenv("RLEV_TIMEOUT", str(TIMEOUT))
     monkeypatch.setenv("RLEV_VERIFY_WORKERS", "2")
     calls = [CASES[i % len(CASES)] for i in range(64)]
+    # As in a vLLM engine, whose loading of the reward file prestarts the workers (a cold pool lets the first calls
+    # wait for worker start-up, bounded separately by pool.STARTUP_TIMEOUT).
+    assert pool.get_pool(2).wait_ready(60)
     results = asyncio.run(_run_all(calls))  # an escaping exception would fail here
     for (response, label, expected), (out, elapsed) in zip(calls, results):
         assert elapsed < TIMEOUT + MARGIN, (expected, elapsed)
         assert set(out) == {"rewards", "scores", "extra_logs"}
         logs = out["extra_logs"]
-        if expected == "hang":  # wrong either way: decided without sympy, or sympy killed at the deadline
+        if expected == "hang":  # its worker is killed at the deadline
             assert out["rewards"] == 0.0 and out["scores"] == 0.0
-            assert logs["rlev/fail_verifier_timeout"] == 1.0 or not any(v for k, v in logs.items() if "fail_" in k)
+            assert logs["rlev/fail_verifier_timeout"] == 1.0
         elif expected is True:
             assert out["scores"] == 1.0 and out["rewards"] == pytest.approx(1 + min(10 * label["value"], 1))
         elif expected is False:

@@ -1,9 +1,10 @@
 """Multiple-choice letters: single (B), multi-select ("AC" as one entry) and multi-question (["C","F","A"]).
 
-Conventions read: "答案是 D", "【答案】D", "故选 B", "The answer is (B)", "\\boxed{C}", "答案：AC", "A、C",
-"A and C", and for several questions either one marker per question ("【答案】C ... 【答案】F") or one
+Conventions read: "答案是 D", "【答案】D", "故选 B", "The answer is (B)", "\\boxed{C}", "\\boxed{\\text{C}}",
+"答案：AC", "A、C", "A, C, and D" (after a marker), and for several questions either one marker per question ("【答案】C ... 【答案】F") or one
 list ("答案：C F A E D", "1. C 2. F"). Letters are read in upper case only, so the English article
-"a" is never an answer; a multi-select answer is a set, so "CA" equals "AC".
+"a" is never an answer; a multi-select answer is a set, so "CA" equals "AC". A hedged answer ("A or B",
+"答案：A或C", "A (or possibly B)") is no answer: unclear counts as wrong, as in the paper's judge protocol.
 """
 
 import re
@@ -16,7 +17,10 @@ _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
 _TOKEN = re.compile(r"(?<![A-Za-z])([A-G]+)(?![A-Za-z])")
 _LEAD = re.compile(r"^(?:[\s(（【\[{:：*]|选项|选|option\s+|choice\s+)*", re.IGNORECASE)
 _NUMBERED = re.compile(r"^[(（]?\d{1,2}[)）.、:：]?\s*([A-G]+)(?![A-Za-z])")
-_GROUP = re.compile(r"[A-G]+(?:(?:\s*(?:[,，、/&和]|and|以及)\s*|\s+)[A-G]+)*(?![A-Za-z])")
+_GROUP = re.compile(r"[A-G]+(?:(?:\s*[,，]?\s*(?:and|以及|和)\s*|\s*[,，、/&]\s*|\s+)[A-G]+)*(?![A-Za-z])")
+_HEDGE = re.compile(r"^\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
+_HEDGED_PAIR = re.compile(r"(?<![A-Za-z])[A-G][)）]?\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 
 
 def is_choice(answers: tuple[str, ...]) -> bool:
@@ -34,6 +38,8 @@ def first_group(region: str) -> frozenset:
     m = _GROUP.match(rest)
     if not m or (m.end() < len(rest) and rest[m.end()].isalpha() and rest[m.end()].isascii()):
         return frozenset()
+    if _HEDGE.match(rest[m.end() :]):
+        return frozenset()  # "A or B": unclear is wrong
     return _letters(m.group(0))
 
 
@@ -53,6 +59,7 @@ def extract_choices(response: str, n: int) -> list[frozenset]:
     text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
     boxed = extract.last_boxed(text)
     if boxed is not None:
+        boxed = _TEXT_CMD.sub(r"\1", boxed)
         if n == 1:
             group = first_group(boxed)
             return [group] if group else []
@@ -61,8 +68,9 @@ def extract_choices(response: str, n: int) -> list[frozenset]:
     if n == 1:
         if marked:
             return marked[-1:]
-        tokens = _TOKEN.findall(extract.last_line(text))
-        return [frozenset(tokens[-1])] if tokens else []
+        line = extract.last_line(text)
+        tokens = _TOKEN.findall(line)
+        return [frozenset(tokens[-1])] if tokens and not _HEDGED_PAIR.search(line) else []
     return _several(text, n, marked)
 
 

@@ -9,7 +9,7 @@ _SPACE = re.compile(r"\s+")
 _WRAPPERS = re.compile(r"^\$+|\$+$|^\\\(|\\\)$|^\\\[|\\\]$")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 _TRAILING = " .。;；,，!！"
-_SPLIT = re.compile(r"\s*[,，;；、]\s*")
+_OPEN, _CLOSE = "([{（【", ")]}）】"
 
 
 def normalize(text: str) -> str:
@@ -20,11 +20,30 @@ def normalize(text: str) -> str:
     return text.lower()
 
 
+def _split_top_level(text: str, separators: str) -> list[str]:
+    """Split on separators outside brackets, so "(1,2); 3" keeps its pair together."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(0, depth - 1)
+        elif ch in separators and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
 def split_parts(answer: str, n: int) -> list[str]:
-    """A multi-part final answer, "3, 5" or "3；5", split into n pieces when it has exactly n."""
+    """A multi-part final answer split into n pieces when it has exactly n: on semicolons if it has any (what
+    prepare's instruction asks for, and "1,000; 3" needs), else on commas and 、 outside brackets."""
     if n == 1:
         return [answer]
-    parts = _SPLIT.split(answer.strip())
+    text = answer.strip()
+    parts = _split_top_level(text, ";；")
+    if len(parts) == 1:
+        parts = _split_top_level(text, ",，、")
     return parts if len(parts) == n else [answer]
 
 
