@@ -163,6 +163,14 @@ EQUIVALENT = [
     ("2x - y = 2", "y=2x-2"),
     ("x^2+y^2=2", "y^{2}+x^{2}=2"),
     ("\\frac{N_1}{N}", "\\frac{\\mathrm{N}_{1}}{\\mathrm{~N}}"),
+    ("3(x+1)", "3x+3"),  # a number next to a bracket is a product when a variable is involved
+    ("\\frac{1}{2}(x+1)", "\\frac{x+1}{2}"),
+    ("8\\sqrt3", "\\sqrt{192}"),
+    ("2^{20}", "1048576"),  # rational constants compare exactly
+    ("3\\times10^{-10}", "\\frac{3}{10^{10}}"),
+    ("(2)(3)", "(2)(3)"),  # a statement list matches itself
+    ("x_1 = 3", "x_{1}=3"),  # the same assigned name
+    ("3", "x=3"),
 ]
 DIFFERENT = [
     ("0.5", "50"),
@@ -186,6 +194,14 @@ DIFFERENT = [
     ("5^{5^{5^{5^5}}}", "1"),  # decided by magnitude: sympy would hang building it
     ("3", "1 和 3"),  # a worded gold matches only as text (math-verify reads its last number)
     ("", "3"),
+    # tiny and huge rational constants: exact, not within a float tolerance
+    ("2^{-41}", "2^{-40}"),
+    ("0", "\\frac{1}{10^{12}}"),
+    ("0", "3\\times 10^{-10}"),
+    ("\\frac13\\times10^{-12}", "10^{-12}"),
+    ("1+10^{-12}", "1"),
+    ("10^{12}+1", "10^{12}"),
+    ("x^{40}+1", "x^{40}"),
 ]
 
 
@@ -276,6 +292,55 @@ def test_math_through_score(response, label, correct):
     assert (v.correct, v.reason) == (correct, None)
     if correct and isinstance(label, dict) and label.get("value") is not None:
         assert v.reward == pytest.approx(1 + min(10 * label["value"], 1))
+
+
+# Wrong answers the fast path once judged correct; floats cannot settle them, so sympy must.
+UNDECIDED_WRONG = [
+    ("0", "6.63\\times10^{-34}"),  # both tiny: any absolute tolerance calls them equal
+    ("\\sqrt2+10^{-12}", "\\sqrt2"),  # a tiny term vanishes in float rounding
+    ("x+10^{-12}", "x"),
+    ("\\sqrt{2}\\cdot 10^{12}+1", "\\sqrt{2}\\cdot 10^{12}"),  # so does a unit next to a huge one
+    ("10^{-8}x", "2\\cdot10^{-8}x"),  # tiny at every evaluation point
+    ("1\\frac{1}{2}", "\\frac12"),  # a mixed number (3/2) to math-verify, not 1 * 1/2
+    ("6", "(2)(3)"),  # GAOKAO statement lists, not products
+    ("30", "(1)(2)(3)(5)"),
+    ("(2)(3)(5)", "(2)(3)"),
+    ("y=3", "x=3"),  # an 'x =' prefix is dropped only when it names the same thing
+    ("x_2=3", "x_1=3"),
+]
+
+
+@pytest.mark.parametrize("pred, gold", UNDECIDED_WRONG)
+def test_fast_path_leaves_float_blind_spots_to_sympy(pred, gold):
+    assert m.fast_check(pred, gold) is None
+    assert _math_verify(pred, gold) is False
+    v = score(f"Reasoning...\nSo the answer is $\\boxed{{{pred}}}$.", {"answer": gold, "value": 1.0}, FAST)
+    assert (v.correct, v.reward, v.reason) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "pred, gold", [("2^{-41}", "2^{-40}"), ("0", "\\frac{1}{10^{12}}"), ("\\frac13\\times10^{-12}", "10^{-12}")]
+)
+def test_tiny_constants_are_wrong_through_score(pred, gold):
+    v = score(f"So the answer is $\\boxed{{{pred}}}$.", {"answer": gold, "value": 1.0}, FAST)
+    assert (v.correct, v.reward, v.reason) == (False, 0.0, None)
+
+
+def test_statement_lists_match_only_as_lists_through_score():
+    assert score("故答案为：$(2)(3)$", "(2)(3)", FAST).correct
+    assert score("答案：\\boxed{(3)(2)}", "(2)(3)", FAST).correct  # the same statements; math-verify decides
+    assert not score("答案：\\boxed{6}", "(2)(3)", FAST).correct
+
+
+def test_constant_juxtaposed_with_fraction_or_bracket_is_not_parsed():
+    for text in ("(2)(3)", "1\\frac{1}{2}", "2\\frac12", "(1)(2)(3)(5)", "2(3)"):
+        assert latex_eval.parse(text) is None, text
+    for text in ("3(x+1)", "2\\frac{x}{3}", "(x)(3)", "8\\sqrt3", "2\\pi", "\\frac12 x"):
+        assert latex_eval.parse(text) is not None, text
+
+
+def test_assigned_name_is_read_from_either_side():
+    assert [m.assigned_name(t) for t in ("x = 5", "N_{1}=2", "5", "2x-y=2", "y=2x-2")] == ["x", "N_1", None, None, "y"]
 
 
 def test_exact_verifier_normalises_text():

@@ -2,13 +2,17 @@
 
 Two expressions without relations are equal for math-verify when sympy simplifies their difference to
 0. Evaluating both at a few fixed non-integer points decides most such pairs in microseconds: a clear
-difference at any point means "not equal"; agreement to 1e-9 at every point means "equal" (sympy would
-simplify a polynomial or surd difference to 0). Anything outside the subset, any ambiguity of LaTeX
-precedence (`1/2x`, `\\ln 2x`), and any overflow or domain error returns None: sympy decides those.
+difference at any point means "not equal"; relative agreement to 1e-9 at every point means "equal" (sympy
+would simplify a polynomial or surd difference to 0), but only when every value met lies in [1e-6, 1e6]:
+outside that range a real difference (0 against 6.63e-34, 10^{12} + 1 against 10^{12}) hides in float
+rounding. Rational constants are compared exactly instead. Anything outside the subset, any ambiguity of
+LaTeX precedence (`1/2x`, `\\ln 2x`, the mixed number `1\\frac12`, the statement list `(2)(3)`), and any
+overflow or domain error returns None: sympy decides those.
 """
 
 import math
 import re
+from fractions import Fraction
 
 MAX_LEN = 300
 MAX_EXPONENT = 64
@@ -97,7 +101,10 @@ class _Parser:
             elif self.starts_primary(tok):
                 if after_slash:
                     raise Unsupported("implicit product after '/' is ambiguous")
-                node = ("*", node, self.power())
+                rhs = self.power()
+                if tok in _FRAC or tok == "(":
+                    _refuse_constant_juxtaposition(node, rhs)
+                node = ("*", node, rhs)
             else:
                 return node
 
@@ -182,6 +189,13 @@ class _Parser:
         raise Unsupported(tok)
 
 
+def _refuse_constant_juxtaposition(left, right) -> None:
+    """`1\\frac12` is a mixed number (3/2) to math-verify and `(2)(3)` a list of statement numbers in GAOKAO
+    golds, not products; with a variable on either side (`3(x+1)`, `2\\frac{x}{3}`) it is a product."""
+    if not variables(left) and not variables(right):
+        raise Unsupported("constant next to a fraction or bracket: mixed number or statement list")
+
+
 def parse(text: str):
     """AST, or None when the text is outside the subset."""
     if len(text) > MAX_LEN or any(c in text for c in "=<>,;|!"):
@@ -244,29 +258,128 @@ def _points(names: frozenset) -> list[dict]:
     return [{v: 0.37 + ((13 * j + 7 * i) % 29) / 17 for i, v in enumerate(ordered)} for j in range(3)]
 
 
+TINY = 1e-6  # below this, float agreement says nothing: 0 and 6.63e-34 differ by less than any tolerance
+HUGE = 1e6  # above this, a small added term (10^{12} + 1) vanishes in float rounding
+MAX_EXACT_BITS = 4096
+
+
+class _Tracked:
+    """Smallest nonzero and largest magnitude of every value met while evaluating: the range that decides
+    whether float agreement can be trusted."""
+
+    def __init__(self):
+        self.low, self.high = math.inf, 0.0
+
+    def see(self, x: float) -> float:
+        mag = abs(x)
+        if mag:
+            self.low, self.high = min(self.low, mag), max(self.high, mag)
+        return x
+
+    def trustworthy(self) -> bool:
+        return self.low >= TINY and self.high <= HUGE
+
+
+def _evaluate_tracked(node, env: dict, seen: _Tracked) -> float:
+    kind = node[0]
+    if kind in ("n", "v"):
+        return seen.see(evaluate(node, env))
+    if kind == "neg":
+        return -_evaluate_tracked(node[1], env, seen)
+    if kind == "f":
+        return seen.see(_FUNCS[node[1]](_evaluate_tracked(node[2], env, seen)))
+    if kind == "root":
+        x, k = _evaluate_tracked(node[1], env, seen), _evaluate_tracked(node[2], env, seen)
+        return seen.see(evaluate(("root", ("n", x), ("n", k)), {}))
+    a, b = _evaluate_tracked(node[1], env, seen), _evaluate_tracked(node[2], env, seen)
+    return seen.see(evaluate((kind, ("n", a), ("n", b)), {}))
+
+
+class _NotExact(Exception):
+    pass
+
+
+def exact_value(node) -> Fraction:
+    """The exact rational value of a constant built from integers with + - * / and integer powers; raises
+    _NotExact for anything else (pi, roots, functions, decimals, variables, huge numbers)."""
+    kind = node[0]
+    if kind == "n":
+        if not (float(node[1]).is_integer() and abs(node[1]) <= 2**53):  # pi and decimals are not exact
+            raise _NotExact
+        return Fraction(int(node[1]))
+    if kind == "neg":
+        return -exact_value(node[1])
+    if kind not in ("+", "-", "*", "/", "^"):
+        raise _NotExact
+    a, b = exact_value(node[1]), exact_value(node[2])
+    if kind == "+":
+        out = a + b
+    elif kind == "-":
+        out = a - b
+    elif kind == "*":
+        out = a * b
+    elif kind == "/":
+        if b == 0:
+            raise _NotExact
+        out = a / b
+    else:
+        if b.denominator != 1 or abs(b) > MAX_EXPONENT or (a == 0 and b < 0):
+            raise _NotExact
+        out = a ** int(b)
+    if max(out.numerator.bit_length(), out.denominator.bit_length()) > MAX_EXACT_BITS:
+        raise _NotExact
+    return out
+
+
+def _compare_exact(gold_ast, pred_ast) -> bool | None:
+    try:
+        return exact_value(gold_ast) == exact_value(pred_ast)
+    except (_NotExact, RecursionError):
+        return None
+
+
+def _point_verdict(a: float, b: float, floats: bool, seen: _Tracked) -> str:
+    """'differ', 'close' or 'unsure' for the two values at one point, with tolerances relative to their size:
+    an absolute tolerance would call any two tiny numbers equal."""
+    if a == b:
+        return "close" if seen.trustworthy() else "unsure"  # 0 == 0 after underflow proves nothing
+    diff, mag = abs(a - b), max(abs(a), abs(b))
+    if mag < TINY:
+        return "unsure"  # 2^{-41} against 2^{-40}: floats cannot tell a true difference from rounding
+    noise = 1e-9 * seen.high  # rounding left over from cancelling intermediates as large as seen.high
+    if floats:
+        if diff > 1.5e-6 * max(1.0, mag) and diff > noise:  # they round to different 6th places, like math-verify
+            return "differ"
+        return "close" if diff <= 1e-12 * mag and seen.trustworthy() else "unsure"
+    if diff > 1e-6 * mag and diff > noise:
+        return "differ"
+    return "close" if diff <= 1e-9 * mag and seen.trustworthy() else "unsure"
+
+
 def compare(gold_ast, gold_text: str, pred_ast, pred_text: str) -> bool | None:
-    """True / False when the floats settle it, None when they do not (or cannot be computed)."""
+    """True / False when the numbers settle it, None when they do not (or cannot be computed). Rational
+    constants are compared exactly; the rest with floats at fixed points, trusted only in a sane range."""
     if gold_ast is None or pred_ast is None:
         return None
     names = variables(gold_ast) | variables(pred_ast)
     floats = has_float(gold_text) or has_float(pred_text)
     if floats and names:
         return None  # sympy compares float coefficients its own way
+    if not names and not floats:
+        exact = _compare_exact(gold_ast, pred_ast)
+        if exact is not None:
+            return exact
     all_close = True
     try:
         for env in _points(names):
-            a, b = evaluate(gold_ast, env), evaluate(pred_ast, env)
+            seen = _Tracked()
+            a, b = _evaluate_tracked(gold_ast, env, seen), _evaluate_tracked(pred_ast, env, seen)
             if not (math.isfinite(a) and math.isfinite(b)):
                 return None
-            scale = max(1.0, abs(a), abs(b))
-            if floats:
-                if abs(a - b) > 1.5e-6:  # they round to different 6th places, as math-verify compares
-                    return False
-                all_close = all_close and abs(a - b) <= 1e-12 * scale
-            elif abs(a - b) > 1e-6 * scale:
+            verdict = _point_verdict(a, b, floats, seen)
+            if verdict == "differ":
                 return False
-            else:
-                all_close = all_close and abs(a - b) <= 1e-9 * scale
+            all_close = all_close and verdict == "close"
     except (ValueError, ZeroDivisionError, OverflowError, KeyError, RecursionError):
         return _astronomical(gold_ast, pred_ast)
     return True if all_close else None

@@ -3,7 +3,8 @@
 Most RL answers are numbers, so most verdicts never reach sympy. The numeric rules follow math-verify's
 where it is right: exact rational equality unless a decimal is involved, then both sides rounded to 6
 places; "50%" equals 0.5 and also 50 (a bare percent figure); thousands separators, units, degree signs,
-currency and "x =" prefixes are ignored. Tuples, intervals and sets of numbers compare item by item.
+currency and "x =" prefixes are ignored ("y = 3" against "x = 3" is not: both prefixes must name the same
+variable). Tuples, intervals and sets of numbers compare item by item.
 Closed forms, polynomials and equations are evaluated with floats at fixed points (latex_eval.py).
 Anything these rules cannot decide goes to math-verify in a worker process with a hard deadline.
 The gold's parse is cached per process (LRU, thread-safe): every sample of a prompt shares it.
@@ -67,6 +68,7 @@ class Parsed:
     text: str  # what `ast` was parsed from
     words: bool  # Chinese words outside \text{}: not a formula
     equation: tuple | None  # latex_eval's tree of (left - right) for "y = 2x - 2"
+    assigned: str | None  # 'x' for "x = 5": the name a prediction's own prefix must match
 
 
 def canon(text: str) -> str:
@@ -256,7 +258,14 @@ def parse_answer(text: str) -> Parsed:
     number = parse_number(text)
     words = number is None and _CJK.search(_TEXT_CMD.sub("", text)) is not None
     return Parsed(
-        canon(text), number, parse_items(text), latex_eval.parse(plain), plain, words, latex_eval.parse_equation(plain)
+        canon(text),
+        number,
+        parse_items(text),
+        latex_eval.parse(plain),
+        plain,
+        words,
+        latex_eval.parse_equation(plain),
+        assigned_name(text),
     )
 
 
@@ -272,6 +281,12 @@ def _int_key(t: str) -> str:
     return ("" if digits == "0" else sign) + digits
 
 
+def assigned_name(text: str) -> str | None:
+    """'x = 5' -> 'x', 'N_{1}=2' -> 'N_1'; None without a single-letter 'name =' prefix."""
+    m = _ASSIGN.match(canon(text))
+    return m.group(0).rstrip("=").replace("{", "").replace("}", "") if m else None
+
+
 def fast_check(pred: str, gold: str) -> bool | None:
     """True/False when decidable without sympy, else None."""
     g = parse_answer(gold)
@@ -280,6 +295,9 @@ def fast_check(pred: str, gold: str) -> bool | None:
         return False
     if p_canon == g.canon:
         return True
+    p_name, g_name = assigned_name(pred), g.assigned
+    if p_name and g_name and p_name != g_name:
+        return None  # 'y = 3' against 'x = 3': the prefixes may only be dropped when they name the same thing
     if _PLAIN_INT.fullmatch(p_canon) and _PLAIN_INT.fullmatch(g.canon):  # any length, no int() of 5000 digits
         return _int_key(p_canon) == _int_key(g.canon)
     if exact.normalize(pred) == exact.normalize(gold) and g.number is None:
