@@ -105,6 +105,22 @@ def write_questions(tmp_path):
     return str(path)
 
 
+def prepare_eval(tmp_path, out):
+    """`openrlhf-rlev prepare --eval` on the QUESTIONS above."""
+    return prepare(
+        PrepareOptions(
+            inputs=[write_questions(tmp_path)],
+            output=out,
+            input_key="q",
+            answer_key="a",
+            value_key="pts",
+            total_key="total",
+            eval=True,
+            progress=False,
+        )
+    )
+
+
 def samples_for(raw, ds, n_samples, second_wrong):
     """One Experience per sample, as the real SamplesGenerator returns them (grouped by prompt), with the reward
     from our reward_func on query = prompt + response + EOS text, exactly as OpenRLHF calls it."""
@@ -138,18 +154,7 @@ def test_openrlhf_pass1_is_acc_and_h_acc(tmp_path, compute_eval_metrics, load_ev
     for var in ("RLEV_SCALING", "RLEV_ALPHA", "RLEV_VERIFIER"):
         monkeypatch.delenv(var, raising=False)  # label scales must win over any setting
     out = str(tmp_path / "eval.jsonl")
-    summary = prepare(
-        PrepareOptions(
-            inputs=[write_questions(tmp_path)],
-            output=out,
-            input_key="q",
-            answer_key="a",
-            value_key="pts",
-            total_key="total",
-            eval=True,
-            progress=False,
-        )
-    )
+    summary = prepare_eval(tmp_path, out)
     assert summary["eval"] == {"scope": "datasource", "acc_rows": 5, "h_acc_rows": 5, "h_acc_undefined": []}
     raw, ds, batches = load_eval(out)
     assert len(ds) == 10 and len(set(ds.prompts)) == 10  # the marker survives the trimming chat template
@@ -175,18 +180,7 @@ def test_openrlhf_pass1_is_acc_and_h_acc(tmp_path, compute_eval_metrics, load_ev
 def test_identical_duplicate_prompts_would_collapse(tmp_path, compute_eval_metrics, load_eval):
     """Why the H-Acc copy carries a marker: OpenRLHF maps a sample to its datasource by prompt text."""
     out = str(tmp_path / "eval.jsonl")
-    prepare(
-        PrepareOptions(
-            inputs=[write_questions(tmp_path)],
-            output=out,
-            input_key="q",
-            answer_key="a",
-            value_key="pts",
-            total_key="total",
-            eval=True,
-            progress=False,
-        )
-    )
+    prepare_eval(tmp_path, out)
     naive = tmp_path / "naive.jsonl"
     with open(out) as f, open(naive, "w") as g:
         g.write(f.read().replace("\\u200b", "").replace(DEFAULT_MARKER, ""))
