@@ -20,7 +20,6 @@ _NUMBERED = re.compile(r"^[(（]?\d{1,2}[)）.、:：]?\s*([A-G]+)(?![A-Za-z])")
 _GROUP = re.compile(r"[A-G]+(?:(?:\s*[,，]?\s*(?:and|以及|和)\s*|\s*[,，、/&]\s*|\s+)[A-G]+)*(?![A-Za-z])")
 _HEDGE = re.compile(r"^\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
 _HEDGED_PAIR = re.compile(r"(?<![A-Za-z])[A-G][)）]?\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 
 
 def is_choice(answers: tuple[str, ...]) -> bool:
@@ -59,7 +58,7 @@ def extract_choices(response: str, n: int) -> list[frozenset]:
     text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
     boxed = extract.last_boxed(text)
     if boxed is not None:
-        boxed = _TEXT_CMD.sub(r"\1", boxed)
+        boxed = extract.TEXT_CMD.sub(r"\1", boxed)
         if n == 1:
             group = first_group(boxed)
             return [group] if group else []

@@ -7,14 +7,13 @@ from openrlhf_rlev.verifiers import extract
 
 _SPACE = re.compile(r"\s+")
 _WRAPPERS = re.compile(r"^\$+|\$+$|^\\\(|\\\)$|^\\\[|\\\]$")
-_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 _TRAILING = " .。;；,，!！"
 _OPEN, _CLOSE = "([{（【", ")]}）】"
 
 
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).strip()
-    text = _TEXT.sub(r"\1", text)
+    text = extract.TEXT_CMD.sub(r"\1", text)
     text = _WRAPPERS.sub("", text.strip()).strip()
     text = _SPACE.sub(" ", text).strip(_TRAILING)
     return text.lower()

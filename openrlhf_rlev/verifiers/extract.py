@@ -7,6 +7,8 @@ no more than a short one), and every pattern here is linear-time so no input can
 import re
 import unicodedata
 
+from openrlhf_rlev.response import EOS_TEXTS
+
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7".
 MARKER = re.compile(
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
@@ -15,7 +17,10 @@ MARKER = re.compile(
     re.IGNORECASE,
 )
 MAX_TAIL = 4000
-_END_TOKENS = re.compile(r"<eoa>|<\|im_end\|>|<\|endoftext\|>|</s>|<\|eot_id\|>", re.IGNORECASE)
+# GAOKAO-Bench's <eoa> plus the chat models' end/pad texts that the reward file strips from the response tail.
+_END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), re.IGNORECASE)
+# \text{B}, \mathrm{cm}, ...: one definition for every verifier that unwraps them.
+TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _TRAILING = " \t.。;；,，:：*"  # not "!": 5! is an answer
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
 
@@ -66,6 +71,13 @@ def after_last_marker(text: str) -> str | None:
     line = text[last.end() :].lstrip(" \t:：").split("\n", 1)[0]
     found = strip_answer(line)
     return found or None
+
+
+def unwrap_math(text: str) -> str:
+    """NFKC, and the $...$, \\(...\\) or \\[...\\] around a whole answer removed."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = _MATH_DELIMS.match(t)
+    return m.group(1) if m else t
 
 
 def strip_answer(text: str) -> str:

@@ -11,7 +11,6 @@ The gold's parse is cached per process (LRU, thread-safe): every sample of a pro
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -22,8 +21,6 @@ from openrlhf_rlev.verifiers.pool import get_pool
 FLOAT_PLACES = 6  # math-verify's float_rounding default
 GOLD_CACHE_SIZE = 65536
 
-_WRAP = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
 _NOISE = re.compile(r"\\left|\\right|\\displaystyle|\\!|\\limits")
 _FRAC_CMD = re.compile(r"\\[dtc]frac")
 _THIN_SPACE = re.compile(r"\\[,;:> ]|\\q?quad|~")
@@ -73,10 +70,7 @@ class Parsed:
 
 def canon(text: str) -> str:
     """Spacing-, sizing- and \\dfrac-insensitive form for plain string equality."""
-    t = unicodedata.normalize("NFKC", text).strip()
-    m = _WRAP.match(t)
-    if m:
-        t = m.group(1)
+    t = extract.unwrap_math(text)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t))
     t = _THIN_SPACE.sub(" ", t).replace("{,}", ",").replace("−", "-")
     t = re.sub(r"\s+", "", t).rstrip(" .。;；")
@@ -86,7 +80,7 @@ def canon(text: str) -> str:
 
 def _strip_decorations(t: str) -> tuple[str, bool]:
     """Units, degrees, currency, '\\text{}' and 'x =' removed; returns (text, had a percent sign)."""
-    t = _TEXT_CMD.sub(r" \1", t)
+    t = extract.TEXT_CMD.sub(r" \1", t)
     t = _ASSIGN.sub("", t.strip())
     t = _DEGREE.sub("", t)
     t = _CURRENCY.sub("", t.strip())
@@ -155,10 +149,7 @@ def parse_number(text: str) -> Number | None:
 
 
 def canon_number_text(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text).strip()
-    m = _WRAP.match(t)
-    if m:
-        t = m.group(1)
+    t = extract.unwrap_math(text)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t)).replace("{,}", ",").replace("−", "-")
     t = re.sub(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))", " ", t)  # "1\,234" thousands grouping
     return _THIN_SPACE.sub(" ", t).strip().rstrip(".。;；").strip()
@@ -256,7 +247,7 @@ def parse_answer(text: str) -> Parsed:
     """Cached: every sample of a prompt shares its gold, so the gold is parsed once per process."""
     plain = eval_text(text)
     number = parse_number(text)
-    words = number is None and _CJK.search(_TEXT_CMD.sub("", text)) is not None
+    words = number is None and _CJK.search(extract.TEXT_CMD.sub("", text)) is not None
     return Parsed(
         canon(text),
         number,
@@ -270,9 +261,7 @@ def parse_answer(text: str) -> Parsed:
 
 
 def eval_text(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text).strip()
-    m = _WRAP.match(t)
-    return for_math_verify(m.group(1) if m else t).replace("−", "-")
+    return for_math_verify(extract.unwrap_math(text)).replace("−", "-")
 
 
 def _int_key(t: str) -> str:
