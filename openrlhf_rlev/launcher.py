@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from openrlhf_rlev import registry
+from openrlhf_rlev import settings as settings_module
 from openrlhf_rlev.ray_setup import REWARD_FUNC_ENV
 from openrlhf_rlev.settings import PARSERS, Settings, env_name
 
@@ -103,22 +104,10 @@ def resolve_settings(flags: Mapping[str, str], environ: Mapping[str, str]) -> tu
     Ray does not forward the driver's environment to workers, so an RLEV_ALPHA exported in the launching shell
     only takes effect because it is collected here and passed on in the runtime env.
     """
-    texts = {}
-    for name in PARSERS:
-        if env_name(name) in environ:
-            texts[name] = (environ[env_name(name)], f"environment variable {env_name(name)}")
-    for name, text in flags.items():
-        texts[name] = (text, RLEV_PREFIX + name)
-    for name, (text, source) in texts.items():
-        try:
-            PARSERS[name](text)
-        except ValueError as e:
-            raise LaunchError(f"{source}: invalid {name} {text!r}: {e}") from None
     try:
-        settings = Settings.from_strings({n: t for n, (t, _) in texts.items()}, source="RLEV settings")
+        return settings_module.resolve(flags, environ, RLEV_PREFIX)
     except ValueError as e:
         raise LaunchError(str(e)) from None
-    return settings, set(texts)
 
 
 def worker_env(settings: Settings, explicit: set[str], reward_func: str) -> dict[str, str]:

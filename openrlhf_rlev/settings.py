@@ -148,6 +148,27 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
+def resolve(
+    flags: Mapping[str, str], environ: Mapping[str, str], flag_prefix: str = "--rlev."
+) -> tuple[Settings, set[str]]:
+    """Flags over RLEV_* env vars over defaults, for the launcher and the server. Returns the settings and the
+    fields given explicitly; a ValueError names the flag or env var that was wrong."""
+    texts = {
+        name: (environ[env_name(name)], f"environment variable {env_name(name)}")
+        for name in PARSERS
+        if env_name(name) in environ
+    }
+    texts.update({name: (text, flag_prefix + name) for name, text in flags.items()})
+    for name, (text, source) in texts.items():
+        if name not in PARSERS:
+            raise ValueError(f"{source}: unknown RLEV setting {name!r}; known: {', '.join(PARSERS)}")
+        try:
+            PARSERS[name](text)
+        except ValueError as e:
+            raise ValueError(f"{source}: invalid {name} {text!r}: {e}") from None
+    return Settings.from_strings({n: t for n, (t, _) in texts.items()}, source="RLEV settings"), set(texts)
+
+
 _cache: dict = {}
 
 

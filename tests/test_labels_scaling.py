@@ -108,3 +108,14 @@ def test_settings_errors_name_the_field_and_source():
         Settings.from_env({"RLEV_SCALING": "uniform"})
     s = Settings.from_env({"RLEV_SCALING": "uniform", "RLEV_UNIFORM_SCALE": "1.5", "RLEV_ALPHA": "5"})
     assert Settings.from_env(s.to_env()) == s
+
+
+def test_resolve_puts_flags_over_env_and_names_the_source():
+    from openrlhf_rlev.settings import resolve
+
+    s, explicit = resolve({"alpha": "4"}, {"RLEV_ALPHA": "7", "RLEV_TIMEOUT": "2"})
+    assert (s.alpha, s.timeout, explicit) == (4.0, 2.0, {"alpha", "timeout"})
+    with pytest.raises(ValueError, match=r"environment variable RLEV_TIMEOUT: invalid timeout '0'"):
+        resolve({}, {"RLEV_TIMEOUT": "0"})
+    with pytest.raises(ValueError, match=r"--rlev\.scaling: invalid scaling 'cubic'"):
+        resolve({"scaling": "cubic"}, {})

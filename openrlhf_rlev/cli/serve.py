@@ -12,7 +12,7 @@ import os
 import sys
 
 from openrlhf_rlev.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, serve
-from openrlhf_rlev.settings import PARSERS, Settings, env_name
+from openrlhf_rlev.settings import PARSERS, Settings, env_name, resolve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    values = {name: os.environ[env_name(name)] for name in PARSERS if env_name(name) in os.environ}
-    values.update(
-        {name: getattr(args, f"rlev_{name}") for name in PARSERS if getattr(args, f"rlev_{name}") is not None}
-    )
-    return Settings.from_strings(values, source="RLEV_* environment / --rlev.* flags")
+    flags = {name: getattr(args, f"rlev_{name}") for name in PARSERS if getattr(args, f"rlev_{name}") is not None}
+    return resolve(flags, os.environ)[0]
 
 
 def main(argv=None) -> int:
