@@ -6,7 +6,6 @@ bottom 20% of prompts by value. With several samples per prompt every metric fir
 samples, so a prompt counts once whatever its sample count.
 """
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -139,8 +138,3 @@ def summarize_by_datasource(results: Sequence[PromptResult]) -> dict[str, dict]:
     for r in results:
         groups[r.datasource].append(r)
     return {name: summarize(group) for name, group in sorted(groups.items())}
-
-
-def finite_or_none(x):
-    """JSON has no NaN/inf; metrics that cannot be computed are null."""
-    return x if x is None or (isinstance(x, (int, float)) and math.isfinite(x)) else None
