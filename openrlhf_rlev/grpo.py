@@ -25,23 +25,18 @@ The wrapper refuses to install on OpenRLHF code it was not tested on (a fingerpr
 relies on): it raises with a clear message rather than doing something else silently.
 """
 
-import ast
 import copy
 import functools
-import hashlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import inspect
 import itertools
 import logging
-import sys
-import textwrap
 from pathlib import Path
 
+from openrlhf_rlev import import_hooks, version_guard
 from openrlhf_rlev.core import scale_for
 from openrlhf_rlev.labels import LabelError, parse_label
 from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.version_guard import IncompatibleOpenRLHF, installed_openrlhf_root  # noqa: F401 (public API)
 
 logger = logging.getLogger("openrlhf_rlev.grpo")
 
@@ -60,10 +55,6 @@ _FINGERPRINTED = (
 )
 
 
-class IncompatibleOpenRLHF(RuntimeError):
-    pass
-
-
 class MissingSignal(RuntimeError):
     """A sample lacks what value-preserving GRPO needs (its scale or its correctness)."""
 
@@ -71,60 +62,20 @@ class MissingSignal(RuntimeError):
 # ── version guard ──
 
 
-def _function_source(path: Path, qualname: str) -> str:
-    text = path.read_text()
-    nodes = ast.parse(text).body
-    node = None
-    for part in qualname.split("."):
-        node = next((n for n in nodes if getattr(n, "name", None) == part), None)
-        if node is None:
-            raise IncompatibleOpenRLHF(f"{path} has no {qualname}")
-        nodes = getattr(node, "body", [])
-    segment = textwrap.dedent(" " * node.col_offset + ast.get_source_segment(text, node))
-    return "\n".join(line.rstrip() for line in segment.splitlines())
-
-
 def fingerprint(openrlhf_root: Path) -> str:
-    """sha256 of the source of the OpenRLHF functions the wrapper relies on (stable across Python versions)."""
-    digest = hashlib.sha256()
-    for relative, qualname in _FINGERPRINTED:
-        digest.update(_function_source(Path(openrlhf_root) / relative, qualname).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def installed_openrlhf_root() -> Path:
-    """The installed `openrlhf` package folder, found without importing its training stack."""
-    spec = importlib.util.find_spec("openrlhf")
-    if spec is None or not spec.submodule_search_locations:
-        raise IncompatibleOpenRLHF("openrlhf is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _openrlhf_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("openrlhf")
-    except Exception:
-        return "unknown"
+    """sha256 of the source of the OpenRLHF functions the wrapper relies on."""
+    return version_guard.fingerprint(openrlhf_root, _FINGERPRINTED)
 
 
 def check_compatible(openrlhf_root: Path | None = None) -> str:
-    root = installed_openrlhf_root() if openrlhf_root is None else Path(openrlhf_root)
-    try:
-        found = fingerprint(root)
-    except (OSError, SyntaxError) as e:
-        raise IncompatibleOpenRLHF(f"cannot read OpenRLHF's source under {root}: {e}") from None
-    if found not in TESTED:
-        raise IncompatibleOpenRLHF(
-            f"value-preserving GRPO refuses to patch this OpenRLHF (version {_openrlhf_version()}, {root}): "
-            f"{TARGET_CLASS}.{TARGET_METHOD} or apply_length_penalties differ from the code it was tested on "
-            f"({', '.join(TESTED.values())}; fingerprint {found[:12]}). Use --rlev.grpo stock (s(x) then "
-            "cancels under group_norm), or an estimator that keeps the value (reinforce, rloo, "
-            "reinforce_baseline, dr_grpo), or an openrlhf-rlev release that supports this OpenRLHF"
-        )
-    return TESTED[found]
+    return version_guard.check(
+        _FINGERPRINTED,
+        TESTED,
+        "value-preserving GRPO refuses to patch",
+        "Use --rlev.grpo stock (s(x) then cancels under group_norm), or an estimator that keeps the value "
+        "(reinforce, rloo, reinforce_baseline, dr_grpo), or an openrlhf-rlev release that supports this OpenRLHF",
+        openrlhf_root,
+    )
 
 
 # ── the computation ──
@@ -289,49 +240,11 @@ def patch(module) -> None:
     setattr(cls, TARGET_METHOD, wrap(current))
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, inner):
-        self._inner = inner
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module):
-        self._inner.exec_module(module)
-        patch(module)
-
-    def __getattr__(self, name):  # get_source, get_filename, ... for inspect and linecache
-        return getattr(self._inner, name)
-
-
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches the experience maker when a process imports it: only the trainer actor does, not vLLM workers."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != TARGET_MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None:
-                    spec.loader = _PatchingLoader(spec.loader)
-                return spec
-        return None
-
-
 def install() -> str:
     """Patch now if the experience maker is loaded, else when it is imported. Returns 'patched' or 'deferred'."""
-    module = sys.modules.get(TARGET_MODULE)
-    if module is not None:
-        patch(module)
-        return "patched"
-    if not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
-    return "deferred"
+    return "patched" if import_hooks.after_import(TARGET_MODULE, patch) == "now" else "deferred"
 
 
 def uninstall() -> None:
     """Remove the import hook (tests); a class already patched stays patched."""
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _PatchOnImport)]
+    import_hooks.forget(TARGET_MODULE)

@@ -23,7 +23,14 @@ RLEV_PREFIX = "--rlev."
 SWITCHES = {
     "dry_run": "parse with OpenRLHF's real parser, print the resolved arguments and RLEV settings as JSON, exit",
     "print_runtime_env": "print the `ray job submit --runtime-env-json` equivalent of this launch, exit",
+    "cpu": "train on this machine's CPU: OpenRLHF's own loop on a local Ray, CUDA-only parts replaced (see README)",
 }
+# Launch options with a value that are not reward settings; each reaches the workers as an env var.
+OPTIONS = {
+    "log_jsonl": "write one JSON object per training step (and per evaluation) with everything OpenRLHF logs",
+}
+LOG_JSONL_ENV = "OPENRLHF_RLEV_LOG_JSONL"
+CPU_ENV = "OPENRLHF_RLEV_CPU"
 # OpenRLHF flags that choose a reward another way; one reward source per run.
 CONFLICTING_FLAGS = ("--reward.remote_url", "--reward.model_name_or_path", "--train.agent_func_path")
 LABEL_KEY_FLAG = "--data.label_key"
@@ -45,6 +52,7 @@ class Plan:
     openrlhf_argv: list
     dry_run: bool = False
     print_runtime_env: bool = False
+    cpu: bool = False
     secret_env: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def shown_env(self) -> dict:
@@ -76,8 +84,8 @@ def split_argv(argv: list[str]) -> tuple[str | None, dict[str, str], set[str], l
                 switches.add(name)
                 i += 1
                 continue
-            if name is not None and name not in PARSERS:
-                known = ", ".join(setting_flags() + [RLEV_PREFIX + s for s in SWITCHES])
+            if name is not None and name not in PARSERS and name not in OPTIONS:
+                known = ", ".join(setting_flags() + [RLEV_PREFIX + s for s in [*OPTIONS, *SWITCHES]])
                 raise LaunchError(f"unknown RLEV flag {flag!r}; known: {known}")
             if not has_value:
                 if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
@@ -143,15 +151,26 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         reward_path = registry.resolve(reward_func, check=check_reward_func)
     except registry.RegistryError as e:
         raise LaunchError(f"{REWARD_FUNC_FLAG}: {e}") from None
+    options = {name: flags.pop(name) for name in OPTIONS if name in flags}
     settings, explicit = resolve_settings(flags, environ)
+    env = worker_env(settings, explicit, reward_func)
+    if "log_jsonl" in options:
+        env[LOG_JSONL_ENV] = os.path.abspath(options["log_jsonl"])
+    cpu = "cpu" in switches
+    if cpu:
+        from openrlhf_rlev.cpu import launch as cpu_launch
+
+        env[CPU_ENV] = "1"
+        rest = cpu_launch.with_defaults(rest)
     return Plan(
         reward_func=reward_func,
         reward_path=reward_path,
         settings=settings,
-        worker_env=worker_env(settings, explicit, reward_func),
+        worker_env=dict(sorted(env.items())),
         openrlhf_argv=[*rest, "--reward.remote_url", reward_path],
         dry_run="dry_run" in switches,
         print_runtime_env="print_runtime_env" in switches,
+        cpu=cpu,
         secret_env={k: environ[k] for k in SECRET_ENV if environ.get(k)},
     )
 
@@ -193,6 +212,16 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
 
     environ = os.environ if environ is None else environ
     launch = plan(argv, environ)
+    if launch.cpu:
+        from openrlhf_rlev.cpu import install as cpu_install
+        from openrlhf_rlev.cpu import launch as cpu_launch
+        from openrlhf_rlev.version_guard import IncompatibleOpenRLHF
+
+        try:
+            cpu_install.check_compatible()
+        except IncompatibleOpenRLHF as e:
+            raise LaunchError(str(e)) from None
+        cpu_install.shims.install()  # OpenRLHF's module imports vllm at the top
     try:
         parsed = train_entry.parse(
             launch.openrlhf_argv, allow_missing_imports=launch.dry_run or launch.print_runtime_env
@@ -200,6 +229,10 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         openrlhf_init = train_entry.ray_init_kwargs(parsed)
     except (AssertionError, AttributeError, TypeError, ValueError, train_entry.EntryError) as e:
         raise LaunchError(f"OpenRLHF rejected the arguments: {type(e).__name__}: {e}") from None
+    if launch.cpu:
+        refused = cpu_launch.problems(parsed.args)
+        if refused:
+            raise LaunchError("--rlev.cpu cannot run this configuration:\n  - " + "\n  - ".join(refused))
     estimator = parsed.args.algo.advantage.estimator
     note = grpo_note(estimator, launch)
     if note and launch.settings.grpo == "value":
@@ -240,7 +273,13 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         init_kwargs = runtime_env.reconcile_with_job(init_kwargs, environ)
     except runtime_env.RuntimeEnvError as e:
         raise LaunchError(str(e)) from None
-    runtime_env.init_ray(init_kwargs)
+    extra = {}
+    if launch.cpu:
+        parsed.args.actor.model_name_or_path = cpu_launch.resolve_model(parsed.args.actor.model_name_or_path)
+        cpu_install.driver(parsed.namespace)
+        extra = cpu_launch.ray_resources(parsed.args)
+        log(f"RLEV: CPU backend: local Ray with {extra['num_gpus']} CPU processes standing in for GPUs")
+    runtime_env.init_ray(init_kwargs, **extra)
     # After ray.init: a local Ray inherits the driver's environment, which would hide a missing runtime env.
     os.environ.update(launch.worker_env)  # the driver reads the same settings as the workers
     parsed.train(parsed.args)

@@ -3,14 +3,17 @@
 Installed by the launcher's ray.init (or `ray job submit --runtime-env-json`, see `runtime_env`). It
 (a) validates the RLEV settings the runtime env carried, so a bad value stops the run at worker start instead
 of zeroing rewards later, and logs them once per process; (b) installs the value-preserving GRPO wrapper
-(`grpo.install`), which patches the experience maker only in the process that imports it (the PPO trainer).
+(`grpo.install`), which patches the experience maker only in the process that imports it (the PPO trainer);
+(c) installs the per-step log and progress line (`steplog`); (d) on a `--rlev.cpu` run, the CPU backend's
+worker side (`cpu.install.worker`).
 """
 
 import dataclasses
 import logging
 import os
 
-from openrlhf_rlev import grpo
+from openrlhf_rlev import grpo, steplog
+from openrlhf_rlev.cpu import install as cpu_install
 from openrlhf_rlev.settings import Settings
 
 # Set by the launcher: the value-preserving GRPO wrapper only makes sense for RLEV's rewards.
@@ -22,21 +25,24 @@ _state: dict = {}
 
 def setup() -> None:
     settings = Settings.from_env()  # raises ValueError naming the bad RLEV_* variable
+    cpu_state = cpu_install.worker() if cpu_install.enabled() else "off"
     reward_func = os.environ.get(REWARD_FUNC_ENV, "rlev")
     if reward_func == "rlev" and settings.grpo == "value":
         grpo_state = grpo.install()
     else:
         grpo_state = "off"
+    steplog.install()
     if not _state:
         _ensure_handler()
         logger.info(
-            "RLEV worker pid %d: reward_func=%s settings=%s value-preserving-grpo=%s",
+            "RLEV worker pid %d: reward_func=%s settings=%s value-preserving-grpo=%s cpu-backend=%s",
             os.getpid(),
             reward_func,
             dataclasses.asdict(settings),
             grpo_state,
+            cpu_state,
         )
-    _state.update(settings=settings, reward_func=reward_func, grpo=grpo_state, pid=os.getpid())
+    _state.update(settings=settings, reward_func=reward_func, grpo=grpo_state, cpu=cpu_state, pid=os.getpid())
 
 
 def state() -> dict:

@@ -24,7 +24,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("openrlhf")
 
-from openrlhf_rlev import grpo  # noqa: E402
+from openrlhf_rlev import grpo, import_hooks  # noqa: E402
 
 EM = grpo.TARGET_MODULE
 ROOT = grpo.installed_openrlhf_root()
@@ -308,7 +308,8 @@ def test_install_patches_on_import_and_only_once(em):
     try:
         assert grpo.install() == "deferred"
         assert grpo.install() == "deferred"
-        assert sum(isinstance(f, grpo._PatchOnImport) for f in sys.meta_path) == 1
+        assert import_hooks.pending(grpo.TARGET_MODULE)
+        assert sum(isinstance(f, import_hooks._Finder) for f in sys.meta_path) == 1
         fresh = importlib.import_module(EM)
         assert fresh is not saved
         method = fresh.RemoteExperienceMaker.compute_advantages_and_returns

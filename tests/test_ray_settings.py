@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from openrlhf_rlev import REWARD_FUNC_PATH, grpo, launcher, ray_setup, runtime_env, train_entry
+from openrlhf_rlev import REWARD_FUNC_PATH, grpo, import_hooks, launcher, ray_setup, runtime_env, train_entry
 from openrlhf_rlev.settings import Settings
 
 ARGV = [
@@ -41,7 +41,7 @@ def test_setup_hook_validates_and_installs(monkeypatch):
     state = ray_setup.state()
     assert state["settings"].alpha == 3.0 and state["reward_func"] == "rlev" and state["pid"] == os.getpid()
     assert state["grpo"] == "deferred"  # patched when the trainer imports the experience maker
-    assert any(isinstance(f, grpo._PatchOnImport) for f in sys.meta_path)
+    assert import_hooks.pending(grpo.TARGET_MODULE)
 
 
 @pytest.mark.parametrize("env", [{"RLEV_GRPO": "stock"}, {"OPENRLHF_RLEV_REWARD_FUNC": "other"}])
@@ -51,7 +51,7 @@ def test_setup_hook_leaves_group_norm_alone_when_not_asked(monkeypatch, env):
         monkeypatch.setenv(key, value)
     ray_setup.setup()
     assert ray_setup.state()["grpo"] == "off"
-    assert not any(isinstance(f, grpo._PatchOnImport) for f in sys.meta_path)
+    assert not import_hooks.pending(grpo.TARGET_MODULE)
 
 
 def test_setup_hook_fails_loudly_on_bad_settings(monkeypatch):

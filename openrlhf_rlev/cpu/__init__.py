@@ -1,0 +1,15 @@
+"""OpenRLHF's own PPO loop on a CPU: what stands in for the parts that need CUDA, and nothing else.
+
+`openrlhf-rlev train --rlev.cpu ...` runs OpenRLHF's unmodified `train()`, trainer, samples generator, reward
+executor, experience maker, replay buffer, policy loss, `Actor` and KL controller, on a local Ray cluster whose
+"GPUs" are CPU processes. Replaced, each because it needs CUDA:
+
+- vLLM's rollout engine -> `engine.CPURolloutEngine`, a Ray actor with the methods OpenRLHF calls on it; it runs
+  OpenRLHF's own agent executor and samples with transformers (`sampling`).
+- `DeepspeedStrategy` -> `strategy.CPUStrategy`: gloo, torch AdamW, DeepSpeed's gradient accumulation and clipping.
+- The NCCL weight sync to the engines -> a state-dict copy through Ray (`weight_sync`).
+- `torch.cuda` device calls -> the CPU, in the CPU backend's own processes only (`device`).
+- `vllm` and `flash_attn` imports -> import-only modules (`shims`) when the real packages are absent.
+
+`install` wires these in: `install.driver` in the launcher's process, `install.worker` from the Ray setup hook.
+"""

@@ -1,0 +1,179 @@
+"""The rollout engine on CPU: OpenRLHF's `RolloutRayActor` with vLLM replaced by transformers sampling.
+
+It subclasses OpenRLHF's own actor class, so `generate_responses` (which runs OpenRLHF's agent executor: the
+`SingleTurnAgentExecutor` that loads the reward file, or a `--train.agent_func_path` executor) is OpenRLHF's
+code. What changes is what vLLM did: `__init__` loads the model with transformers, `generate` samples
+(`sampling.sample`), and `load_weights` takes the trainer's state dict (`weight_sync`) instead of an NCCL
+broadcast. `create_vllm_engines` builds these actors with the arguments it gives vLLM's.
+
+Requests that share a prompt and sampling parameters (the n samples of one prompt) are decoded together. Each
+sample's seed is derived from (engine seed, weight version, prompt, sample number), so a run's completions do
+not depend on request timing: the same flags and seed give the same rollouts.
+"""
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+
+import ray
+import torch
+from openrlhf.trainer.ray import vllm_engine
+from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+from openrlhf_rlev.cpu.sampling import sample
+from openrlhf_rlev.model_loading import eos_token_ids
+
+
+def ray_actor_class(actor):
+    """The user class behind `@ray.remote class X`, to subclass it (Ray keeps it as the modified class's base)."""
+    try:
+        return actor.__ray_metadata__.modified_class.__bases__[0]
+    except AttributeError as e:
+        raise TypeError(f"{actor!r} is not a Ray actor class this backend knows how to extend: {e}") from None
+
+
+@dataclass
+class Logprob:
+    logprob: float
+
+
+@dataclass
+class CompletionOutput:
+    token_ids: list
+    text: str
+    finish_reason: str
+    logprobs: list | None = None
+
+
+@dataclass
+class RequestOutput:
+    outputs: list = field(default_factory=list)
+
+
+def sample_seed(seed: int, version: int, prompt_ids: tuple, number: int) -> int:
+    digest = hashlib.sha256(repr((seed, version, prompt_ids, number)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
+    def __init__(self, *args, model, seed=0, dtype="bfloat16", agent_func_path=None, remote_rm_url=None, **_):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        # As RolloutRayActor: the executor is OpenRLHF's, chosen the same way.
+        if agent_func_path:
+            self.executor = vllm_engine._load_agent_executor(agent_func_path)
+        else:
+            self.executor = SingleTurnAgentExecutor(remote_rm_url)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+        # Loaded in the run's param dtype (what the trainer loads) and computed in float32 (what it trains in).
+        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=True)
+        self.model.float().eval()
+        self.eos_ids = set(eos_token_ids(self.model, self.tokenizer))
+        self.seed = int(seed)
+        self.version = 0  # weight updates received
+        self.sample_numbers: dict = {}
+        self.queue: list = []
+        self.unfinished = 0
+        self._mm_pad_token_ids = None
+
+    async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+        if multi_modal_data:
+            raise NotImplementedError("the CPU rollout engine generates text only")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.queue:
+            loop.call_soon(self._flush)  # runs after every request already scheduled has queued
+        self.queue.append((tuple(prompt_token_ids), sampling_params, future))
+        self.unfinished += 1
+        return await future
+
+    def _flush(self):
+        queue, self.queue = self.queue, []
+        groups: dict = {}
+        for prompt, params, future in queue:
+            key = (prompt, params.temperature, params.top_p, params.top_k, params.max_tokens, params.min_tokens)
+            groups.setdefault(key, (prompt, params, []))[2].append(future)
+        for prompt, params, futures in groups.values():
+            try:
+                outputs = self._sample(prompt, params, len(futures))
+            except Exception as e:  # the caller's await gets the error, not a hung engine
+                outputs = [e] * len(futures)
+            for future, output in zip(futures, outputs):
+                self.unfinished -= 1
+                if isinstance(output, Exception):
+                    future.set_exception(output)
+                else:
+                    future.set_result(output)
+
+    def _sample(self, prompt: tuple, params, n: int) -> list:
+        first = self.sample_numbers.get(prompt, 0)
+        self.sample_numbers[prompt] = first + n
+        seeds = [sample_seed(self.seed, self.version, prompt, first + i) for i in range(n)]
+        completions = sample(
+            self.model,
+            list(prompt),
+            seeds,
+            max_tokens=params.max_tokens,
+            eos_ids=self.eos_ids,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k if params.top_k is not None else -1,
+            min_tokens=params.min_tokens or 0,
+            want_logprobs=params.logprobs is not None,
+        )
+        return [
+            RequestOutput(
+                [
+                    CompletionOutput(
+                        token_ids=c.token_ids,
+                        text=self.tokenizer.decode(c.token_ids, skip_special_tokens=params.skip_special_tokens),
+                        finish_reason=c.finish_reason,
+                        logprobs=None
+                        if c.logprobs is None
+                        else [{t: Logprob(p)} for t, p in zip(c.token_ids, c.logprobs)],
+                    )
+                ]
+            )
+            for c in completions
+        ]
+
+    def get_num_unfinished_requests(self) -> int:
+        return self.unfinished
+
+    def load_weights(self, state_dict: dict) -> int:
+        """The trainer's weights (see weight_sync); returns the new weight version."""
+        self.model.load_state_dict(state_dict, strict=True)
+        self.version += 1
+        self.sample_numbers.clear()
+        return self.version
+
+    def weights_digest(self) -> str:
+        """sha256 of the engine's weights, to check that a sync arrived (tests, debugging)."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    async def reset_prefix_cache(self):
+        return None
+
+    async def sleep(self, level=1):
+        return None
+
+    async def wake_up(self, tags=None):
+        return None
+
+    async def init_process_group(self, *args, **kwargs):
+        raise NotImplementedError("the CPU rollout engine receives weights by load_weights, not a process group")
+
+    async def update_weight(self, *args, **kwargs):
+        raise NotImplementedError("the CPU rollout engine receives weights by load_weights")
+
+    async def update_weight_cuda_ipc(self, *args, **kwargs):
+        raise NotImplementedError("the CPU rollout engine receives weights by load_weights")
+
+
+def remote_class():
+    """The Ray actor class `create_vllm_engines` instantiates in place of RolloutRayActor."""
+    return ray.remote(CPURolloutEngine)

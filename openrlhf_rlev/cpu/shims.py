@@ -1,0 +1,101 @@
+"""Import-only stand-ins for `vllm` and `flash_attn`, used only where the real packages are not installed.
+
+OpenRLHF imports both at module level (`samples_generator`, `vllm_engine`, `models.ring_attn_utils`), but on the
+CPU backend nothing of theirs runs: the rollout engine is `engine.CPURolloutEngine` and sample packing (the only
+user of `flash_attn.bert_padding`) is refused by the launcher. The one name that *is* called is
+`vllm.SamplingParams`: `SamplesGenerator` builds it and the CPU engine reads it, so it is a small real class here.
+Every other name raises if called, saying why, so a shim can never silently stand in for real work.
+"""
+
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from dataclasses import dataclass
+
+ORIGIN = "openrlhf-rlev CPU backend (import-only shim)"
+# A PEP 440 version that reads as what it is; OpenRLHF compares vllm.__version__ in a few places.
+VLLM_VERSION = "0.0.0+rlevcpu"
+
+
+@dataclass
+class SamplingParams:
+    """The fields of vLLM's SamplingParams that OpenRLHF sets and the CPU engine honours (vLLM's defaults)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1
+    max_tokens: int | None = 16
+    min_tokens: int = 0
+    skip_special_tokens: bool = True
+    logprobs: int | None = None
+    seed: int | None = None
+
+
+def _unavailable(name: str):
+    def call(*args, **kwargs):
+        raise RuntimeError(f"{name} is an import-only shim of the openrlhf-rlev CPU backend and cannot run on CPU")
+
+    call.__name__ = name.rsplit(".", 1)[-1]
+    return call
+
+
+# module -> {attribute: value}; a module that has submodules is a package.
+_MODULES = {
+    "vllm": {"__version__": VLLM_VERSION, "SamplingParams": SamplingParams},
+    "vllm.inputs": {"TokensPrompt": _unavailable("vllm.inputs.TokensPrompt")},
+    "vllm.utils": {"random_uuid": _unavailable("vllm.utils.random_uuid")},
+    "flash_attn": {},
+    "flash_attn.bert_padding": {
+        name: _unavailable(f"flash_attn.bert_padding.{name}")
+        for name in ("index_first_axis", "pad_input", "rearrange", "unpad_input")
+    },
+    "flash_attn.utils": {},
+    "flash_attn.utils.distributed": {"all_gather": _unavailable("flash_attn.utils.distributed.all_gather")},
+}
+
+
+def _missing(top: str) -> bool:
+    """True when `top` is not installed (or is already our shim)."""
+    if top in sys.modules:
+        return _is_shim(sys.modules[top])
+    try:
+        return importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return True
+
+
+def _is_shim(module) -> bool:
+    return getattr(getattr(module, "__spec__", None), "origin", None) == ORIGIN
+
+
+def install() -> list[str]:
+    """Register the shims for the packages that are not installed; returns the module names registered."""
+    installed = []
+    for top in ("vllm", "flash_attn"):
+        if not _missing(top):
+            continue
+        for name, attributes in _MODULES.items():
+            if name != top and not name.startswith(top + "."):
+                continue
+            if name in sys.modules and _is_shim(sys.modules[name]):
+                continue
+            is_package = any(other.startswith(name + ".") for other in _MODULES)
+            spec = importlib.machinery.ModuleSpec(name, loader=None, origin=ORIGIN, is_package=is_package)
+            module = types.ModuleType(name, f"{ORIGIN}: {name}")
+            module.__spec__ = spec  # transformers probes packages with importlib.util.find_spec
+            if is_package:
+                module.__path__ = []
+            module.__dict__.update(attributes)
+            sys.modules[name] = module
+            parent, _, child = name.rpartition(".")
+            if parent:
+                setattr(sys.modules[parent], child, module)
+            installed.append(name)
+    return installed
+
+
+def active(top: str) -> bool:
+    """Whether `top` is one of these shims in this process."""
+    module = sys.modules.get(top)
+    return module is not None and _is_shim(module)
