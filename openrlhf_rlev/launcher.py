@@ -268,7 +268,10 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
 
     if note:
         log(("WARNING " if note[0] == "warning" else "") + note[1])
-    init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, {**launch.worker_env, **launch.secret_env})
+    env = {**launch.worker_env, **launch.secret_env}
+    if launch.cpu:
+        env[cpu_install.SEED_ENV] = str(parsed.args.train.seed)
+    init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, env)
     try:
         init_kwargs = runtime_env.reconcile_with_job(init_kwargs, environ)
     except runtime_env.RuntimeEnvError as e:
@@ -278,6 +281,8 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         parsed.args.actor.model_name_or_path = cpu_launch.resolve_model(parsed.args.actor.model_name_or_path)
         cpu_install.driver(parsed.namespace)
         extra = cpu_launch.ray_resources(parsed.args)
+        # Ray runs workers at nice 15 to favour its own daemons; here the workers are the whole computation.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         log(f"RLEV: CPU backend: local Ray with {extra['num_gpus']} CPU processes standing in for GPUs")
     runtime_env.init_ray(init_kwargs, **extra)
     # After ray.init: a local Ray inherits the driver's environment, which would hide a missing runtime env.

@@ -8,7 +8,9 @@ broadcast. `create_vllm_engines` builds these actors with the arguments it gives
 
 Requests that share a prompt and sampling parameters (the n samples of one prompt) are decoded together. Each
 sample's seed is derived from (engine seed, weight version, prompt, sample number), so a run's completions do
-not depend on request timing: the same flags and seed give the same rollouts.
+not depend on request timing. OpenRLHF's SamplesGenerator collects prompts in the order they complete, and
+the reward threads finish in any order; so calls also return in the order they arrived. Together: the same flags
+and seed give the same rollouts in the same order, and so the same weights.
 """
 
 import asyncio
@@ -17,11 +19,15 @@ from dataclasses import dataclass, field
 
 import ray
 import torch
-from openrlhf.trainer.ray import vllm_engine
-from openrlhf.utils.agent import SingleTurnAgentExecutor
 
+from openrlhf_rlev.cpu import shims
 from openrlhf_rlev.cpu.sampling import sample
 from openrlhf_rlev.model_loading import eos_token_ids
+
+shims.install()  # OpenRLHF imports vllm and flash_attn at module level
+
+from openrlhf.trainer.ray import vllm_engine  # noqa: E402
+from openrlhf.utils.agent import SingleTurnAgentExecutor  # noqa: E402
 
 
 def ray_actor_class(actor):
@@ -75,6 +81,21 @@ class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
         self.queue: list = []
         self.unfinished = 0
         self._mm_pad_token_ids = None
+        self.tickets = 0  # generate_responses calls started
+        self.returned = 0  # ... and returned, in the order they started
+        self.turn = asyncio.Condition()
+
+    async def generate_responses(self, *args, **kwargs):
+        """OpenRLHF's generate_responses (agent executor + reward), returning in arrival order."""
+        ticket = self.tickets
+        self.tickets += 1
+        try:
+            return await super().generate_responses(*args, **kwargs)
+        finally:
+            async with self.turn:
+                await self.turn.wait_for(lambda: self.returned == ticket)
+                self.returned += 1
+                self.turn.notify_all()
 
     async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
         if multi_modal_data:

@@ -16,6 +16,7 @@ from openrlhf_rlev import import_hooks, version_guard
 from openrlhf_rlev.cpu import device, shims
 
 CPU_ENV = "OPENRLHF_RLEV_CPU"
+SEED_ENV = "OPENRLHF_RLEV_CPU_SEED"
 PPO_ACTOR_MODULE = "openrlhf.trainer.ray.ppo_actor"
 
 # The OpenRLHF code the backend calls into, replaces, or mirrors the interface of.
@@ -72,11 +73,28 @@ def _patch_policy_trainer(module) -> None:
     weight_sync.patch(module)
 
 
+def seed_process(seed: int) -> None:
+    """Seed every global RNG at worker start. OpenRLHF seeds its model processes (strategy.setup_distributed) but
+    not the PPO trainer, whose prompt dataloader shuffles from torch's global generator; without this the prompt
+    order, and so the run, would change from one launch to the next."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def worker() -> dict:
     """From the Ray setup hook, in every worker process of a CPU run."""
     check_compatible()
     installed = shims.install()
     device.redirect_cuda_to_cpu()
     threads = device.configure_threads()
+    seed = os.environ.get(SEED_ENV)
+    if seed is not None:
+        seed_process(int(seed))
     sync = import_hooks.after_import(PPO_ACTOR_MODULE, _patch_policy_trainer)
     return {"shims": installed, "threads": threads, "weight_sync": sync}

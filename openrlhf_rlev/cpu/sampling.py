@@ -4,8 +4,8 @@ temperature (0 means greedy), top_p, top_k (-1 means off), max_tokens, min_token
 logprobs (of the sampled token under the processed distribution, as OpenRLHF's "processed_logprobs"). The stop
 token is kept at the end of `token_ids`, as vLLM does, so OpenRLHF trains on the EOS decision (RLEV's Eq. 13).
 
-Every row draws from its own seeded `torch.Generator`, so a completion depends only on (weights, prompt, seed):
-not on the other rows, the batch, or the order in which requests arrived.
+Every row draws from its own seeded `torch.Generator`, so a completion depends on (weights, prompt, seed, batch
+size), not on which row it is or in which order requests arrived.
 """
 
 from dataclasses import dataclass

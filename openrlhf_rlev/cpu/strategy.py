@@ -18,9 +18,14 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import transformers
-from openrlhf.models import Actor
-from openrlhf.utils.deepspeed import DeepspeedStrategy
 from torch.distributed.device_mesh import init_device_mesh
+
+from openrlhf_rlev.cpu import shims
+
+shims.install()  # OpenRLHF imports vllm and flash_attn at module level
+
+from openrlhf.models import Actor  # noqa: E402
+from openrlhf.utils.deepspeed import DeepspeedStrategy  # noqa: E402
 
 
 class CPUEngine(nn.Module):

@@ -19,7 +19,8 @@ def broadcast_to_vllm(self) -> None:
     if torch.distributed.get_rank() == 0 and self.vllm_engines:
         model = self.strategy._unwrap_model(self.actor)
         state = ray.put({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()})
-        ray.get([engine.load_weights.remote(state) for engine in self.vllm_engines])
+        versions = ray.get([engine.load_weights.remote(state) for engine in self.vllm_engines])
+        print(f"RLEV CPU backend: policy weights synced to {len(versions)} rollout engine(s), version {versions}")
     torch.distributed.barrier()
 
 

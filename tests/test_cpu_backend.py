@@ -1,0 +1,185 @@
+"""The CPU backend's parts, one at a time: sampler, engine optimizer step, shims, device redirection, version guard,
+launcher defaults and refusals. The end-to-end runs through OpenRLHF's loop are in test_train_cpu.py."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from openrlhf_rlev import launcher, version_guard
+from openrlhf_rlev.cpu import install
+from openrlhf_rlev.cpu.sampling import sample
+from openrlhf_rlev.cpu.strategy import CPUEngine
+
+VOCAB = 50
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+PROMPT = [3, 14, 15, 9, 26]
+
+
+def test_sampling_is_reproducible_per_seed_and_independent_of_row_order(lm):
+    a = sample(lm, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
+    b = sample(lm, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
+    swapped = sample(lm, PROMPT, [3, 2, 1], max_tokens=12, eos_ids=set())
+    assert [c.token_ids for c in a] == [c.token_ids for c in b]
+    assert [c.token_ids for c in a] == [c.token_ids for c in reversed(swapped)]
+    assert len({tuple(c.token_ids) for c in a}) > 1  # different seeds, different samples
+    assert all(c.finish_reason == "length" and len(c.token_ids) == 12 for c in a)
+
+
+def test_greedy_top_k_1_and_tiny_top_p_all_pick_the_argmax(lm):
+    ids = torch.tensor([PROMPT])
+    expected = []
+    for _ in range(6):
+        with torch.no_grad():
+            token = int(lm(ids).logits[0, -1].argmax())
+        expected.append(token)
+        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+    greedy = sample(lm, PROMPT, [0], max_tokens=6, eos_ids=set(), temperature=0)[0].token_ids
+    top_k = sample(lm, PROMPT, [5], max_tokens=6, eos_ids=set(), top_k=1)[0].token_ids
+    top_p = sample(lm, PROMPT, [5], max_tokens=6, eos_ids=set(), top_p=1e-6)[0].token_ids
+    assert greedy == top_k == top_p == expected
+
+
+def test_eos_stops_and_is_kept_and_min_tokens_masks_it(lm):
+    everything_but_7 = set(range(VOCAB)) - {7}
+    stopped = sample(lm, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7)[0]
+    assert stopped.finish_reason == "stop" and len(stopped.token_ids) == 1 and stopped.token_ids[0] != 7
+    held = sample(lm, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7, min_tokens=3)[0]
+    assert held.token_ids[:3] == [7, 7, 7] and held.finish_reason == "stop" and len(held.token_ids) == 4
+
+
+def test_logprobs_are_those_of_the_tempered_distribution(lm):
+    out = sample(lm, PROMPT, [9], max_tokens=1, eos_ids=set(), temperature=0.7, want_logprobs=True)[0]
+    with torch.no_grad():
+        logits = lm(torch.tensor([PROMPT])).logits[0, -1].float() / 0.7
+    assert out.logprobs[0] == pytest.approx(float(torch.log_softmax(logits, -1)[out.token_ids[0]]), abs=1e-5)
+
+
+def _grads(model, batches, scale=1.0):
+    model.zero_grad()
+    for x in batches:
+        (model(x).sum() * scale).backward()
+
+
+def test_cpu_engine_accumulates_like_deepspeed_and_clips_after_reporting_the_norm():
+    torch.manual_seed(0)
+    net, twin = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    twin.load_state_dict(net.state_dict())
+    batches = [torch.randn(2, 4), torch.randn(2, 4)]
+    engine = CPUEngine(net, torch.optim.SGD(net.parameters(), lr=0.1), gas=2, max_norm=0.5)
+    for x in batches:
+        engine.backward(engine(x).sum())
+        engine.step()
+    # By hand: the mean of the two micro-batch gradients, clipped to norm 0.5, one SGD step.
+    _grads(twin, batches, scale=0.5)
+    grads = [p.grad.clone() for p in twin.parameters()]
+    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    assert engine.get_global_grad_norm() == pytest.approx(norm, rel=1e-5) and norm > 0.5
+    with torch.no_grad():
+        for p, g in zip(twin.parameters(), grads):
+            p -= 0.1 * g * (0.5 / (norm + 1e-6))
+    for a, b in zip(net.parameters(), twin.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert engine.micro_steps == 2 and all(p.grad is None for p in net.parameters())
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_shims_let_openrlhf_import_and_refuse_to_run():
+    done = _run(
+        "import importlib.util\n"
+        "from openrlhf_rlev.cpu import shims\n"
+        "print(shims.install())\n"
+        "import openrlhf.trainer.ppo_utils.samples_generator as sg\n"
+        "import openrlhf.trainer.ray.vllm_engine\n"
+        "import openrlhf.models.ring_attn_utils\n"
+        "p = sg.SamplingParams(temperature=0.5, max_tokens=3)\n"
+        "assert (p.temperature, p.max_tokens, p.top_k) == (0.5, 3, -1)\n"
+        "assert importlib.util.find_spec('flash_attn') is not None\n"
+        "from vllm.inputs import TokensPrompt\n"
+        "try:\n    TokensPrompt(prompt_token_ids=[1])\nexcept RuntimeError as e:\n    print('refused:', e)\n"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "'vllm'" in done.stdout and "'flash_attn.bert_padding'" in done.stdout
+    assert "refused: vllm.inputs.TokensPrompt is an import-only shim" in done.stdout
+
+
+def test_cuda_device_calls_land_on_the_cpu():
+    done = _run(
+        "import torch\n"
+        "from openrlhf_rlev.cpu import device\n"
+        "try:\n    torch.cuda.synchronize()\nexcept Exception:\n    print('raised before')\n"
+        "device.redirect_cuda_to_cpu()\n"
+        "torch.cuda.synchronize(); torch.cuda.set_device(0); torch.cuda.empty_cache()\n"
+        "d = torch.cuda.current_device()\n"
+        "print(torch.zeros(2).to(d).device, torch.zeros(2, device=d).device, torch.device(f'cuda:{d}'))\n"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "raised before" in done.stdout and "cpu cpu cuda:0" in done.stdout
+
+
+def test_version_guard_accepts_the_tested_openrlhf_and_refuses_another(tmp_path):
+    assert install.check_compatible() == "openrlhf 0.11.2"
+    root = tmp_path / "openrlhf"
+    shutil.copytree(version_guard.installed_openrlhf_root(), root)
+    path = root / "trainer/ray/ppo_actor.py"
+    path.write_text(path.read_text().replace("def broadcast_to_vllm(self):", "def broadcast_to_vllm(self, x=0):"))
+    with pytest.raises(version_guard.IncompatibleOpenRLHF, match=r"--rlev.cpu\) refuses to run on this OpenRLHF"):
+        install.check_compatible(root)
+
+
+BASE = ["--reward_func", "rlev", "--data.label_key", "label", "--actor.model_name_or_path", "m", "--rlev.dry_run"]
+BASE += ["--algo.advantage.estimator", "rloo", "--rollout.n_samples_per_prompt", "2"]
+
+
+def _dry_run(argv):
+    lines = []
+    assert launcher.run(argv, environ={}, out=lines.append, log=lambda m: None) == 0
+    return json.loads(lines[0])
+
+
+def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers(tmp_path):
+    shown = _dry_run([*BASE, "--rlev.cpu", "--vllm.num_engines", "2", "--rlev.log_jsonl", "logs/x.jsonl"])
+    args = shown["openrlhf_args"]
+    assert args["vllm"]["num_engines"] == 2  # given: kept
+    assert args["actor"]["num_gpus_per_node"] == 1 and args["ds"]["attn_implementation"] == "sdpa"  # defaults
+    env = shown["ray_init"]["runtime_env"]["env_vars"]
+    assert env[launcher.CPU_ENV] == "1"
+    assert env[launcher.LOG_JSONL_ENV].endswith("/logs/x.jsonl") and env[launcher.LOG_JSONL_ENV].startswith("/")
+    without = _dry_run(BASE)
+    assert launcher.CPU_ENV not in without["ray_init"]["runtime_env"]["env_vars"]
+    assert without["openrlhf_args"]["ds"]["attn_implementation"] == "flash_attention_2"  # GPU runs untouched
+
+
+@pytest.mark.parametrize(
+    "flags, reason",
+    [
+        (["--ds.packing_samples"], "packing_samples needs flash-attn"),
+        (["--ds.attn_implementation", "flash_attention_2"], "needs CUDA; use sdpa or eager"),
+        (["--ds.lora.rank", "8"], "LoRA"),
+        (["--algo.advantage.estimator", "gae"], "gae needs a critic"),
+        (["--ckpt.save_steps", "5"], "--ckpt.save_steps"),
+    ],
+)
+def test_cpu_launch_refuses_what_cannot_run_on_a_cpu_and_says_why(flags, reason):
+    with pytest.raises(launcher.LaunchError, match="--rlev.cpu cannot run this configuration") as e:
+        launcher.run([*BASE, "--rlev.cpu", *flags], environ={}, out=lambda m: None, log=lambda m: None)
+    assert reason in str(e.value)

@@ -1,0 +1,154 @@
+"""RLEV training steps through OpenRLHF 0.11.2's own PPO loop, on CPU, with the real launcher command.
+
+Each run is `python -m openrlhf_rlev.cli.train_ppo_ray --rlev.cpu ...` in a subprocess: a real local Ray cluster,
+OpenRLHF's real train(), PPOTrainer, SamplesGenerator, SingleTurnAgentExecutor loading this plugin's reward
+file, RemoteExperienceMaker (with the value-preserving GRPO wrapper from the real setup hook), replay buffer,
+ActorPPOTrainer, PolicyLoss and Actor. Stubbed because they need CUDA (see openrlhf_rlev/cpu): vLLM (a
+transformers sampler in the same Ray actor interface), DeepSpeed (CPUStrategy: gloo + torch AdamW), torch.cuda
+device calls, and the NCCL weight sync (a state-dict copy).
+
+The policy is a 2-layer model on SmolLM2's tokenizer (tests/tiny_policy.py), biased so that about a quarter of
+its answers are right. Two steps of 4 prompts x 4 samples per run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib keeps tests/ off sys.path
+import tiny_policy  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ESTIMATOR_FLAGS = {
+    "reinforce": [
+        "--algo.advantage.estimator",
+        "reinforce",
+        "--algo.kl.init_coef",
+        "0.01",
+    ],  # KL on: a reference model
+    "rloo": ["--algo.advantage.estimator", "rloo"],
+    "reinforce_baseline": ["--algo.advantage.estimator", "reinforce_baseline", "--algo.dynamic_filtering_enable"],
+    "grpo_value": ["--algo.advantage.estimator", "group_norm", "--rlev.grpo", "value"],
+    "grpo_stock": ["--algo.advantage.estimator", "group_norm", "--rlev.grpo", "stock"],
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train_cpu")
+    model = tiny_policy.build(root / "tiny")
+    data = tiny_policy.write_dataset(root / "train.jsonl", 8)
+    return root, model, data
+
+
+def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
+    root, model, data = setup
+    out = root / name
+    argv = [
+        sys.executable, "-m", "openrlhf_rlev.cli.train_ppo_ray", "--rlev.cpu", "--reward_func", "rlev",
+        "--rlev.scaling", scaling, "--rlev.log_jsonl", str(out / "log.jsonl"),
+        "--actor.model_name_or_path", str(model), "--ckpt.output_dir", str(out / "model"),
+        "--data.prompt_dataset", str(data), "--data.input_key", "prompt", "--data.label_key", "label",
+        "--data.apply_chat_template", "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4",
+        "--train.batch_size", "16", "--train.micro_batch_size", "4", "--rollout.max_new_tokens", "8",
+        "--data.max_len", "160", "--actor.adam.lr", "1e-4", "--actor.lr_scheduler", "constant",
+        "--actor.lr_warmup_ratio", "0", "--train.seed", "7", "--algo.kl.init_coef", "0",
+        *ESTIMATOR_FLAGS[estimator], *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=root)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {"output": output, "log": log, "weights": weights(out / "model"), "dir": out}
+
+
+def weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def max_diff(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+@pytest.fixture(scope="module")
+def initial(setup):
+    return weights(setup[1])
+
+
+@pytest.fixture(scope="module")
+def runs(setup):
+    """The runs the tests below share; each is started once per module."""
+    cache = {}
+
+    def get(name, estimator, scaling="rlev", extra=()):
+        if name not in cache:
+            cache[name] = train(setup, name, estimator, scaling, extra)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("estimator", list(ESTIMATOR_FLAGS))
+def test_two_rlev_steps_train_and_log(runs, initial, estimator):
+    run = runs(f"{estimator}-rlev", estimator)
+    train_lines = [e for e in run["log"] if e["kind"] == "train"]
+    assert [e["global_step"] for e in train_lines] == [1, 2]
+    for entry in train_lines:
+        for key in ("rlev/correct", "rlev/value", "rlev/value_x_correct", "rlev/scale", "policy_loss"):
+            assert key in entry, (key, sorted(entry))
+        assert "timing/step_total" in entry and "rollout/response_length_mean" in entry
+    assert 0 < max_diff(initial, run["weights"]), "the policy did not change"
+    assert "RLEV step 2/" in run["output"] and "H-Acc" in run["output"]
+    # The final model is a HF folder, as OpenRLHF saves it.
+    assert (run["dir"] / "model" / "config.json").is_file() and (run["dir"] / "model" / "tokenizer.json").is_file()
+    if estimator == "reinforce":
+        assert "kl" in train_lines[0] and "ReferenceModelActor" in run["output"]
+    if estimator == "grpo_value":
+        assert "value-preserving GRPO active" in run["output"]
+    if estimator == "grpo_stock":
+        assert "value-preserving GRPO active" not in run["output"]
+    if estimator == "reinforce_baseline":
+        assert any("dynamic_filtering_pass_rate" in e for e in train_lines)
+
+
+@pytest.mark.parametrize("estimator", ["rloo", "grpo_value"])
+def test_the_value_reaches_the_update(runs, estimator):
+    """Same seed, same first-step samples: only s(x) differs, and the weights come out different."""
+    rlev, none = runs(f"{estimator}-rlev", estimator), runs(f"{estimator}-none", estimator, "none")
+    assert rlev["log"][0]["rlev/correct"] == none["log"][0]["rlev/correct"]  # identical first rollouts
+    assert rlev["log"][0]["rlev/scale"] > 1.0 and none["log"][0]["rlev/scale"] == 1.0
+    assert max_diff(rlev["weights"], none["weights"]) > 1e-5
+
+
+def test_a_global_scale_is_not_the_effect(runs, initial):
+    """`uniform` multiplies every reward by the same s: Adam undoes a global scale, so the update is `none`'s.
+    RLEV's difference from `none` therefore comes from weighting prompts differently, not from a larger reward."""
+    none = runs("rloo-none", "rloo", "none")
+    uniform = runs("rloo-uniform", "rloo", "uniform", extra=["--rlev.uniform_scale", "1.5"])
+    rlev = runs("rloo-rlev", "rloo")
+    moved = max_diff(initial, none["weights"])
+    assert max_diff(uniform["weights"], none["weights"]) < 1e-3 * moved
+    assert max_diff(rlev["weights"], none["weights"]) > 1e-2 * moved
+
+
+def test_stock_group_norm_cancels_the_value(runs, initial):
+    rlev, none = runs("grpo_stock-rlev", "grpo_stock"), runs("grpo_stock-none", "grpo_stock", "none")
+    moved = max_diff(initial, none["weights"])
+    assert moved > 0
+    assert max_diff(rlev["weights"], none["weights"]) < 1e-3 * moved
+
+
+def test_same_flags_and_seed_give_bit_identical_weights(setup, runs):
+    first = runs("rloo-rlev", "rloo")
+    again = train(setup, "rloo-rlev-again", "rloo")
+    assert max_diff(first["weights"], again["weights"]) == 0.0
+    assert [e["rlev/correct"] for e in first["log"]] == [e["rlev/correct"] for e in again["log"]]
