@@ -8,7 +8,9 @@ transformers sampler in the same Ray actor interface), DeepSpeed (CPUStrategy: g
 device calls, and the NCCL weight sync (a state-dict copy).
 
 The policy is a 2-layer model on SmolLM2's tokenizer (tests/tiny_policy.py), biased so that about a quarter of
-its answers are right. Two steps of 4 prompts x 4 samples per run.
+its answers are right. Two steps of 4 prompts x 4 samples per run. Adam's eps is tiny and gradient clipping off,
+so that a global reward scale leaves the update exactly unchanged (clipping rescales each step by its own norm,
+which changes how Adam weighs one step against the next).
 """
 
 import json
@@ -57,7 +59,7 @@ def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
         "--data.apply_chat_template", "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4",
         "--train.batch_size", "16", "--train.micro_batch_size", "4", "--rollout.max_new_tokens", "8",
         "--data.max_len", "160", "--actor.adam.lr", "1e-4", "--actor.lr_scheduler", "constant",
-        "--actor.lr_warmup_ratio", "0", "--train.seed", "7", "--algo.kl.init_coef", "0",
+        "--actor.lr_warmup_ratio", "0", "--actor.adam.eps", "1e-15", "--actor.max_norm", "0", "--train.seed", "7", "--algo.kl.init_coef", "0",
         *ESTIMATOR_FLAGS[estimator], *extra,
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -129,15 +131,13 @@ def test_the_value_reaches_the_update(runs, estimator):
     assert max_diff(rlev["weights"], none["weights"]) > 1e-5
 
 
-def test_a_global_scale_is_not_the_effect(runs, initial):
-    """`uniform` multiplies every reward by the same s: Adam undoes a global scale, so the update is `none`'s.
-    RLEV's difference from `none` therefore comes from weighting prompts differently, not from a larger reward."""
+def test_a_global_scale_is_not_the_effect(runs):
+    """`uniform` multiplies every reward by the same s: Adam undoes a global scale, so the update is `none`'s. RLEV's difference from `none` comes from weighting prompts differently, not from a
+    larger reward."""
     none = runs("rloo-none", "rloo", "none")
     uniform = runs("rloo-uniform", "rloo", "uniform", extra=["--rlev.uniform_scale", "1.5"])
     rlev = runs("rloo-rlev", "rloo")
-    moved = max_diff(initial, none["weights"])
-    assert max_diff(uniform["weights"], none["weights"]) < 1e-3 * moved
-    assert max_diff(rlev["weights"], none["weights"]) > 1e-2 * moved
+    assert max_diff(uniform["weights"], none["weights"]) < 0.02 * max_diff(rlev["weights"], none["weights"])
 
 
 def test_stock_group_norm_cancels_the_value(runs, initial):

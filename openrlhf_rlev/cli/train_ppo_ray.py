@@ -2,6 +2,7 @@
 
     python -m openrlhf_rlev.cli.train_ppo_ray <OpenRLHF 0.11.2 train_ppo_ray flags> --reward_func rlev [--rlev.*]
     openrlhf-rlev train <same>
+    openrlhf-rlev train --rlev.cpu <same>      # on this machine's CPU (openrlhf_rlev/cpu)
 
 Runs OpenRLHF's own, unmodified train_ppo_ray with `--reward.remote_url` set to the reward func's file, after
 starting Ray with the RLEV settings and setup hook in its runtime env (see openrlhf_rlev.launcher).
@@ -9,7 +10,7 @@ starting Ray with the RLEV settings and setup hook in its runtime env (see openr
 
 import sys
 
-from openrlhf_rlev.launcher import REWARD_FUNC_FLAG, SWITCHES, LaunchError, run, setting_flags
+from openrlhf_rlev.launcher import OPTIONS, REWARD_FUNC_FLAG, SWITCHES, LaunchError, run, setting_flags
 from openrlhf_rlev.settings import PARSERS, Settings
 
 PROG = "python -m openrlhf_rlev.cli.train_ppo_ray"
@@ -32,6 +33,8 @@ def usage() -> str:
     for flag, name in zip(setting_flags(), PARSERS):
         default = getattr(defaults, name, None)
         lines.append(_row(f"{flag} VALUE", f"default {default!r} (env RLEV_{name.upper()})"))
+    for name, help_ in OPTIONS.items():
+        lines.append(_row(f"--rlev.{name} PATH", help_))
     for name, help_ in SWITCHES.items():
         lines.append(_row(f"--rlev.{name}", help_))
     lines += ["", "OpenRLHF's own flags follow.", ""]
