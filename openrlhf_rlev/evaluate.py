@@ -146,7 +146,7 @@ def evaluate(
                 raise RowRejected(error)
             item = _score_row(row, line_no, join, tokenizer, partial_credit, settings)
         except RowRejected as e:
-            rejects.append({"line": line_no, "reason": str(e), "raw": raw.rstrip("\n")[:2000]})
+            rejects.append({"line": line_no, "reason": str(e), "raw": raw.rstrip("\r\n")})
             continue
         s, reason, partial, has_value, toks = item
         scored.append(s)
@@ -238,9 +238,8 @@ def markdown_table(m: dict) -> str:
     notes.append(f"length: {m['length_source']}")
     if m["partial_credit"]:
         notes.append("partial credit: GAOKAO-Bench per-entry rule for choice labels")
-    if m["n_rejected"]:
-        notes.append(f"{m['n_rejected']} of {m['n_rows_read']} rows rejected")
-    return "\n".join(lines) + "\n\n" + "; ".join(notes)
+    counts = f"rows: read {m['n_rows_read']} = scored {m['n_scored']} + rejected {m['n_rejected']}"
+    return counts + "\n\n" + "\n".join(lines) + "\n\n" + "; ".join(notes)
 
 
 def output_paths(predictions: str, out_json: str | None = None, plots_dir: str | None = None) -> dict:

@@ -301,9 +301,13 @@ def item_from_row(path: str, n: int, row, keys: Keys | None, opts: ReadOptions) 
 def _known_points(row: dict, keys: Keys) -> tuple[float | None, tuple | None]:
     """A rejected row's points and group, where readable: they still belong to the group's total."""
     try:
-        return parse_points(row.get(keys.value)), _group(row.get(keys.group), keys.group)
-    except (NumberError, _RowError):
+        group = _group(row.get(keys.group), keys.group)
+    except _RowError:
         return None, None
+    try:
+        return parse_points(row.get(keys.value)), group
+    except NumberError:
+        return None, group
 
 
 class _RowError(ValueError):
