@@ -21,6 +21,7 @@ from openrlhf_rlev import metrics
 from openrlhf_rlev.core import score
 from openrlhf_rlev.generate import iter_jsonl, load_prepared
 from openrlhf_rlev.labels import Label, LabelError, parse_label
+from openrlhf_rlev.prepare.records import valid_text
 from openrlhf_rlev.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind
 
@@ -182,6 +183,8 @@ def evaluate(
 def _score_row(row, line_no, join, tokenizer, partial_credit, settings):
     if not isinstance(row, dict):
         raise RowRejected(f"row is a JSON {type(row).__name__}, not an object")
+    if not valid_text(row):
+        raise RowRejected("text that is not valid Unicode (a lone surrogate escape)")
     response = row.get("response")
     if not isinstance(response, str):
         raise RowRejected("missing 'response' (need a string)")

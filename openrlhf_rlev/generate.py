@@ -75,15 +75,16 @@ def load_prepared(path: str, input_key: str = "prompt", label_key: str = "label"
 
 
 def iter_jsonl(path: str):
-    """(line number, object or None, error or None, raw line) for every non-blank line: bad lines are reported,
-    never fatal."""
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+    """(line number, object or None, error or None, raw line) for every non-blank line: bad lines (bad JSON, bad
+    UTF-8, nesting too deep) are reported, never fatal."""
+    with open(path, "rb") as f:
+        for line_no, data in enumerate(f, 1):
+            line = data.decode("utf-8", "replace")
             if not line.strip():
                 continue
             try:
-                yield line_no, json.loads(line), None, line
-            except ValueError as e:
+                yield line_no, json.loads(data), None, line
+            except (ValueError, RecursionError) as e:
                 yield line_no, None, f"invalid JSON: {e}", line
 
 
