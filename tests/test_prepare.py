@@ -121,6 +121,27 @@ def test_gaokao_bench_values_are_share_of_paper_across_files(tmp_path):
     assert not any("Open-ended" in r for r in rows)
 
 
+def test_gaokao_printed_paper_totals_by_subject_with_visible_fallback(tmp_path, capsys):
+    out = str(tmp_path / "gk.jsonl")
+    assert cli_main(["--gaokao", "--subjects", "Physics,English,Chemistry", "-o", out]) == 0
+    text = capsys.readouterr().out
+    rows = by_id(read_jsonl(out))
+    for name, total in (("Physics_MCQs", 300), ("English_Reading_Comp", 150), ("Chemistry_MCQs", 300)):
+        src = json.load(open(os.path.join(GAOKAO, "Objective_Questions", f"2010-2022_{name}.json")))["example"]
+        for i, ex in enumerate(src, start=1):
+            if "解析版" not in ex["category"]:
+                expected = ex["score"] * len(ex["answer"]) / total
+                assert rows[f"2010-2022_{name}.json:{i}"]["label"]["value"] == pytest.approx(expected)
+    # the category that names no paper falls back to the bench rule, and says so
+    s = json.load(open(tmp_path / "gk.summary.json"))
+    assert s["paper_total"] == {
+        "rule": "printed",
+        "printed_total_unknown": {"Chemistry 2021 （解析版）": 3, "English 2021 （解析版）": 8},
+    }
+    assert "printed total unknown, fell back to the points in the bench" in text
+    assert "(the paper's data: mean 0.02, 1.18% above 0.1)" in text
+
+
 def test_gaokao_fixed_total_and_open_ended(tmp_path):
     _, rows, summary = run(tmp_path, [GAOKAO], fmt="gaokao", subjects=["Math_I"], total=150.0, include_open_ended=True)
     rows = by_id(rows)
