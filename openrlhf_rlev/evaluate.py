@@ -48,7 +48,7 @@ def choice_credit(response: str, answers: tuple[str, ...]) -> float:
     from the standard's scores nothing; otherwise each entry earns its share when its letters equal the
     standard's, or half its share when the standard has several letters and the response picked a non-empty
     subset of them (its Physics multi-select rule; no other file has multi-letter entries)."""
-    got = choice.extract_choices(response, len(answers))
+    got = choice.extract_choices(response, len(answers), choice.one_letter_each(answers))
     if len(got) != len(answers):
         return 0.0
     exact = choice.choice_parts(response, answers)
