@@ -295,8 +295,7 @@ def _check_run(cfg: DemoConfig, path: str) -> None:
 def _prepare(cfg: DemoConfig, out: str) -> str:
     from openrlhf_rlev.cli.prepare import main as prepare_main
 
-    n = min(cfg.sample, cfg.limit) if cfg.limit else cfg.sample  # a quick run still mixes subjects and values
-    argv = ["--gaokao", "--sample", str(n), "--seed", str(cfg.seed), "-o", out, "--quiet"]
+    argv = ["--gaokao", "--sample", str(cfg.sample), "--seed", str(cfg.seed), "-o", out, "--quiet"]
     code = prepare_main(argv)
     if code:
         raise DemoError(f"openrlhf-rlev prepare {' '.join(argv)} failed with exit code {code}")
