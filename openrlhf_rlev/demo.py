@@ -204,7 +204,11 @@ def run_demo(cfg: DemoConfig) -> dict:
     t0 = time.time()
     os.makedirs(cfg.out, exist_ok=True)
     p = paths(cfg.out)
-    _check_run(cfg, os.path.join(cfg.out, "run.json"))
+    run = _check_run(cfg, os.path.join(cfg.out, "run.json"))
+    done = _finished(p, run, cfg.k)
+    if done is not None:
+        _say(cfg, f"nothing to do: {cfg.out} holds this finished run (delete {p['summary']} to recompute)")
+        return done
     threads = configure_threads(cfg.threads)
     _say(cfg, f"torch threads: {threads}")
 
@@ -266,14 +270,35 @@ def run_demo(cfg: DemoConfig) -> dict:
         "timings_s": dict(cfg.timings, total=round(time.time() - t0, 1)),
         "torch_threads": threads,
         "outputs": {k: v for k, v in p.items() if os.path.exists(v) or k in written or k == "summary"},
+        "table": ev.markdown_table(result.metrics),
+        "finished": _fingerprint(p, run, cfg.k),
     }
     with open(p["summary"], "w", encoding="utf-8") as f:
         json.dump(summary, f, ensure_ascii=False, indent=2)
-    summary["table"] = ev.markdown_table(result.metrics)
     return summary
 
 
-def _check_run(cfg: DemoConfig, path: str) -> None:
+def _fingerprint(p: dict, run: dict, k: int | None) -> dict:
+    """What a finished run's outputs follow from: its settings and the predictions file as it was."""
+    st = os.stat(p["predictions"])
+    return {"run": run, "k": k, "predictions": [st.st_size, st.st_mtime_ns]}
+
+
+def _finished(p: dict, run: dict, k: int | None) -> dict | None:
+    """The summary of a finished run with these settings whose predictions and outputs are all still there, so
+    a rerun with nothing to do returns in seconds instead of reloading the model and recomputing every step."""
+    try:
+        with open(p["summary"], encoding="utf-8") as f:
+            summary = json.load(f)
+        same = summary.get("finished") == _fingerprint(p, run, k)
+    except (OSError, ValueError):
+        return None
+    if not same or not all(os.path.exists(path) for path in summary.get("outputs", {}).values()):
+        return None
+    return summary
+
+
+def _check_run(cfg: DemoConfig, path: str) -> dict:
     """Resume only the same run: predictions of another sample, model or limit must not mix into this one."""
     run = {
         "data": os.path.abspath(cfg.data) if cfg.data else f"gaokao --sample {cfg.sample} --seed {cfg.seed}",
@@ -290,6 +315,7 @@ def _check_run(cfg: DemoConfig, path: str) -> None:
             raise DemoError(f"{cfg.out} holds a demo run with different {changed}; use another --out or delete it")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(run, f, indent=2)
+    return run
 
 
 def _prepare(cfg: DemoConfig, out: str) -> str:

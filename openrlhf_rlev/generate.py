@@ -280,6 +280,7 @@ def generate_file(
                 backend.on_step = lambda t, b=b: bar.set_postfix_str(
                     f"batch {b}/{n_batches}, token {t}/{cfg.max_new_tokens}", refresh=True
                 )
+                backend.on_step(0)  # shown at once; a batch of long prompts takes a while to its first token
             batch = work[start : start + cfg.batch_size]
             completions = backend.generate([w[3] for w in batch], cfg)
             for (_, row, s, _), c in zip(batch, completions):

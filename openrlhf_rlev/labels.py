@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from openrlhf_rlev import reasons
 from openrlhf_rlev.settings import VERIFIERS
 
-
 # Real answers are at most a few hundred characters; a label this size is a data bug, and verifying it would
 # cost seconds per sample (a 10 MB label took 20 s in the reward thread, beyond the verifier's hard timeout).
 MAX_LABEL_CHARS = 100_000
@@ -48,7 +47,9 @@ def parse_label(raw) -> Label:
             try:
                 decoded = json.loads(text)
             except (ValueError, RecursionError) as e:
-                raise LabelError(reasons.LABEL_MALFORMED, f"label starts like a JSON object but is not one: {e}") from None
+                raise LabelError(
+                    reasons.LABEL_MALFORMED, f"label starts like a JSON object but is not one: {e}"
+                ) from None
             if not isinstance(decoded, dict):
                 raise LabelError(reasons.LABEL_MALFORMED, "label starts like a JSON object but is not one")
             return _from_dict(decoded)

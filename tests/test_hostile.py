@@ -111,7 +111,9 @@ def test_prepare_generic_group_keys_any_rows(rows):
         src = os.path.join(folder, "in.jsonl")
         with open(src, "wb") as f:
             f.write(b"\n".join(jsonl_line(x) for x in rows) + b"\n")
-        check_prepare_run(folder, src, ["--input-key", "q", "--answer-key", "a", "--value-key", "v", "--group-key", "g"])
+        check_prepare_run(
+            folder, src, ["--input-key", "q", "--answer-key", "a", "--value-key", "v", "--group-key", "g"]
+        )
 
 
 gaokao_examples = st.fixed_dictionaries(
@@ -128,8 +130,10 @@ json_documents = st.one_of(
     json_values,
     st.lists(near_rows | good_rows, max_size=6),
     st.fixed_dictionaries(
-        {"keywords": st.sampled_from(["2010-2022_Physics_MCQs", "Math_I_Fill-in-the-Blank", "x"]) | json_values,
-         "example": st.lists(gaokao_examples | json_values, max_size=6)}  # fmt: skip
+        {
+            "keywords": st.sampled_from(["2010-2022_Physics_MCQs", "Math_I_Fill-in-the-Blank", "x"]) | json_values,
+            "example": st.lists(gaokao_examples | json_values, max_size=6),
+        }  # fmt: skip
     ),
 )
 
@@ -197,7 +201,9 @@ def test_eval_any_rows(lines):
 
 
 @settings(max_examples=200)
-@given(body=json_values | st.binary(max_size=40) | st.fixed_dictionaries({"query": json_values, "labels": json_values}))
+@given(
+    body=json_values | st.binary(max_size=40) | st.fixed_dictionaries({"query": json_values, "labels": json_values})
+)
 def test_server_bodies_are_parsed_or_a_4xx(body):
     raw = body if isinstance(body, bytes) else jsonl_line(body)
     try:

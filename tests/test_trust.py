@@ -196,7 +196,11 @@ def test_failed_write_keeps_the_previous_set_and_leaves_no_temporaries(tmp_path,
 
 
 def test_huge_label_is_refused_before_verification():
-    for label in ("1" * (MAX_LABEL_CHARS + 1), {"answer": "1" * (MAX_LABEL_CHARS + 1)}, {"answer": ["1"] * (MAX_LABEL_CHARS + 1)}):
+    for label in (
+        "1" * (MAX_LABEL_CHARS + 1),
+        {"answer": "1" * (MAX_LABEL_CHARS + 1)},
+        {"answer": ["1"] * (MAX_LABEL_CHARS + 1)},
+    ):
         assert score("1", label).reason == reasons.LABEL_MALFORMED
     assert score("1", "1" * 1000).reason is None  # a long but sane label is still verified
 
@@ -221,7 +225,9 @@ def test_csv_rows_with_extra_or_missing_fields_are_rejected(tmp_path):
     assert len(read_jsonl(tmp_path / "out.jsonl")) == 2
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
     assert [(r["row"], r["reason"]) for r in rejects] == [(2, R.BAD_ROW), (3, R.BAD_ROW)]
-    assert rejects[0]["raw"] == ["extra", "1", "0.5", "surprise"] and "4 fields, the header has 3" in rejects[0]["detail"]
+    assert (
+        rejects[0]["raw"] == ["extra", "1", "0.5", "surprise"] and "4 fields, the header has 3" in rejects[0]["detail"]
+    )
 
 
 def test_csv_bytes_that_are_not_utf8_are_one_rejected_row(tmp_path):

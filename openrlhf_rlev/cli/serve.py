@@ -64,7 +64,9 @@ def main(argv=None) -> int:
     try:
         sock = listen(args.host, args.port)
     except OSError as e:  # busy port, no such interface, unresolvable host
-        print(f"openrlhf-rlev serve: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        print(
+            f"openrlhf-rlev serve: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr
+        )
         return 2
     host, port = sock.getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host

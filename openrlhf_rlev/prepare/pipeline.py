@@ -118,7 +118,9 @@ def _nothing_written(result: dict, rejects: list[Reject]) -> str:
     lines = [f"no usable row: read {c['read']}, rejected {c['rejected']}, skipped {c['read'] - c['rejected']}"]
     lines += [f"  {r.source}:{r.row}: {r.reason}: {r.detail}" for r in rejects[:5]]
     if len(rejects) > 5:
-        lines.append(f"  ... and {len(rejects) - 5} more ({', '.join(f'{k} {v}' for k, v in result['rejected_by_reason'].items())})")
+        lines.append(
+            f"  ... and {len(rejects) - 5} more ({', '.join(f'{k} {v}' for k, v in result['rejected_by_reason'].items())})"
+        )
     lines.append(f"nothing written ({result['output']} and its rejects and summary files are unchanged)")
     return "\n".join(lines)
 
@@ -166,7 +168,9 @@ def _check(o: PrepareOptions) -> Keys | None:
     if o.fmt not in FORMATS:
         raise PrepareError(f"--format must be one of {', '.join(FORMATS)}, got {o.fmt!r}")
     if o.paper_total not in gaokao.PAPER_TOTAL_RULES:
-        raise PrepareError(f"--paper-total must be one of {', '.join(gaokao.PAPER_TOTAL_RULES)}, got {o.paper_total!r}")
+        raise PrepareError(
+            f"--paper-total must be one of {', '.join(gaokao.PAPER_TOTAL_RULES)}, got {o.paper_total!r}"
+        )
     if o.verifier not in VERIFIERS:
         raise PrepareError(f"--verifier must be one of {', '.join(VERIFIERS)}, got {o.verifier!r}")
     if o.total is not None and not (math.isfinite(o.total) and o.total > 0):

@@ -267,7 +267,9 @@ def item_from_row(path: str, n: int, row, keys: Keys | None, opts: ReadOptions) 
         return Reject(path, n, R.NOT_AN_OBJECT, f"row is a {type(row).__name__}", raw=row)
     if keys is None:
         cols = ", ".join(sorted(map(str, row)))[:300]
-        return Reject(path, n, R.UNKNOWN_SCHEMA, f"cannot tell the schema (columns: {cols}): {UNKNOWN_SCHEMA_HINT}", row)
+        return Reject(
+            path, n, R.UNKNOWN_SCHEMA, f"cannot tell the schema (columns: {cols}): {UNKNOWN_SCHEMA_HINT}", row
+        )
     try:
         if not valid_text(row):
             raise _RowError(R.BAD_TEXT, "text that is not valid Unicode (a lone surrogate)")
