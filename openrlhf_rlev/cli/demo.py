@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     gen = summary["generation"]
     if gen["skipped"]:
         print(f"  {gen['skipped']} questions skipped before generation (reasons: {gen['skipped_file']})")
-    print(f"time: {summary['timings_s']}")
+    print(f"time{' (of the run that wrote these outputs)' if summary.get('reused') else ''}: {summary['timings_s']}")
     print(f"outputs in {args.out}/:")
     for what, path in summary["outputs"].items():
         print(f"  {what:<17} {path}")
