@@ -101,6 +101,35 @@ def test_directory_input_skips_its_own_outputs_on_rerun(tmp_path, capsys):
     assert json.load(open(data / "out.summary.json"))["files"] == [str(data / "a.jsonl")]
 
 
+def test_output_linked_to_a_file_in_a_directory_input_is_refused(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_lines(data / "a.jsonl", [GOOD])
+    os.symlink(data / "a.jsonl", tmp_path / "out.jsonl")
+    before = snapshot(data)
+    assert prepare_main([str(data), "-o", str(tmp_path / "out.jsonl"), "--quiet"]) == 2
+    assert "overwritten" in capsys.readouterr().err and snapshot(data) == before
+
+
+def test_version_is_the_installed_one(capsys):
+    from importlib.metadata import version
+
+    from openrlhf_rlev.cli.main import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"openrlhf-rlev {version('openrlhf-rlev')}"
+
+
+def test_demo_limit_means_the_first_rows_not_a_smaller_sample(monkeypatch, tmp_path):
+    from openrlhf_rlev import demo
+    from openrlhf_rlev.cli import prepare
+
+    seen = []
+    monkeypatch.setattr(prepare, "main", lambda argv: seen.append(argv) or 0)
+    demo._prepare(demo.DemoConfig(out=str(tmp_path), limit=3), str(tmp_path / "data.jsonl"))
+    assert seen[0][seen[0].index("--sample") + 1] == str(demo.DEFAULT_SAMPLE) and "--limit" not in seen[0]
+
+
 def test_unexpected_schema_is_rejected_per_row_not_per_file(tmp_path):
     src = write_lines(tmp_path / "in.jsonl", [{"text": "an odd first row"}, GOOD, {"other": 1}])
     assert prepare_main([src, "-o", str(tmp_path / "out.jsonl"), "--quiet"]) == 0

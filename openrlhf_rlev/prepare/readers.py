@@ -81,7 +81,7 @@ def expand_inputs(paths: list[str], outputs: tuple[str, ...] = ()) -> list[str]:
                 for name in names
                 if name.lower().endswith(EXTENSIONS)
             )
-            found = [f for f in found if not any(same_file(f, o) for o in outputs)]
+            found = [f for f in found if not _own_output(f, outputs)]
             if not found:
                 raise PrepareError(f"input directory {p!r} has no {'/'.join(EXTENSIONS)} files")
             files += found
@@ -97,6 +97,17 @@ def expand_inputs(paths: list[str], outputs: tuple[str, ...] = ()) -> list[str]:
         else:
             raise PrepareError(f"input {p!r} does not exist")
     return files
+
+
+def _own_output(path: str, outputs: tuple[str, ...]) -> bool:
+    """A file found in an input directory that is this run's output at that very path (a previous run's result):
+    skipped. The same file reached another way (the output is a link to it) is an input the run would destroy."""
+    for o in outputs:
+        if same_file(path, o):
+            if os.path.abspath(path) == os.path.abspath(o):
+                return True
+            raise PrepareError(f"input {path!r} would be overwritten by the output {o!r}: write the output elsewhere")
+    return False
 
 
 def read_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...] = ()) -> ReadResult:

@@ -16,8 +16,9 @@ def check_output(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in OUTPUT_EXTENSIONS:
         raise PrepareError(f"output {path!r}: the extension must be .jsonl or .parquet (it picks the format)")
-    if os.path.isdir(path):
-        raise PrepareError(f"output {path!r} is a directory")
+    for target in (path, rejects_path(path), summary_path(path)):
+        if os.path.isdir(target):  # checked up front: the set is renamed into place only once all are written
+            raise PrepareError(f"output {target!r} is a directory")
     return path
 
 
