@@ -82,7 +82,9 @@ def test_demo_end_to_end_on_smollm2(tmp_path, capsys):
     from openrlhf_rlev.cli import demo as cli
 
     out = tmp_path / "demo"
-    argv = ["--out", str(out), "--sample", "4", "--max-new-tokens", "8", "--batch-size", "4", "--threads", "1"]
+    # seed 3: 3 of the 4 sampled prompts fit the default 384-token budget, so both value groups have responses
+    argv = ["--out", str(out), "--sample", "4", "--seed", "3", "--max-new-tokens", "8", "--batch-size", "4"]
+    argv += ["--threads", "1"]
     assert cli.main(argv) == 0
     stdout = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
