@@ -26,8 +26,8 @@ from openrlhf_rlev import generate as gen
 from openrlhf_rlev import termination as term
 
 DEFAULT_OUT = "rlev_demo_out"
-# 180 sampled questions of which about 115 have prompts within 384 SmolLM2 tokens (the rest, mostly long
-# Chinese and English reading passages, are skipped and listed): about 5-8 minutes on 2 busy CPU cores.
+# 180 sampled questions of which 85 have prompts within 384 SmolLM2 tokens (the rest, mostly long Chinese and
+# English reading passages, are skipped and listed): under 5 minutes on 2 CPU cores shared with a training run.
 DEFAULT_SAMPLE = 180
 DEFAULT_MAX_NEW_TOKENS = 96
 DEFAULT_BATCH_SIZE = 32
@@ -204,7 +204,11 @@ def run_demo(cfg: DemoConfig) -> dict:
     t0 = time.time()
     os.makedirs(cfg.out, exist_ok=True)
     p = paths(cfg.out)
-    _check_run(cfg, os.path.join(cfg.out, "run.json"))
+    run = _check_run(cfg, os.path.join(cfg.out, "run.json"))
+    done = _finished(p, run, cfg.k)
+    if done is not None:
+        _say(cfg, f"nothing to do: {cfg.out} holds this finished run (delete {p['summary']} to recompute)")
+        return dict(done, reused=True)
     threads = configure_threads(cfg.threads)
     _say(cfg, f"torch threads: {threads}")
 
@@ -266,14 +270,35 @@ def run_demo(cfg: DemoConfig) -> dict:
         "timings_s": dict(cfg.timings, total=round(time.time() - t0, 1)),
         "torch_threads": threads,
         "outputs": {k: v for k, v in p.items() if os.path.exists(v) or k in written or k == "summary"},
+        "table": ev.markdown_table(result.metrics),
+        "finished": _fingerprint(p, run, cfg.k),
     }
     with open(p["summary"], "w", encoding="utf-8") as f:
         json.dump(summary, f, ensure_ascii=False, indent=2)
-    summary["table"] = ev.markdown_table(result.metrics)
     return summary
 
 
-def _check_run(cfg: DemoConfig, path: str) -> None:
+def _fingerprint(p: dict, run: dict, k: int | None) -> dict:
+    """What a finished run's outputs follow from: its settings and the predictions file as it was."""
+    st = os.stat(p["predictions"])
+    return {"run": run, "k": k, "predictions": [st.st_size, st.st_mtime_ns]}
+
+
+def _finished(p: dict, run: dict, k: int | None) -> dict | None:
+    """The summary of a finished run with these settings whose predictions and outputs are all still there, so
+    a rerun with nothing to do returns in seconds instead of reloading the model and recomputing every step."""
+    try:
+        with open(p["summary"], encoding="utf-8") as f:
+            summary = json.load(f)
+        same = summary.get("finished") == _fingerprint(p, run, k)
+    except (OSError, ValueError):
+        return None
+    if not same or not all(os.path.exists(path) for path in summary.get("outputs", {}).values()):
+        return None
+    return summary
+
+
+def _check_run(cfg: DemoConfig, path: str) -> dict:
     """Resume only the same run: predictions of another sample, model or limit must not mix into this one."""
     run = {
         "data": os.path.abspath(cfg.data) if cfg.data else f"gaokao --sample {cfg.sample} --seed {cfg.seed}",
@@ -290,13 +315,13 @@ def _check_run(cfg: DemoConfig, path: str) -> None:
             raise DemoError(f"{cfg.out} holds a demo run with different {changed}; use another --out or delete it")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(run, f, indent=2)
+    return run
 
 
 def _prepare(cfg: DemoConfig, out: str) -> str:
     from openrlhf_rlev.cli.prepare import main as prepare_main
 
-    n = min(cfg.sample, cfg.limit) if cfg.limit else cfg.sample  # a quick run still mixes subjects and values
-    argv = ["--gaokao", "--sample", str(n), "--seed", str(cfg.seed), "-o", out, "--quiet"]
+    argv = ["--gaokao", "--sample", str(cfg.sample), "--seed", str(cfg.seed), "-o", out, "--quiet"]
     code = prepare_main(argv)
     if code:
         raise DemoError(f"openrlhf-rlev prepare {' '.join(argv)} failed with exit code {code}")

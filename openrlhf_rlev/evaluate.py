@@ -21,6 +21,7 @@ from openrlhf_rlev import metrics
 from openrlhf_rlev.core import score
 from openrlhf_rlev.generate import iter_jsonl, load_prepared
 from openrlhf_rlev.labels import Label, LabelError, parse_label
+from openrlhf_rlev.prepare.records import valid_text
 from openrlhf_rlev.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind
 
@@ -47,7 +48,7 @@ def choice_credit(response: str, answers: tuple[str, ...]) -> float:
     from the standard's scores nothing; otherwise each entry earns its share when its letters equal the
     standard's, or half its share when the standard has several letters and the response picked a non-empty
     subset of them (its Physics multi-select rule; no other file has multi-letter entries)."""
-    got = choice.extract_choices(response, len(answers))
+    got = choice.extract_choices(response, len(answers), choice.one_letter_each(answers))
     if len(got) != len(answers):
         return 0.0
     exact = choice.choice_parts(response, answers)
@@ -146,7 +147,7 @@ def evaluate(
                 raise RowRejected(error)
             item = _score_row(row, line_no, join, tokenizer, partial_credit, settings)
         except RowRejected as e:
-            rejects.append({"line": line_no, "reason": str(e), "raw": raw.rstrip("\n")[:2000]})
+            rejects.append({"line": line_no, "reason": str(e), "raw": raw.rstrip("\r\n")})
             continue
         s, reason, partial, has_value, toks = item
         scored.append(s)
@@ -182,6 +183,8 @@ def evaluate(
 def _score_row(row, line_no, join, tokenizer, partial_credit, settings):
     if not isinstance(row, dict):
         raise RowRejected(f"row is a JSON {type(row).__name__}, not an object")
+    if not valid_text(row):
+        raise RowRejected("text that is not valid Unicode (a lone surrogate escape)")
     response = row.get("response")
     if not isinstance(response, str):
         raise RowRejected("missing 'response' (need a string)")
@@ -238,9 +241,8 @@ def markdown_table(m: dict) -> str:
     notes.append(f"length: {m['length_source']}")
     if m["partial_credit"]:
         notes.append("partial credit: GAOKAO-Bench per-entry rule for choice labels")
-    if m["n_rejected"]:
-        notes.append(f"{m['n_rejected']} of {m['n_rows_read']} rows rejected")
-    return "\n".join(lines) + "\n\n" + "; ".join(notes)
+    counts = f"rows: read {m['n_rows_read']} = scored {m['n_scored']} + rejected {m['n_rejected']}"
+    return counts + "\n\n" + "\n".join(lines) + "\n\n" + "; ".join(notes)
 
 
 def output_paths(predictions: str, out_json: str | None = None, plots_dir: str | None = None) -> dict:

@@ -75,15 +75,16 @@ def load_prepared(path: str, input_key: str = "prompt", label_key: str = "label"
 
 
 def iter_jsonl(path: str):
-    """(line number, object or None, error or None, raw line) for every non-blank line: bad lines are reported,
-    never fatal."""
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+    """(line number, object or None, error or None, raw line) for every non-blank line: bad lines (bad JSON, bad
+    UTF-8, nesting too deep) are reported, never fatal."""
+    with open(path, "rb") as f:
+        for line_no, data in enumerate(f, 1):
+            line = data.decode("utf-8", "replace")
             if not line.strip():
                 continue
             try:
-                yield line_no, json.loads(line), None, line
-            except ValueError as e:
+                yield line_no, json.loads(data), None, line
+            except (ValueError, RecursionError) as e:
                 yield line_no, None, f"invalid JSON: {e}", line
 
 
@@ -152,6 +153,7 @@ class TransformersBackend:
         self.eos_ids = eos_token_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]
+        self.on_step = None  # called with the number of new tokens after each decode step (progress)
 
     def generate(self, prompts: list[list[int]], cfg: GenConfig) -> list[Completion]:
         import torch
@@ -164,6 +166,7 @@ class TransformersBackend:
             mask[i, width - len(p) :] = 1
         device = next(self.model.parameters()).device
         sampling = {"do_sample": True, "temperature": cfg.temperature, "top_p": cfg.top_p}
+        extra = {"stopping_criteria": self._progress(width)} if self.on_step else {}
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=ids.to(device),
@@ -172,8 +175,24 @@ class TransformersBackend:
                 eos_token_id=self.eos_ids,
                 pad_token_id=self.pad_id,
                 **(sampling if cfg.temperature > 0 else {"do_sample": False}),
+                **extra,
             )
         return [self._completion(row[width:].tolist()) for row in out]
+
+    def _progress(self, prompt_width: int):
+        """A stopping criterion that never stops: it reports each decode step, so a batch of long prompts shows
+        progress within seconds instead of only when the whole batch is done."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        on_step = self.on_step
+
+        class Progress(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                on_step(input_ids.shape[1] - prompt_width)
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+        return StoppingCriteriaList([Progress()])
 
     def _completion(self, new_ids: list[int]) -> Completion:
         for i, t in enumerate(new_ids):
@@ -251,11 +270,17 @@ def generate_file(
     _seed(cfg.seed)
     written = 0
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    n_batches = -(-len(work) // cfg.batch_size)
     with (
         open(out_path, "a", encoding="utf-8") as out,
         tqdm(total=len(work), desc="generate", unit="resp", disable=not progress) as bar,
     ):
-        for start in range(0, len(work), cfg.batch_size):
+        for b, start in enumerate(range(0, len(work), cfg.batch_size), start=1):
+            if progress and hasattr(backend, "on_step"):
+                backend.on_step = lambda t, b=b: bar.set_postfix_str(
+                    f"batch {b}/{n_batches}, token {t}/{cfg.max_new_tokens}", refresh=True
+                )
+                backend.on_step(0)  # shown at once; a batch of long prompts takes a while to its first token
             batch = work[start : start + cfg.batch_size]
             completions = backend.generate([w[3] for w in batch], cfg)
             for (_, row, s, _), c in zip(batch, completions):

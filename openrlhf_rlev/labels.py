@@ -3,16 +3,25 @@
     {"answer": str | [str, ...], "value": float in [0, 1], "scale": float >= 0 (optional),
      "verifier": "math" | "choice" | "exact" | "judge" (optional)}
 
-A dict or its JSON string. A plain string is an answer with no value (s = 1). Keys that are None count
-as absent, because Arrow fills missing struct fields with null.
+A dict or its JSON string. A plain string is an answer with no value (s = 1), unless it starts like a JSON
+object (`{"`): then it must parse, or it is `label_malformed` (a truncated label must not pass as an answer;
+a set answer such as "{1, 2}" is still a plain answer). Keys that are None count as absent, because Arrow fills
+missing struct fields with null. A label above MAX_LABEL_CHARS of text is `label_malformed` before any parsing,
+so no label can cost the reward more than a bounded time.
 """
 
 import json
 import math
+import re
 from dataclasses import dataclass
 
 from openrlhf_rlev import reasons
 from openrlhf_rlev.settings import VERIFIERS
+
+# Real answers are at most a few hundred characters; a label this size is a data bug, and verifying it would
+# cost seconds per sample (a 10 MB label took 20 s in the reward thread, beyond the verifier's hard timeout).
+MAX_LABEL_CHARS = 100_000
+_JSON_OBJECT = re.compile(r'^\{\s*(?:"|\}$)')
 
 
 class LabelError(ValueError):
@@ -31,14 +40,19 @@ class Label:
 
 def parse_label(raw) -> Label:
     if isinstance(raw, str):
+        if len(raw) > MAX_LABEL_CHARS:
+            raise LabelError(reasons.LABEL_MALFORMED, f"label is {len(raw)} characters, above {MAX_LABEL_CHARS}")
         text = raw.strip()
-        if text.startswith("{"):
+        if _JSON_OBJECT.match(text):
             try:
                 decoded = json.loads(text)
-            except ValueError:
-                decoded = None  # e.g. a set answer "{1, 2}": a plain answer, not JSON
-            if isinstance(decoded, dict):
-                return _from_dict(decoded)
+            except (ValueError, RecursionError) as e:
+                raise LabelError(
+                    reasons.LABEL_MALFORMED, f"label starts like a JSON object but is not one: {e}"
+                ) from None
+            if not isinstance(decoded, dict):
+                raise LabelError(reasons.LABEL_MALFORMED, "label starts like a JSON object but is not one")
+            return _from_dict(decoded)
         if not text:
             raise LabelError(reasons.LABEL_MISSING_ANSWER, "label is an empty string")
         return Label(answers=(text,))
@@ -61,10 +75,16 @@ def _answers(raw) -> tuple[str, ...]:
         raise LabelError(reasons.LABEL_MISSING_ANSWER, "label has no 'answer'")
     items = raw if isinstance(raw, (list, tuple)) else [raw]
     out = []
+    size = 0
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise LabelError(reasons.LABEL_MALFORMED, f"answer entries must be strings, got {type(item).__name__}")
+        if isinstance(item, int) and abs(item) >= 10**100:
+            raise LabelError(reasons.LABEL_MALFORMED, "answer entry is an integer of more than 100 digits")
         text = str(item).strip()
+        size += len(text)
+        if size > MAX_LABEL_CHARS:
+            raise LabelError(reasons.LABEL_MALFORMED, f"label answers are above {MAX_LABEL_CHARS} characters")
         if not text:
             raise LabelError(reasons.LABEL_MISSING_ANSWER, "label has an empty answer entry")
         out.append(text)
@@ -78,10 +98,13 @@ def _number(d: dict, key: str, upper: float) -> float | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise LabelError(reasons.LABEL_BAD_VALUE, f"label {key!r} must be a number, got {raw!r}")
-    x = float(raw)
+        raise LabelError(reasons.LABEL_BAD_VALUE, f"label {key!r} must be a number, got {str(raw)[:80]!r}")
+    try:
+        x = float(raw)
+    except OverflowError:  # an integer beyond float range
+        raise LabelError(reasons.LABEL_BAD_VALUE, f"label {key!r} is beyond float range") from None
     if not (math.isfinite(x) and 0.0 <= x <= upper):
-        raise LabelError(reasons.LABEL_BAD_VALUE, f"label {key!r} must be in [0, {upper}], got {raw!r}")
+        raise LabelError(reasons.LABEL_BAD_VALUE, f"label {key!r} must be in [0, {upper}], got {x!r}")
     return x
 
 

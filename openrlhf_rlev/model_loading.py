@@ -55,7 +55,17 @@ def load_tokenizer(model: str):
         tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kwargs)
     except OSError as e:
         raise ModelNotAvailable(f"cannot load a tokenizer from {model!r} with local files only: {e}") from e
-    return fix_chatml_special_tokens(tok)
+    return no_bpe_space_cleanup(fix_chatml_special_tokens(tok))
+
+
+def no_bpe_space_cleanup(tok):
+    """GGUF tokenizers come with clean_up_tokenization_spaces=True, a WordPiece step that would strip spaces before
+    punctuation in BPE output. transformers skips it for BPE but warns ("destructive ... corrupt output") on every
+    first decode; saying False is what it does anyway, without the warning."""
+    backend = getattr(tok, "backend_tokenizer", None)
+    if getattr(tok, "clean_up_tokenization_spaces", False) and type(getattr(backend, "model", None)).__name__ == "BPE":
+        tok.clean_up_tokenization_spaces = False
+    return tok
 
 
 def load_model(model: str, dtype: str = "auto"):

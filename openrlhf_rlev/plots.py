@@ -9,8 +9,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from openrlhf_rlev.metrics import ValueBin  # noqa: E402
 
-EOS_FLOOR = 1e-12  # log-scale plots cannot show 0
-
 
 def _bin_labels(bins: Sequence[ValueBin]) -> list[str]:
     return [f"{i + 1}\n{b.lo:.3g}" + ("" if b.lo == b.hi else f"–{b.hi:.3g}") for i, b in enumerate(bins)]
@@ -46,36 +44,34 @@ def plot_value_bins(bins: Sequence[ValueBin], path: str, metric: str, title: str
     return path
 
 
-def rolling_mean(ys: Sequence[float], window: int) -> list[float]:
-    """Centered moving average (shorter at the ends): per-position means over a few dozen prompts are spiky."""
-    half = window // 2
-    return [
-        sum(ys[max(0, i - half) : i + half + 1]) / len(ys[max(0, i - half) : i + half + 1]) for i in range(len(ys))
-    ]
-
-
-def plot_termination(curves: Sequence[tuple[str, dict]], path: str, title: str, window: int = 7) -> str:
-    """P(EOS) by response position; `curves` is [(name, curves_json)], the first solid, the rest dashed.
-    Thin faint lines are the per-position means, bold lines their `window`-position moving average."""
+def plot_termination(curves: Sequence[tuple[str, dict]], path: str, title: str) -> str:
+    """P(EOS) by response position from each group's `windows` (termination.window_bands): a line per value
+    bucket (top and bottom prompts by value) with its 95% band; `curves` is [(name, curves_json)], the first
+    solid, the rest dashed."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     styles = ["-", "--", ":", "-."]
     colors = {"top": "#C44E52", "bottom": "#4C72B0"}
+    window = None
     for i, (name, data) in enumerate(curves):
         for group in ("top", "bottom"):
             g = data[group]
-            if not g["p_eos"]:
+            if not g.get("windows"):
                 continue
-            ys = [max(p, EOS_FLOOR) for p in g["p_eos"]]
-            xs = range(len(ys))
+            ws = g["windows"]
+            window = window or ws[0]["end"] - ws[0]["start"]
+            xs = [(w["start"] + w["end"] - 1) / 2 for w in ws]
             label = f"{name}: {group}-{len(g['prompts'])} by value (v {g['value_min']:.3g}–{g['value_max']:.3g})"
             style = styles[i % len(styles)]
-            ax.plot(xs, ys, style, color=colors[group], linewidth=0.6, alpha=0.3)
-            ax.plot(xs, rolling_mean(ys, window), style, color=colors[group], label=label, linewidth=1.8)
+            ax.plot(xs, [10 ** w["log10_mean"] for w in ws], style, marker="o", markersize=3, color=colors[group],
+                    label=label, linewidth=1.8)  # fmt: skip
+            ax.fill_between(xs, [10 ** w["lo"] for w in ws], [10 ** w["hi"] for w in ws], color=colors[group],
+                            alpha=0.15 if i == 0 else 0.08, linewidth=0)  # fmt: skip
     ax.set_yscale("log")
     ax.text(
         0.99,
         0.01,
-        f"bold: {window}-position moving average; values below {EOS_FLOOR:g} drawn at {EOS_FLOOR:g}",
+        f"each point: the responses still running, each averaged over a {window}-token window (geometric mean);"
+        " band: 95% CI across responses",
         transform=ax.transAxes,
         ha="right",
         va="bottom",
@@ -83,10 +79,11 @@ def plot_termination(curves: Sequence[tuple[str, dict]], path: str, title: str, 
         color="gray",
     )
     ax.set_xlabel("response position (tokens)")
-    ax.set_ylabel("P(EOS), mean over responses still running")
+    ax.set_ylabel("P(EOS)")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:  # fewer than 2 prompts with a value: nothing to label
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -13,8 +13,10 @@ network reaches.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -173,9 +175,24 @@ def create_app(
     return app
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced: a busy port or a bad host is an OSError here,
+    which the CLI reports in one line, instead of a traceback after the "remote_url" line."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 5000,
+    sock: socket.socket,
     *,
     settings: Settings | None = None,
     max_body_mb: float = DEFAULT_MAX_BODY_MB,
@@ -184,18 +201,25 @@ def serve(
     log_level: str = "info",
     access_log: bool = False,
 ) -> None:
-    """Run until SIGINT/SIGTERM; then stop accepting, finish in-flight requests (up to graceful_timeout)."""
+    """Run on `sock` until SIGINT/SIGTERM; then stop accepting, finish in-flight requests (up to graceful_timeout)
+    and return normally, so the process exits 0 after a clean drain."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                yield
+                # uvicorn re-raises a caught SIGTERM/SIGINT after shutting down, so a clean drain would exit
+                # 143/130; a drained stop the operator asked for is a normal exit.
+                self._captured_signals.clear()
+
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(asctime)s %(name)s] %(message)s")
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    host = sock.getsockname()[0]
+    if host not in ("127.0.0.1", "::1"):
         logger.warning("RLEV reward server on %s: it has no authentication; keep it on the cluster network", host)
     app = create_app(settings, max_body_bytes=int(max_body_mb * 2**20), threads=threads)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,
-        timeout_graceful_shutdown=graceful_timeout,
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=graceful_timeout
     )
+    Server(config).run(sockets=[sock])

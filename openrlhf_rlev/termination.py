@@ -11,6 +11,7 @@ The response is re-tokenized from its text with the model's tokenizer, so curves
 """
 
 import json
+import math
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -135,6 +136,36 @@ def mean_curve(curves: list[list[float]], max_positions: int | None = None) -> t
     return means, counts
 
 
+EOS_FLOOR = 1e-12  # log10 of 0 is undefined: P(EOS) below this counts as this
+
+
+def window_size(length: int) -> int:
+    """About a dozen windows over the longest response, at least 4 positions each."""
+    return max(4, -(-length // 12))
+
+
+def window_bands(curves: list[list[float]], window: int) -> list[dict]:
+    """The readable form of P(EOS) curves: per window of `window` positions, each response still running there
+    gives one number (its mean log10 P(EOS) over the window), and the window gets their mean with a 95% band
+    (1.96 standard errors across responses). Raw per-position means over a few dozen responses are spiky noise."""
+    length = max((len(c) for c in curves), default=0)
+    out = []
+    for start in range(0, length, window):
+        per = [
+            sum(math.log10(max(p, EOS_FLOOR)) for p in c[start : start + window]) / len(c[start : start + window])
+            for c in curves
+            if len(c) > start
+        ]
+        n = len(per)
+        mean = sum(per) / n
+        se = math.sqrt(sum((x - mean) ** 2 for x in per) / (n - 1) / n) if n > 1 else 0.0
+        end = min(start + window, length)
+        out.append(
+            {"start": start, "end": end, "log10_mean": mean, "lo": mean - 1.96 * se, "hi": mean + 1.96 * se, "n": n}
+        )
+    return out
+
+
 # ---- the whole measurement ----
 
 
@@ -164,6 +195,8 @@ def termination_curves(
         "skipped": skipped,
         "definition": __doc__.split("\n\n")[1].replace("\n", " "),
     }
+    window = window_size(max((len(c) for c in probs), default=0) if max_positions is None else max_positions)
+    result["window"] = window
     for name, group, curves in (("top", top, probs[: len(top)]), ("bottom", bottom, probs[len(top) :])):
         means, counts = mean_curve(curves, max_positions)
         values = [e.value for e in group]
@@ -175,6 +208,7 @@ def termination_curves(
             "mean_response_tokens": sum(len(e.response_ids) for e in group) / len(group) if group else None,
             "p_eos": means,
             "n": counts,
+            "windows": window_bands([c[:max_positions] for c in curves], window),
         }
     return result
 
@@ -198,4 +232,7 @@ def load_curves(path: str) -> dict:
     if not all(g in data and "p_eos" in data[g] for g in ("top", "bottom")):
         raise ValueError(f"{path}: not a termination curves JSON (needs top/bottom p_eos)")
     data.setdefault("model", path)
+    for g in ("top", "bottom"):  # written before windows existed: the mean curve alone, no band
+        if "windows" not in data[g]:
+            data[g]["windows"] = window_bands([data[g]["p_eos"]], window_size(len(data[g]["p_eos"])))
     return data

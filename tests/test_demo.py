@@ -82,9 +82,13 @@ def test_demo_end_to_end_on_smollm2(tmp_path, capsys):
     from openrlhf_rlev.cli import demo as cli
 
     out = tmp_path / "demo"
-    assert cli.main(["--out", str(out), "--limit", "4", "--max-new-tokens", "8", "--batch-size", "4"]) == 0
+    # seed 3: 3 of the 4 sampled prompts fit the default 384-token budget, so both value groups have responses
+    argv = ["--out", str(out), "--sample", "4", "--seed", "3", "--max-new-tokens", "8", "--batch-size", "4"]
+    argv += ["--threads", "1"]
+    assert cli.main(argv) == 0
     stdout = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["torch_threads"] == 1  # --threads is honoured
     assert summary["scoring_path"] == demo.PATH_EXECUTOR
     assert f"outputs in {out}" in stdout and "openrlhf.utils.agent.SingleTurnAgentExecutor" in stdout
 
@@ -120,3 +124,23 @@ def test_demo_end_to_end_on_smollm2(tmp_path, capsys):
     for png in ("acc_by_value.png", "length_by_value.png", "termination.png"):
         blob = (out / png).read_bytes()
         assert blob.startswith(PNG) and len(blob) > 5000, png
+
+    # A rerun with nothing to do touches nothing: no model load, no step recomputed.
+    stamps = {f.name: f.stat().st_mtime_ns for f in out.iterdir() if f.name != "run.json"}
+    assert cli.main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    assert {f.name: f.stat().st_mtime_ns for f in out.iterdir() if f.name != "run.json"} == stamps
+    (out / "predictions.jsonl").write_text((out / "predictions.jsonl").read_text().splitlines(True)[0])
+    assert cli.main(argv) == 0  # predictions changed: the missing ones are generated again
+    assert "nothing to do" not in capsys.readouterr().err
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == len(preds)
+
+
+@pytest.mark.slow
+def test_smollm2_tokenizer_keeps_spaces_without_the_cleanup_warning():
+    from openrlhf_rlev.model_loading import load_tokenizer
+
+    tok = load_tokenizer("smollm2")
+    assert tok.clean_up_tokenization_spaces is False
+    text = "Answer: A , B . So it is ( C ) !"
+    assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text

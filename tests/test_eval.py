@@ -300,7 +300,13 @@ def test_partial_credit_equals_gaokao_official_score(tmp_path):
 def test_markdown_table_handles_missing_numbers():
     m = metrics.summarize([])
     m.update(
-        length_unit="tokens", length_source="x", partial_credit=False, n_rejected=0, n_rows_read=0, per_datasource={}
+        length_unit="tokens",
+        length_source="x",
+        partial_credit=False,
+        n_rejected=0,
+        n_rows_read=0,
+        n_scored=0,
+        per_datasource={},
     )
     table = markdown_table(m)
     assert "| **all** | 0 | – | – |" in table

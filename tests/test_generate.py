@@ -216,3 +216,18 @@ def test_chatml_eos_fix(byte_tokenizer):
     assert tok.eos_token == "<|im_end|>"
     same = copy.deepcopy(byte_tokenizer)
     assert model_loading.fix_chatml_special_tokens(same).eos_token == byte_tokenizer.eos_token
+
+
+def test_progress_within_a_batch_is_reported_every_decode_step(tmp_path, model, byte_tokenizer, capsys):
+    backend = gen.TransformersBackend(model, byte_tokenizer)
+    prompts = [gen.prompt_token_ids(byte_tokenizer, gen.render_prompt(byte_tokenizer, p)) for p in PROMPTS[:2]]
+    cfg = gen.GenConfig(max_new_tokens=5)
+    quiet = backend.generate(prompts, cfg)
+    steps = []
+    backend.on_step = steps.append
+    assert backend.generate(prompts, cfg) == quiet  # reporting never changes what is generated
+    assert steps == list(range(1, max(len(c.token_ids) for c in quiet) + 1))
+
+    data = write_data(tmp_path / "d.jsonl", data_rows())
+    gen.generate_file(data, str(tmp_path / "p.jsonl"), backend, byte_tokenizer, gen.GenConfig(max_new_tokens=4))
+    assert "batch 1/" in capsys.readouterr().err

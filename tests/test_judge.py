@@ -417,7 +417,26 @@ def test_reward_func_end_to_end_yes(judge_env):
     assert out["extra_logs"]["rlev/fail_judge_unavailable"] == 0.0
     assert sent_line(judge_env.requests[0]) == "There are 42 apples."  # EOS text stripped, last line only
     content = judge_env.requests[0]["body"]["messages"][0]["content"]
-    assert "\nforty-two\n" in content and "How many apples?" in content
+    assert "\nforty-two\n" in content and "Question:\nHow many apples?\n\n" in content
+    assert "<|im_start|>" not in content and "<|im_end|>" not in content and "assistant" not in content
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        PROMPT,
+        "<|im_start|>system\nBe brief.<|im_end|>\n" + PROMPT,
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHow many apples?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        "<bos><start_of_turn>user\nHow many apples?<end_of_turn>\n<start_of_turn>model\n",
+        "<s>[INST] How many apples? [/INST]",
+        "<｜begin▁of▁sentence｜><｜User｜>How many apples?<｜Assistant｜>",
+        "<|user|>\nHow many apples?<|end|>\n<|assistant|>\n",
+        "  How many apples?\n",
+    ],
+)
+def test_judge_sees_the_question_without_chat_markup(prompt):
+    assert judge.plain_question(prompt) == "How many apples?"
 
 
 def test_reward_func_end_to_end_no(judge_env):

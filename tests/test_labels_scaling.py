@@ -73,7 +73,12 @@ def test_plain_strings_are_answers_without_value(text):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+    st.none()
+    | st.booleans()
+    | st.floats()
+    | st.integers(min_value=-(10**400), max_value=10**400)  # beyond float range too
+    | st.text(max_size=10)
+    | st.sampled_from(['{"answer": "2", "value": ', "{1, 2}", "{}", "\ud800"]),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=10,
 )

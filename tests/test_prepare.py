@@ -82,10 +82,9 @@ def test_bundled_gaokao_loads_in_openrlhf(tmp_path, openrlhf_loaders, ext):
     # prompt is chat messages, as --data.apply_chat_template expects
     assert data[0]["prompt"][0]["role"] == "user"
 
-    # By hand: the first Math_I MCQ (2010, 新课标) is 5 points; the 2010 Math_I paper in the bench is
-    # 9 MCQs x 5 + 3 fill-ins x 5 + 5 open-ended (12+12+12+12+10) = 118.
+    # By hand: the first Math_I MCQ (2010, 新课标) is 5 points of the national maths paper's printed 150.
     first = next(i for i, d in enumerate(data) if d["id"] == "2010-2022_Math_I_MCQs.json:1")
-    assert ds.labels[first]["value"] == pytest.approx(5 / 118)
+    assert ds.labels[first]["value"] == pytest.approx(5 / 150)
     assert ds.labels[first]["verifier"] == "choice"
     raw = json.load(open(os.path.join(GAOKAO, "Objective_Questions", "2010-2022_Math_I_MCQs.json")))["example"][0]
     assert ds.labels[first]["answer"] == raw["answer"]
@@ -108,8 +107,8 @@ def paper_totals_by_hand(subject_name):
     return totals
 
 
-def test_gaokao_values_are_share_of_paper_across_files(tmp_path):
-    out, rows, summary = run(tmp_path, [GAOKAO], fmt="gaokao", subjects=["Math_II"])
+def test_gaokao_bench_values_are_share_of_paper_across_files(tmp_path):
+    out, rows, summary = run(tmp_path, [GAOKAO], fmt="gaokao", subjects=["Math_II"], paper_total="bench")
     totals = paper_totals_by_hand("Math_II")
     ex = json.load(open(os.path.join(GAOKAO, "Subjective_Questions", "2010-2022_Math_II_Fill-in-the-Blank.json")))
     rows = by_id(rows)
@@ -120,6 +119,27 @@ def test_gaokao_values_are_share_of_paper_across_files(tmp_path):
     assert summary["skipped_open_ended_by_datasource"] == {"gaokao/Math_II_Open-ended_Questions": 122}
     assert summary["files_skipped"] and counts_add_up(summary)
     assert not any("Open-ended" in r for r in rows)
+
+
+def test_gaokao_printed_paper_totals_by_subject_with_visible_fallback(tmp_path, capsys):
+    out = str(tmp_path / "gk.jsonl")
+    assert cli_main(["--gaokao", "--subjects", "Physics,English,Chemistry", "-o", out]) == 0
+    text = capsys.readouterr().out
+    rows = by_id(read_jsonl(out))
+    for name, total in (("Physics_MCQs", 300), ("English_Reading_Comp", 150), ("Chemistry_MCQs", 300)):
+        src = json.load(open(os.path.join(GAOKAO, "Objective_Questions", f"2010-2022_{name}.json")))["example"]
+        for i, ex in enumerate(src, start=1):
+            if "解析版" not in ex["category"]:
+                expected = ex["score"] * len(ex["answer"]) / total
+                assert rows[f"2010-2022_{name}.json:{i}"]["label"]["value"] == pytest.approx(expected)
+    # the category that names no paper falls back to the bench rule, and says so
+    s = json.load(open(tmp_path / "gk.summary.json"))
+    assert s["paper_total"] == {
+        "rule": "printed",
+        "printed_total_unknown": {"Chemistry 2021 （解析版）": 3, "English 2021 （解析版）": 8},
+    }
+    assert "printed total unknown, fell back to the points in the bench" in text
+    assert "(the paper's data: mean 0.02, 1.18% above 0.1)" in text
 
 
 def test_gaokao_fixed_total_and_open_ended(tmp_path):
@@ -149,7 +169,7 @@ def test_gaokao_multi_part_and_string_answers(tmp_path):
     }
     path = tmp_path / "2015-2016_English_Cloze_Test.json"
     path.write_text(json.dumps(doc, ensure_ascii=False))
-    _, rows, summary = run(tmp_path, [path], include_open_ended=True)
+    _, rows, summary = run(tmp_path, [path], include_open_ended=True, paper_total="bench")
     rows = by_id(rows)
     # one paper despite two spellings of its category: 2 x 2 + 6 = 10 points
     assert rows["2015-2016_English_Cloze_Test.json:1"]["label"]["value"] == pytest.approx(4 / 10)
@@ -403,7 +423,13 @@ def test_gaokao_bad_examples_are_rejected(tmp_path):
     path = tmp_path / "2010-2010_Physics_MCQs.json"
     path.write_text(json.dumps(doc))
     _, rows, s = run(tmp_path, [path])
-    assert len(rows) == 1 and rows[0]["label"]["value"] == 1.0
+    # category "c" is no known paper type: the bench rule, whose paper total still counts the 6 points of the
+    # question rejected for its empty text; the other rejects' points are unknown, and the summary says so
+    assert len(rows) == 1 and rows[0]["label"]["value"] == 0.5
+    assert s["paper_total"]["printed_total_unknown"] == {"Physics 2010 c": 1}
+    assert s["groups_with_rejects"] == [
+        {"group": "Physics/2010/c", "rejected": 4, "points_known": 1, "points_unknown": 3}
+    ]
     rejects = {r["row"]: r["reason"] for r in read_jsonl(tmp_path / "out.rejects.jsonl")}
     assert rejects == {
         2: R.MISSING_VALUE,
@@ -490,7 +516,6 @@ def test_cli_gaokao_flag_defaults_to_bundled(tmp_path, capsys):
         (["{good}", "-o", "{out}", "--alpha", "-1"], "--alpha"),
         (["{good}", "-o", "{out}", "--eval", "--alpha", "10"], "--eval"),
         (["{good}", "-o", "{out}", "--sample", "0"], "--sample"),
-        (["{plain}", "-o", "{out}"], "cannot tell the schema"),
         (["{broken}", "-o", "{out}"], "not valid JSON"),
         (["--gaokao", "-o", "{out}", "--subjects", "Astrology"], "no input file matches"),
         (["{good}", "-o", "{out}", "--eval", "--eval-marker", " "], "non-whitespace"),

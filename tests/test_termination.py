@@ -104,6 +104,9 @@ def test_cli_writes_json_and_plot_and_overlays_a_comparison(tmp_path, model, byt
     assert cli.main(argv) == 0
     curves = json.loads(base.read_text())
     assert curves["model"] == "baseline" and len(curves["top"]["prompts"]) == 2
+    assert curves["top"]["windows"] and sum(w["end"] - w["start"] for w in curves["top"]["windows"]) == len(
+        curves["top"]["p_eos"]
+    )
     other = tmp_path / "rlev.json"
     argv = ["--model", str(folder), "--predictions", path, "--k", "2", "-o", str(other), "--compare", str(base)]
     assert cli.main(argv + ["--quiet"]) == 0
@@ -114,3 +117,14 @@ def test_cli_writes_json_and_plot_and_overlays_a_comparison(tmp_path, model, byt
     (tmp_path / "bad.json").write_text("{}")
     assert cli.main(argv[:-2] + ["--compare", str(tmp_path / "bad.json"), "--quiet"]) == 2
     assert "not a termination curves JSON" in capsys.readouterr().err
+
+
+def test_window_bands_average_each_response_then_across_responses():
+    a = [1e-2] * 4 + [1e-4] * 4  # two windows of 4
+    b = [1e-4] * 4  # ended early: only in the first window
+    ws = term.window_bands([a, b], 4)
+    assert [(w["start"], w["end"], w["n"]) for w in ws] == [(0, 4, 2), (4, 8, 1)]
+    assert ws[0]["log10_mean"] == pytest.approx(-3) and ws[1]["log10_mean"] == pytest.approx(-4)
+    assert ws[0]["lo"] < -3 < ws[0]["hi"]  # responses disagree: a band
+    assert ws[1]["lo"] == ws[1]["hi"] == pytest.approx(-4)  # one response: no spread to show
+    assert term.window_bands([[0.0, 0.0, 0.0, 0.0]], 4)[0]["log10_mean"] == pytest.approx(-12)  # the floor

@@ -101,6 +101,13 @@ def test_unbalanced_boxed_is_no_answer_and_a_huge_text_is_cut_to_its_tail():
         ("34. B ……所以答案选 B.\n35. C ……所以答案选 C.\n答案：D A B C", ("D", "A", "B", "C"), True),
         ("答案：C F B E D", ("C", "F", "A", "E", "D"), False),
         ("答案：C F A", ("C", "F", "A", "E", "D"), False),
+        # one letter per question: a run of letters is one per question, in order (GAOKAO-Bench's official rule)
+        ("答案：AC", ("A", "C"), True),
+        ("The answer is CFAED", ("C", "F", "A", "E", "D"), True),
+        ("\\boxed{AC}", ("A", "C"), True),
+        ("答案：CA", ("A", "C"), False),
+        ("答案：A", ("A", "C"), False),
+        ("答案：AC", ("AC", "B"), False),  # a multi-select entry keeps its letters together
     ],
 )
 def test_choice_conventions(response, answers, correct):

@@ -13,7 +13,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=demo.DEFAULT_OUT, help=f"output folder (default ./{demo.DEFAULT_OUT})")
     p.add_argument("--sample", type=int, default=demo.DEFAULT_SAMPLE, help="GAOKAO-Bench questions to sample")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--limit", type=int, help="quick run: sample only N questions (with --data: its first N rows)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="only the first N rows of the dataset (as in prepare and generate); for a quick look that still mixes "
+        "subjects and values, use --sample N",
+    )
     p.add_argument("--max-new-tokens", type=int, default=demo.DEFAULT_MAX_NEW_TOKENS)
     p.add_argument("--batch-size", type=int, default=demo.DEFAULT_BATCH_SIZE)
     p.add_argument(
@@ -43,6 +49,7 @@ def main(argv=None) -> int:
         data=args.data,
         model=args.model,
         k=args.k,
+        threads=args.threads,
         progress=not args.quiet,
     )
     from openrlhf_rlev.generate import DataError
@@ -65,7 +72,7 @@ def main(argv=None) -> int:
     gen = summary["generation"]
     if gen["skipped"]:
         print(f"  {gen['skipped']} questions skipped before generation (reasons: {gen['skipped_file']})")
-    print(f"time: {summary['timings_s']}")
+    print(f"time{' (of the run that wrote these outputs)' if summary.get('reused') else ''}: {summary['timings_s']}")
     print(f"outputs in {args.out}/:")
     for what, path in summary["outputs"].items():
         print(f"  {what:<17} {path}")

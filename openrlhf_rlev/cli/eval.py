@@ -1,4 +1,7 @@
-"""`openrlhf-rlev eval PREDICTIONS`: Acc, H-Acc, mean length, value density, top/bottom-20% accuracy, plots."""
+"""`openrlhf-rlev eval PREDICTIONS`: Acc, H-Acc, mean length, value density, top/bottom-20% accuracy, plots.
+
+Exit codes: 0 scored (rejected rows, if any, are counted and warned about); 1 no row could be scored;
+2 unusable arguments or files."""
 
 import argparse
 import sys
@@ -58,7 +61,16 @@ def main(argv=None) -> int:
     print()
     for what, path in written.items():
         print(f"{what}: {path}")
-    if result.metrics["n"] == 0:
-        print("openrlhf-rlev eval: no row could be scored (see the rejects file)", file=sys.stderr)
+    m = result.metrics
+    if m["n_rejected"]:
+        print(
+            f"openrlhf-rlev eval: WARNING: {m['n_rejected']} of {m['n_rows_read']} rows rejected, not scored"
+            f" (each with its line and reason in {written['rejects']}); first: line {result.rejects[0]['line']}:"
+            f" {result.rejects[0]['reason']}",
+            file=sys.stderr,
+        )
+    if m["n"] == 0:
+        why = "the file has no rows" if not m["n_rows_read"] else "every row was rejected"
+        print(f"openrlhf-rlev eval: error: no row could be scored: {why}", file=sys.stderr)
         return 1
     return 0

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data.apply_chat_template)",
     )
     p.add_argument("--max-prompt-tokens", type=int, help="skip (and record) prompts longer than this")
-    p.add_argument("--limit", type=int, help="only data rows with index < LIMIT")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N rows of --data")
     p.add_argument("--threads", default="auto", help="torch CPU threads (default auto: the cores not already busy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -3,6 +3,8 @@
 import importlib
 import sys
 
+from openrlhf_rlev import __version__
+
 # name -> (module under openrlhf_rlev.cli, one-line help)
 COMMANDS = {
     "prepare": ("prepare", "write an OpenRLHF-ready dataset with value labels (GAOKAO-Bench, RLEV release, generic)"),
@@ -18,7 +20,7 @@ COMMANDS = {
 
 
 def usage() -> str:
-    lines = ["usage: openrlhf-rlev <command> [args]", "", "commands:"]
+    lines = ["usage: openrlhf-rlev [--version] <command> [args]", "", "commands:"]
     lines += [f"  {name:<13} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "`openrlhf-rlev <command> --help` for a command's options."]
     return "\n".join(lines)
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        print(f"openrlhf-rlev {__version__}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"openrlhf-rlev: unknown command {name!r}\n\n{usage()}", file=sys.stderr)

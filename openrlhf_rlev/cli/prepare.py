@@ -1,12 +1,16 @@
 """`openrlhf-rlev prepare INPUT... -o OUTPUT`: an OpenRLHF prompt dataset whose labels carry each question's value.
 
 Train with: --data.prompt_dataset OUTPUT --data.input_key prompt --data.label_key label --data.apply_chat_template
+
+Exit codes: 0 written; 1 no usable row (nothing written); 2 unusable arguments or input files (nothing written).
+Inputs are never written over: an output that is an input is refused, and a directory input skips this run's
+own outputs.
 """
 
 import argparse
 import sys
 
-from openrlhf_rlev.prepare import PrepareError, PrepareOptions, prepare
+from openrlhf_rlev.prepare import NothingWritten, PrepareError, PrepareOptions, prepare
 from openrlhf_rlev.prepare.gaokao import bundled_dir
 from openrlhf_rlev.prepare.summary import format_text
 from openrlhf_rlev.prepare.writer import summary_path
@@ -52,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep open-ended (essay) questions, graded by the judge verifier (default: skip and count)",
     )
-    g.add_argument("--total", type=float, help="a fixed exam total (e.g. 150) instead of the paper's sum of points")
+    g.add_argument(
+        "--paper-total",
+        default="printed",
+        choices=["printed", "bench"],
+        help="v = points / the exam paper's printed total (default; 150 or 300, see prepare/gaokao.py) or / the "
+        "paper's points present in the bench",
+    )
+    g.add_argument("--total", type=float, help="a fixed exam total (e.g. 150) for every question")
 
     g = p.add_argument_group("generic rows (RLEV release rows need none of these: query, label, score, total)")
     g.add_argument("--input-key", help="question column: a string or chat messages")
@@ -87,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("selection and output")
     g.add_argument("--sample", type=int, metavar="N", help="N questions, stratified by datasource and value")
     g.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
-    g.add_argument("--limit", type=int, metavar="N", help="write at most the first N (after --sample)")
+    g.add_argument("--limit", type=int, metavar="N", help="only the first N rows (after --sample)")
     g.add_argument(
         "--no-instruction",
         dest="instruction",
@@ -150,10 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         eval=args.eval,
         eval_scope=args.eval_scope,
         eval_marker=args.eval_marker,
+        paper_total=args.paper_total,
         progress=not args.quiet,
     )
     try:
         result = prepare(opts)
+    except NothingWritten as e:
+        print(f"openrlhf-rlev prepare: error: {e}", file=sys.stderr)
+        return 1
     except PrepareError as e:
         print(f"openrlhf-rlev prepare: error: {e}", file=sys.stderr)
         return 2

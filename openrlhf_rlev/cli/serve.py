@@ -3,6 +3,9 @@
 Point OpenRLHF at one or more servers with `--reward.remote_url http://a:5000/get_reward,http://b:5000/get_reward`
 to verify on CPU nodes. GET /health reports liveness and counters.
 
+Exit codes: 0 after a clean stop (SIGTERM/SIGINT: in-flight requests are finished first); 2 bad arguments, a busy
+port or an unknown host (one line on stderr).
+
 The server has NO authentication and no TLS. It binds to 127.0.0.1 unless --host says otherwise; only ever
 expose it on a network that only the cluster can reach.
 """
@@ -11,7 +14,7 @@ import argparse
 import os
 import sys
 
-from openrlhf_rlev.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, serve
+from openrlhf_rlev.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, listen, serve
 from openrlhf_rlev.settings import PARSERS, Settings, env_name, resolve
 
 
@@ -22,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; no auth!)")
-    parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help="verification threads (bounds concurrency)"
     )
@@ -50,15 +53,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads < 1 or args.max_body_mb <= 0 or args.graceful_timeout < 0:
         parser.error("--threads must be >= 1, --max-body-mb > 0 and --graceful-timeout >= 0")
+    if not 0 <= args.port <= 65535:
+        print(f"openrlhf-rlev serve: error: --port must be in 0..65535, got {args.port}", file=sys.stderr)
+        return 2
     try:
         settings = settings_from(args)
     except ValueError as e:
         print(f"openrlhf-rlev serve: {e}", file=sys.stderr)
         return 2
-    print(f"RLEV reward server: --reward.remote_url http://{args.host}:{args.port}/get_reward", file=sys.stderr)
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as e:  # busy port, no such interface, unresolvable host
+        print(
+            f"openrlhf-rlev serve: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr
+        )
+        return 2
+    host, port = sock.getsockname()[:2]
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"RLEV reward server: --reward.remote_url http://{url_host}:{port}/get_reward", file=sys.stderr)
     serve(
-        args.host,
-        args.port,
+        sock,
         settings=settings,
         max_body_mb=args.max_body_mb,
         threads=args.threads,

@@ -3,6 +3,6 @@ readers (one per input schema) and gaokao, values (normalisation, difficulty map
 --limit), prompts, eval_labels (--eval), writer, summary."""
 
 from openrlhf_rlev.prepare.pipeline import PrepareOptions, prepare
-from openrlhf_rlev.prepare.records import PrepareError
+from openrlhf_rlev.prepare.records import NothingWritten, PrepareError
 
-__all__ = ["PrepareError", "PrepareOptions", "prepare"]
+__all__ = ["NothingWritten", "PrepareError", "PrepareOptions", "prepare"]

@@ -1,12 +1,13 @@
 """`prepare`: read -> value -> select -> (shuffle) -> rows -> (eval copies) -> write. Each step is its own module."""
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
-from openrlhf_rlev.prepare import eval_labels, select, summary, values, writer
+from openrlhf_rlev.prepare import eval_labels, gaokao, select, summary, values, writer
 from openrlhf_rlev.prepare.prompts import build_prompt
 from openrlhf_rlev.prepare.readers import FORMATS, Keys, ReadOptions, read_inputs
-from openrlhf_rlev.prepare.records import DUPLICATE_PROMPT, Item, PrepareError, Reject
+from openrlhf_rlev.prepare.records import DUPLICATE_PROMPT, Item, NothingWritten, PrepareError, Reject
 from openrlhf_rlev.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
 from openrlhf_rlev.scaling import scale as scale_of
 from openrlhf_rlev.settings import VERIFIERS
@@ -40,13 +41,16 @@ class PrepareOptions:
     eval: bool = False
     eval_scope: str = "datasource"
     eval_marker: str = eval_labels.DEFAULT_MARKER
+    paper_total: str = "printed"  # GAOKAO-Bench: "printed" totals or the points in the "bench"
     progress: bool = True
     extra: dict = field(default_factory=dict)
 
 
 def prepare(opts: PrepareOptions) -> dict:
-    """Write opts.output, its rejects and summary files; return the summary."""
+    """Write opts.output, its rejects and summary files as one set; return the summary. PrepareError for unusable
+    arguments or input files, NothingWritten (nothing written) when no row survives."""
     keys = _check(opts)
+    outputs = (opts.output, writer.rejects_path(opts.output), writer.summary_path(opts.output))
     read = read_inputs(
         opts.inputs,
         ReadOptions(
@@ -57,11 +61,13 @@ def prepare(opts: PrepareOptions) -> dict:
             verifier=opts.verifier,
             subjects=tuple(opts.subjects) if opts.subjects else None,
             difficulty_key=opts.difficulty_key,
+            paper_total=opts.paper_total,
             progress=opts.progress,
         ),
+        outputs,
     )
     dmap = values.load_difficulty_map(opts.difficulty_map) if opts.difficulty_key else None
-    items, value_rejects = values.normalise(read.items, dmap)
+    items, value_rejects, group_warnings = values.normalise(read.items, dmap, read.rejects)
     rejects = read.rejects + value_rejects
     skipped_open = [it for it in items if it.open_ended and not opts.include_open_ended]
     items = [it for it in items if not (it.open_ended and not opts.include_open_ended)]
@@ -77,9 +83,12 @@ def prepare(opts: PrepareOptions) -> dict:
     if opts.eval:
         items, rows, dup_rejects, extra["eval"] = _eval(items, rows, opts)
         rejects += dup_rejects
+    if group_warnings:
+        extra["groups_with_rejects"] = group_warnings
+    unknown = Counter(it.meta["printed_total_unknown"] for it in read.items if "printed_total_unknown" in it.meta)
+    if any(gaokao.is_gaokao_item(it) for it in read.items) and opts.total is None:
+        extra["paper_total"] = {"rule": opts.paper_total, "printed_total_unknown": dict(sorted(unknown.items()))}
 
-    writer.write_rows(opts.output, rows, with_scale=precompute or opts.eval)
-    writer.write_rejects(writer.rejects_path(opts.output), rejects)
     result = summary.build(
         output=opts.output,
         rows=rows,
@@ -97,8 +106,23 @@ def prepare(opts: PrepareOptions) -> dict:
         extra=extra,
     )
     result["rejects_file"] = writer.rejects_path(opts.output)
-    writer.write_json(writer.summary_path(opts.output), result)
+    if not rows:
+        raise NothingWritten(_nothing_written(result, rejects), result)
+    writer.write_set(opts.output, rows, precompute or opts.eval, rejects, result)
     return result
+
+
+def _nothing_written(result: dict, rejects: list[Reject]) -> str:
+    """Why no row survived, with the first rejects (file, row, reason, detail) to act on."""
+    c = result["counts"]
+    lines = [f"no usable row: read {c['read']}, rejected {c['rejected']}, skipped {c['read'] - c['rejected']}"]
+    lines += [f"  {r.source}:{r.row}: {r.reason}: {r.detail}" for r in rejects[:5]]
+    if len(rejects) > 5:
+        lines.append(
+            f"  ... and {len(rejects) - 5} more ({', '.join(f'{k} {v}' for k, v in result['rejected_by_reason'].items())})"
+        )
+    lines.append(f"nothing written ({result['output']} and its rejects and summary files are unchanged)")
+    return "\n".join(lines)
 
 
 def _select(items: list[Item], opts: PrepareOptions) -> tuple[list[Item], int, int]:
@@ -114,7 +138,7 @@ def _select(items: list[Item], opts: PrepareOptions) -> tuple[list[Item], int, i
 def _eval(items: list[Item], rows: list[dict], opts: PrepareOptions):
     """Acc and H-Acc copies (eval_labels); a prompt shared across datasources is rejected, not mis-counted."""
     dups = eval_labels.cross_datasource_duplicates(rows, opts.eval_scope)
-    rejects = [Reject(items[i].source, items[i].row, DUPLICATE_PROMPT, why) for i, why in dups.items()]
+    rejects = [items[i].reject(DUPLICATE_PROMPT, why) for i, why in dups.items()]
     items = [it for i, it in enumerate(items) if i not in dups]
     rows = [r for i, r in enumerate(rows) if i not in dups]
     rows, undefined = eval_labels.eval_rows(rows, opts.eval_scope, opts.eval_marker)
@@ -143,6 +167,10 @@ def _check(o: PrepareOptions) -> Keys | None:
     writer.check_output(o.output)
     if o.fmt not in FORMATS:
         raise PrepareError(f"--format must be one of {', '.join(FORMATS)}, got {o.fmt!r}")
+    if o.paper_total not in gaokao.PAPER_TOTAL_RULES:
+        raise PrepareError(
+            f"--paper-total must be one of {', '.join(gaokao.PAPER_TOTAL_RULES)}, got {o.paper_total!r}"
+        )
     if o.verifier not in VERIFIERS:
         raise PrepareError(f"--verifier must be one of {', '.join(VERIFIERS)}, got {o.verifier!r}")
     if o.total is not None and not (math.isfinite(o.total) and o.total > 0):

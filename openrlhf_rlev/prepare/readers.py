@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from openrlhf_rlev.prepare import gaokao
 from openrlhf_rlev.prepare import records as R
-from openrlhf_rlev.prepare.records import Item, PrepareError, Reject
+from openrlhf_rlev.prepare.records import Item, PrepareError, Reject, valid_text
 from openrlhf_rlev.prepare.values import NumberError, parse_points, parse_total
 from openrlhf_rlev.verifiers import default_kind
 
@@ -46,6 +46,7 @@ class ReadOptions:
     verifier: str = "auto"
     subjects: tuple[str, ...] | None = None  # GAOKAO subjects to keep
     difficulty_key: str | None = None  # with the RLEV reader too
+    paper_total: str = "printed"  # GAOKAO-Bench: each paper's printed total, or "bench": its points in the bench
     progress: bool = True
 
 
@@ -58,8 +59,19 @@ class ReadResult:
     files_skipped: list = None  # GAOKAO files of subjects not asked for
 
 
-def expand_inputs(paths: list[str]) -> list[str]:
-    """Files named, plus the data files under directories named (sorted); clear errors for anything else."""
+def same_file(a: str, b: str) -> bool:
+    """The same file, also through symlinks and hard links (b need not exist)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def expand_inputs(paths: list[str], outputs: tuple[str, ...] = ()) -> list[str]:
+    """Files named, plus the data files under directories named (sorted), leaving out this run's own `outputs`
+    found in a directory; an output named as an input is an error (prepare never writes over its input)."""
     files = []
     for p in paths:
         if os.path.isdir(p):
@@ -69,20 +81,37 @@ def expand_inputs(paths: list[str]) -> list[str]:
                 for name in names
                 if name.lower().endswith(EXTENSIONS)
             )
+            found = [f for f in found if not _own_output(f, outputs)]
             if not found:
                 raise PrepareError(f"input directory {p!r} has no {'/'.join(EXTENSIONS)} files")
             files += found
         elif os.path.isfile(p):
             if not p.lower().endswith(EXTENSIONS):
                 raise PrepareError(f"input {p!r}: unknown file type; expected one of {', '.join(EXTENSIONS)}")
+            clash = next((o for o in outputs if same_file(p, o)), None)
+            if clash is not None:
+                raise PrepareError(
+                    f"input {p!r} would be overwritten by the output {clash!r}: write the output elsewhere"
+                )
             files.append(p)
         else:
             raise PrepareError(f"input {p!r} does not exist")
     return files
 
 
-def read_inputs(paths: list[str], opts: ReadOptions) -> ReadResult:
-    files = expand_inputs(paths)
+def _own_output(path: str, outputs: tuple[str, ...]) -> bool:
+    """A file found in an input directory that is this run's output at that very path (a previous run's result):
+    skipped. The same file reached another way (the output is a link to it) is an input the run would destroy."""
+    for o in outputs:
+        if same_file(path, o):
+            if os.path.abspath(path) == os.path.abspath(o):
+                return True
+            raise PrepareError(f"input {path!r} would be overwritten by the output {o!r}: write the output elsewhere")
+    return False
+
+
+def read_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...] = ()) -> ReadResult:
+    files = expand_inputs(paths, outputs)
     result = ReadResult(items=[], rejects=[], files=[], files_skipped=[])
     subjects = {s.casefold() for s in opts.subjects} if opts.subjects else None
     size = sum(os.path.getsize(f) for f in files)
@@ -105,7 +134,7 @@ def read_inputs(paths: list[str], opts: ReadOptions) -> ReadResult:
                 for out in _read_file(path, obj, opts, bar):
                     result.read += 1
                     (result.rejects if isinstance(out, Reject) else result.items).append(out)
-            except (OSError, UnicodeDecodeError, csv.Error) as e:
+            except OSError as e:
                 raise PrepareError(f"{path}: cannot read: {e}") from None
     if subjects is not None and not result.files:
         raise PrepareError(
@@ -122,35 +151,24 @@ def _read_file(path: str, obj, opts: ReadOptions, bar) -> Iterator[Item | Reject
                 raise PrepareError(f"{path}: a GAOKAO-Bench file, but --format {opts.fmt} was given")
             if opts.difficulty_key:
                 raise PrepareError(f"{path}: GAOKAO-Bench values are exam points; --difficulty-key does not apply")
-            yield from gaokao.read_file(path, obj, opts.fixed_total)
+            yield from gaokao.read_file(path, obj, opts.fixed_total, opts.paper_total)
             return
         if opts.fmt == "gaokao":
             raise PrepareError(f"{path}: not a GAOKAO-Bench file (expected an object with an 'example' list)")
-        if not isinstance(obj, list):
-            raise PrepareError(f"{path}: a JSON file must be a list of row objects or a GAOKAO-Bench file")
-        rows = enumerate(obj, start=1)
+        rows = enumerate(obj if isinstance(obj, list) else [obj], start=1)  # a single object is one row
     else:
         if opts.fmt == "gaokao":
             raise PrepareError(f"{path}: GAOKAO-Bench files are .json")
         rows = _iter_rows(path, bar)
-    keys = None
     for n, row in rows:
-        if isinstance(row, Reject):
-            yield row
-            continue
-        if not isinstance(row, dict):
-            yield Reject(path, n, R.NOT_AN_OBJECT, f"row is a {type(row).__name__}")
-            continue
-        if keys is None:
-            keys = _keys_for(path, row, opts)
-        yield item_from_row(path, n, row, keys, opts)
+        yield row if isinstance(row, Reject) else item_from_row(path, n, row, _keys_for(row, opts), opts)
 
 
 def _load_json(path: str):
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise PrepareError(f"{path}: not valid JSON: {e}") from None
     except OSError as e:
         raise PrepareError(f"{path}: cannot read: {e}") from None
@@ -161,9 +179,7 @@ def _iter_rows(path: str, bar) -> Iterator[tuple[int, dict | Reject]]:
     if low.endswith(".jsonl"):
         yield from _jsonl_rows(path, bar)
     elif low.endswith(".csv"):
-        with open(path, encoding="utf-8", newline="") as f:
-            for n, row in enumerate(csv.DictReader(f), start=1):
-                yield n, row
+        yield from _csv_rows(path)
         bar.update(os.path.getsize(path))
     else:
         yield from _parquet_rows(path)
@@ -178,8 +194,48 @@ def _jsonl_rows(path: str, bar):
                 continue  # blank lines are not rows
             try:
                 yield n, json.loads(line)
-            except ValueError as e:
-                yield n, Reject(path, n, R.BAD_JSON, str(e))
+            except (ValueError, RecursionError) as e:  # bad UTF-8 is a ValueError too
+                yield n, Reject(path, n, R.BAD_JSON, str(e), raw=line.decode("utf-8", "replace").rstrip("\r\n"))
+
+
+def _csv_rows(path: str):
+    """Data rows numbered from 1 after the header. A row with more or fewer fields than the header, one the
+    parser cannot read, or one with bytes that are not UTF-8 is rejected on its own; the rest are read."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        header = None
+        n = 0
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                if header is None:
+                    raise PrepareError(f"{path}: cannot read the CSV header: {e}") from None
+                n += 1
+                yield n, Reject(path, n, R.BAD_ROW, f"CSV line {reader.line_num}: {e}")
+                continue
+            if header is None:
+                header = fields
+                continue
+            if not fields:
+                continue  # a blank line is not a row
+            n += 1
+            row = dict(zip(header, fields))
+            if len(fields) != len(header):
+                why = f"{len(fields)} fields, the header has {len(header)}"
+                yield n, Reject(path, n, R.BAD_ROW, f"CSV line {reader.line_num}: {why}", raw=_readable(fields))
+            elif not valid_text(fields):
+                yield n, Reject(path, n, R.BAD_TEXT, "bytes that are not UTF-8", raw=_readable(row))
+            else:
+                yield n, row
+
+
+def _readable(x):
+    """The row as a JSON file can hold it: unchanged, or, if it has text that is not valid Unicode, as its JSON
+    text with \\u escapes."""
+    return x if valid_text(x) else json.dumps(x, default=str)
 
 
 def _parquet_rows(path: str):
@@ -196,12 +252,11 @@ def _parquet_rows(path: str):
             yield n, row
 
 
-def _keys_for(path: str, first_row, opts: ReadOptions) -> Keys:
+def _keys_for(row, opts: ReadOptions) -> Keys | None:
+    """This row's columns: the generic keys if given, else the RLEV release's; None if the row fits neither."""
     if opts.keys is not None and opts.fmt in ("auto", "generic"):
         return opts.keys
-    if opts.fmt == "generic":
-        raise PrepareError("--format generic needs --input-key and --answer-key")
-    if opts.fmt == "rlev" or (isinstance(first_row, dict) and "query" in first_row):
+    if opts.fmt == "rlev" or (isinstance(row, dict) and "query" in row):
         return Keys(
             input=RLEV_KEYS.input,
             answer=RLEV_KEYS.answer,
@@ -209,17 +264,26 @@ def _keys_for(path: str, first_row, opts: ReadOptions) -> Keys:
             total=None if opts.difficulty_key or opts.fixed_total else RLEV_KEYS.total,
             difficulty=opts.difficulty_key,
         )
-    cols = ", ".join(sorted(first_row)) if isinstance(first_row, dict) else type(first_row).__name__
-    raise PrepareError(
-        f"{path}: cannot tell the schema (columns: {cols}). Expected the RLEV release (query, label, score, total) "
-        "or GAOKAO-Bench JSON; for other data give --input-key, --answer-key and --value-key (or --difficulty-key)"
-    )
+    return None
 
 
-def item_from_row(path: str, n: int, row, keys: Keys, opts: ReadOptions) -> Item | Reject:
+UNKNOWN_SCHEMA_HINT = (
+    "expected the RLEV release (query, label, score, total) or GAOKAO-Bench JSON; for other data give "
+    "--input-key, --answer-key and --value-key (or --difficulty-key)"
+)
+
+
+def item_from_row(path: str, n: int, row, keys: Keys | None, opts: ReadOptions) -> Item | Reject:
     if not isinstance(row, dict):
-        return Reject(path, n, R.NOT_AN_OBJECT, f"row is a {type(row).__name__}")
+        return Reject(path, n, R.NOT_AN_OBJECT, f"row is a {type(row).__name__}", raw=row)
+    if keys is None:
+        cols = ", ".join(sorted(map(str, row)))[:300]
+        return Reject(
+            path, n, R.UNKNOWN_SCHEMA, f"cannot tell the schema (columns: {cols}): {UNKNOWN_SCHEMA_HINT}", row
+        )
     try:
+        if not valid_text(row):
+            raise _RowError(R.BAD_TEXT, "text that is not valid Unicode (a lone surrogate)")
         question = _question(row.get(keys.input), keys.input)
         answers = _answers(row.get(keys.answer), keys.answer)
         item = Item(
@@ -229,6 +293,7 @@ def item_from_row(path: str, n: int, row, keys: Keys, opts: ReadOptions) -> Item
             answers=answers,
             datasource=_datasource(path, row, opts),
             verifier=opts.verifier if opts.verifier != "auto" else default_kind(tuple(answers)),
+            raw=row,
         )
         if keys.difficulty:
             item.difficulty = _difficulty(row.get(keys.difficulty), keys.difficulty)
@@ -241,10 +306,21 @@ def item_from_row(path: str, n: int, row, keys: Keys, opts: ReadOptions) -> Item
         elif keys.group:
             item.group = _group(row.get(keys.group), keys.group)
         return item
-    except NumberError as e:
-        return Reject(path, n, e.reason, str(e))
-    except _RowError as e:
-        return Reject(path, n, e.reason, str(e))
+    except (NumberError, _RowError) as e:
+        points, group = _known_points(row, keys) if keys.group else (None, None)
+        return Reject(path, n, e.reason, str(e), _readable(row), points, group)
+
+
+def _known_points(row: dict, keys: Keys) -> tuple[float | None, tuple | None]:
+    """A rejected row's points and group, where readable: they still belong to the group's total."""
+    try:
+        group = _group(row.get(keys.group), keys.group)
+    except _RowError:
+        return None, None
+    try:
+        return parse_points(row.get(keys.value)), group
+    except NumberError:
+        return None, group
 
 
 class _RowError(ValueError):

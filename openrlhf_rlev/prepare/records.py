@@ -24,6 +24,9 @@ ZERO_GROUP_TOTAL = "zero_group_total"  # the values of the row's group (or exam 
 MISSING_GROUP = "missing_group"
 UNKNOWN_DIFFICULTY = "unknown_difficulty"
 DUPLICATE_PROMPT = "duplicate_prompt"  # --eval only: same prompt as a question of another datasource
+UNKNOWN_SCHEMA = "unknown_schema"  # a row (or a .json file) of none of the known schemas, with no --input-key etc.
+BAD_ROW = "bad_row"  # a CSV row with more or fewer fields than the header, or that the CSV parser cannot read
+BAD_TEXT = "bad_text"  # text that is not valid Unicode (bad UTF-8 bytes, lone surrogates)
 
 REASONS = (
     BAD_JSON,
@@ -43,11 +46,22 @@ REASONS = (
     MISSING_GROUP,
     UNKNOWN_DIFFICULTY,
     DUPLICATE_PROMPT,
+    UNKNOWN_SCHEMA,
+    BAD_ROW,
+    BAD_TEXT,
 )
 
 
 class PrepareError(ValueError):
-    """An unusable argument or input file: the run stops with this message (what and where)."""
+    """An unusable argument or input file: the run stops with this message (what and where), exit code 2."""
+
+
+class NothingWritten(PrepareError):
+    """Every row was rejected or skipped: nothing is written (the previous output set stays as it was), exit 1."""
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass(frozen=True)
@@ -56,9 +70,13 @@ class Reject:
     row: int  # 1-based row (JSONL line, list index + 1, CSV data row, Parquet row)
     reason: str  # one of REASONS
     detail: str = ""
+    raw: object = None  # the original row (parsed object, or the line's text when it did not parse)
+    # Known even for a rejected row, so its group's total still counts its points (None: unknown).
+    points: float | None = None
+    group: tuple | None = None
 
     def to_json(self) -> dict:
-        return {"file": self.source, "row": self.row, "reason": self.reason, "detail": self.detail}
+        return {"file": self.source, "row": self.row, "reason": self.reason, "detail": self.detail, "raw": self.raw}
 
 
 @dataclass
@@ -79,8 +97,31 @@ class Item:
     value: float | None = None
     open_ended: bool = False  # GAOKAO essay questions: skipped unless --include-open-ended
     meta: dict = field(default_factory=dict)
+    raw: object = None  # the original row, for the rejects file if a later step rejects it
+
+    def reject(self, reason: str, detail: str) -> "Reject":
+        return Reject(self.source, self.row, reason, detail, self.raw, self.points, self.group)
 
     @property
     def id(self) -> str:
         """'<file name>:<row>', stable across machines (the rejects file keeps the full path)."""
         return f"{os.path.basename(self.source)}:{self.row}"
+
+
+def valid_text(x) -> bool:
+    """No lone surrogates (undecodable bytes, or JSON escapes like \\ud800) anywhere: they cannot be written.
+    Iterative, so a deeply nested row is no RecursionError."""
+    stack = [x]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(x, dict):
+            stack += x.keys()
+            stack += x.values()
+        elif isinstance(x, (list, tuple)):
+            stack += x
+    return True

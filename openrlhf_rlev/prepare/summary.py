@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from openrlhf_rlev.prepare.gaokao import PAPER_SHARE_ABOVE_CLIP, PAPER_VALUE_MEAN
 from openrlhf_rlev.scaling import scale as scale_of
 
 
@@ -63,6 +64,10 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
 def format_text(s: dict) -> str:
     c = s["counts"]
     lines = [
@@ -83,8 +88,22 @@ def format_text(s: dict) -> str:
     v, sc = s["value"], s["scale"]
     lines.append(
         f"  value v: mean {_fmt(v['mean'])}, min {_fmt(v['min'])}, max {_fmt(v['max'])},"
-        f" share above 1/alpha = {_fmt(v['clip_threshold'])}: {_fmt(v['share_above_clip'])}"
+        f" share above 1/alpha = {_fmt(v['clip_threshold'])}: {_pct(v['share_above_clip'])}"
+        f"  (the paper's data: mean {PAPER_VALUE_MEAN:g}, {_pct(PAPER_SHARE_ABOVE_CLIP)} above 0.1)"
     )
+    pt = s.get("paper_total")
+    if pt:
+        rule = "each paper's printed total" if pt["rule"] == "printed" else "the paper's points present in the bench"
+        lines.append(f"  GAOKAO-Bench v = points / {rule} (--paper-total {pt['rule']})")
+        if pt["printed_total_unknown"]:
+            lines.append("  WARNING: printed total unknown, fell back to the points in the bench for:")
+            lines += [f"    {k}: {n} questions" for k, n in pt["printed_total_unknown"].items()]
+    for g in s.get("groups_with_rejects", []):
+        unknown = f", {g['points_unknown']} of unknown points (not counted: values there may be too high)"
+        lines.append(
+            f"  WARNING: group {g['group']} lost {g['rejected']} rows to rejects; their total counts the points"
+            f" of {g['points_known']}" + (unknown if g["points_unknown"] else "")
+        )
     lines.append(f"  scale s ({sc['scaling']}, alpha {sc['alpha']:g}): mean {_fmt(sc['mean'])}")
     if s.get("eval"):
         e = s["eval"]

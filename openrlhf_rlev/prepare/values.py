@@ -29,11 +29,16 @@ def parse_number(raw, what: str, missing: str, bad: str) -> float:
         raise NumberError(bad, f"{what} must be a number, got {raw!r}")
     try:
         x = float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
-        raise NumberError(bad, f"{what} must be a number, got {raw!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float range
+        raise NumberError(bad, f"{what} must be a finite number, got {_short(raw)}") from None
     if not math.isfinite(x):
-        raise NumberError(bad, f"{what} must be finite, got {raw!r}")
+        raise NumberError(bad, f"{what} must be finite, got {_short(raw)}")
     return x
+
+
+def _short(raw) -> str:
+    text = repr(raw)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def parse_points(raw, what: str = "value") -> float:
@@ -91,21 +96,37 @@ def load_difficulty_map(spec: str | None) -> dict[str, float]:
     return out
 
 
-def normalise(items: list[Item], difficulty_map: dict[str, float] | None = None) -> tuple[list[Item], list[Reject]]:
+def normalise(
+    items: list[Item], difficulty_map: dict[str, float] | None = None, rejected: list[Reject] = ()
+) -> tuple[list[Item], list[Reject], list[dict]]:
     """Set each item's `value`; items that cannot have one become rejects. Group sums use every valid item of the
-    group, including GAOKAO open-ended questions that are later skipped: they are on the exam paper."""
+    group, including GAOKAO open-ended questions that are later skipped (they are on the exam paper), and the
+    points of `rejected` rows of the group where those are known. Also returns one warning per group that lost
+    rows to rejects: {"group", "rejected", "points_known", "points_unknown"}."""
     kept, rejects = [], []
     group_sums: dict[tuple, float] = defaultdict(float)
     for it in items:
         if it.value is None and it.difficulty is None and it.total is None and it.group is not None:
             group_sums[it.group] += it.points
+    lost: dict[tuple, list[int]] = {}
+    for r in rejected:
+        if r.group is not None:
+            known = lost.setdefault(r.group, [0, 0])
+            known[r.points is None] += 1
+            if r.points is not None and r.group in group_sums:
+                group_sums[r.group] += r.points
     for it in items:
         reject = _set_value(it, group_sums, difficulty_map)
         if reject is None:
             kept.append(it)
         else:
             rejects.append(reject)
-    return kept, rejects
+    warnings = [
+        {"group": _show(g), "rejected": k + u, "points_known": k, "points_unknown": u}
+        for g, (k, u) in sorted(lost.items(), key=lambda kv: _show(kv[0]))
+        if g in group_sums
+    ]
+    return kept, rejects, warnings
 
 
 def _set_value(it: Item, group_sums: dict, difficulty_map: dict | None) -> Reject | None:
@@ -115,9 +136,7 @@ def _set_value(it: Item, group_sums: dict, difficulty_map: dict | None) -> Rejec
         tier = difficulty_key(it.difficulty)
         if difficulty_map is None or tier not in difficulty_map:
             known = ", ".join(sorted(difficulty_map or {}))
-            return Reject(
-                it.source, it.row, R.UNKNOWN_DIFFICULTY, f"difficulty {it.difficulty!r} not in map ({known})"
-            )
+            return it.reject(R.UNKNOWN_DIFFICULTY, f"difficulty {it.difficulty!r} not in map ({known})")
         it.value = difficulty_map[tier]
         return None
     if it.total is not None:
@@ -125,11 +144,13 @@ def _set_value(it: Item, group_sums: dict, difficulty_map: dict | None) -> Rejec
     elif it.group is not None:
         denominator, what = group_sums[it.group], f"group {_show(it.group)} sum {group_sums[it.group]:g}"
         if denominator <= 0:
-            return Reject(it.source, it.row, R.ZERO_GROUP_TOTAL, f"values of group {_show(it.group)} sum to 0")
+            return it.reject(R.ZERO_GROUP_TOTAL, f"values of group {_show(it.group)} sum to 0")
+        if not math.isfinite(denominator):
+            return it.reject(R.BAD_TOTAL, f"values of group {_show(it.group)} sum beyond float range")
     else:
         denominator, what = 1.0, "1 (a direct value must be in [0, 1])"
     if it.points > denominator * (1 + _TOLERANCE):
-        return Reject(it.source, it.row, R.VALUE_ABOVE_TOTAL, f"value {it.points:g} is above {what}")
+        return it.reject(R.VALUE_ABOVE_TOTAL, f"value {it.points:g} is above {what}")
     it.value = min(it.points / denominator, 1.0)
     return None
 

@@ -1,4 +1,4 @@
-"""Write the dataset (.jsonl or .parquet, by extension), its rejects and its summary, each atomically.
+"""Write the dataset (.jsonl or .parquet, by extension), its rejects and its summary as one set: all or none.
 
 Every row has the same columns and the same label keys, so Arrow reads `label` as a struct and OpenRLHF's
 PromptDataset hands the reward a dict.
@@ -7,7 +7,7 @@ PromptDataset hands the reward a dict.
 import json
 import os
 
-from openrlhf_rlev.prepare.records import PrepareError, Reject
+from openrlhf_rlev.prepare.records import PrepareError, Reject, valid_text
 
 OUTPUT_EXTENSIONS = (".jsonl", ".parquet")
 
@@ -16,8 +16,9 @@ def check_output(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in OUTPUT_EXTENSIONS:
         raise PrepareError(f"output {path!r}: the extension must be .jsonl or .parquet (it picks the format)")
-    if os.path.isdir(path):
-        raise PrepareError(f"output {path!r} is a directory")
+    for target in (path, rejects_path(path), summary_path(path)):
+        if os.path.isdir(target):  # checked up front: the set is renamed into place only once all are written
+            raise PrepareError(f"output {target!r} is a directory")
     return path
 
 
@@ -34,43 +35,44 @@ def summary_path(output: str) -> str:
     return side_path(output, ".summary.json")
 
 
-def write_rows(path: str, rows: list[dict], with_scale: bool) -> None:
-    _atomic(
-        path,
-        lambda tmp: (
-            _write_parquet(tmp, rows, with_scale) if path.lower().endswith(".parquet") else _write_jsonl(tmp, rows)
-        ),
-    )
-
-
-def write_rejects(path: str, rejects: list[Reject]) -> None:
-    _atomic(path, lambda tmp: _write_jsonl(tmp, [r.to_json() for r in rejects]))
+def write_set(output: str, rows: list[dict], with_scale: bool, rejects: list[Reject], summary: dict) -> None:
+    """Each file goes to a temporary first and is renamed into place only once all three are written, so a
+    failed write (full disk, no permission, a bad value) leaves the previous run's set as it was and no
+    temporaries behind."""
+    parquet = output.lower().endswith(".parquet")
+    targets = [
+        (output, lambda tmp: _write_parquet(tmp, rows, with_scale) if parquet else _write_jsonl(tmp, rows)),
+        (rejects_path(output), lambda tmp: _write_jsonl(tmp, [r.to_json() for r in rejects])),
+        (summary_path(output), lambda tmp: write_json(tmp, summary)),
+    ]
+    tmps, path = [], output
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        for path, write in targets:
+            tmps.append(f"{path}.tmp-{os.getpid()}")
+            write(tmps[-1])
+        for (path, _), tmp in zip(targets, tmps):
+            os.replace(tmp, path)
+    except Exception as e:  # OSError, or pyarrow's own errors for a value it cannot store
+        for tmp in tmps:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        raise PrepareError(f"cannot write {path!r}: {e}; nothing was written") from None
 
 
 def write_json(path: str, obj: dict) -> None:
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=2)
-            f.write("\n")
-
-    _atomic(path, write)
-
-
-def _atomic(path: str, write) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise PrepareError(f"cannot write {path!r}: {e}") from None
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=2, default=str)
+        f.write("\n")
 
 
 def _write_jsonl(path: str, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            line = json.dumps(row, ensure_ascii=False, default=str)
+            if not valid_text(line):  # a reject's text that is not valid Unicode: keep it as \u escapes
+                line = json.dumps(row, default=str)
+            f.write(line + "\n")
 
 
 def _schema(with_scale: bool):

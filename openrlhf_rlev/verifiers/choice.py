@@ -2,7 +2,7 @@
 
 Conventions read: "答案是 D", "【答案】D", "故选 B", "The answer is (B)", "\\boxed{C}", "\\boxed{\\text{C}}",
 "答案：AC", "A、C", "A, C, and D" (after a marker), and for several questions either one marker per question ("【答案】C ... 【答案】F") or one
-list ("答案：C F A E D", "1. C 2. F"). Letters are read in upper case only, so the English article
+list ("答案：C F A E D", "1. C 2. F"; "答案：CF" when each question has one letter). Letters are read in upper case only, so the English article
 "a" is never an answer; a multi-select answer is a set, so "CA" equals "AC". A hedged answer ("A or B",
 "答案：A或C", "A (or possibly B)") is no answer: unclear counts as wrong, as in the paper's judge protocol.
 """
@@ -53,8 +53,10 @@ def _after_markers(text: str) -> list[frozenset]:
     return out
 
 
-def extract_choices(response: str, n: int) -> list[frozenset]:
-    """The response's letter set for each of the n entries, in order (shorter if it gave fewer)."""
+def extract_choices(response: str, n: int, single: bool = False) -> list[frozenset]:
+    """The response's letter set for each of the n entries, in order (shorter if it gave fewer). `single`: every
+    entry is one letter (n single-answer questions), so a run of letters is one per question: "答案：AC" for two
+    questions is A then C, as GAOKAO-Bench's official scorer reads the first n letters."""
     text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
     boxed = extract.last_boxed(text)
     if boxed is not None:
@@ -62,7 +64,7 @@ def extract_choices(response: str, n: int) -> list[frozenset]:
         if n == 1:
             group = first_group(boxed)
             return [group] if group else []
-        return [frozenset(tok) for tok in _TOKEN.findall(boxed)][:n]
+        return _split(_TOKEN.findall(boxed), single)[:n]
     marked = _after_markers(text)
     if n == 1:
         if marked:
@@ -70,10 +72,14 @@ def extract_choices(response: str, n: int) -> list[frozenset]:
         line = extract.last_line(text)
         tokens = _TOKEN.findall(line)
         return [frozenset(tokens[-1])] if tokens and not _HEDGED_PAIR.search(line) else []
-    return _several(text, n, marked)
+    return _several(text, n, marked, single)
 
 
-def _several(text: str, n: int, marked: list) -> list[frozenset]:
+def _split(tokens: list[str], single: bool) -> list[frozenset]:
+    return [frozenset(ch) for tok in tokens for ch in tok] if single else [frozenset(tok) for tok in tokens]
+
+
+def _several(text: str, n: int, marked: list, single: bool) -> list[frozenset]:
     """n questions: a closing numbered list, else one list after the last marker, else one marker per question."""
     lines = [line.strip() for line in text.splitlines() if line.strip()][-n:]
     numbered = [_NUMBERED.match(line) for line in lines]
@@ -84,15 +90,19 @@ def _several(text: str, n: int, marked: list) -> list[frozenset]:
         if m.end() > m.start():
             last = m
     region = text[last.end() :] if last is not None else "\n".join(lines)
-    tokens = [frozenset(tok) for tok in _TOKEN.findall(region)]
+    tokens = _split(_TOKEN.findall(region), single)
     if len(tokens) >= n or len(marked) < n:
         return tokens[:n]
     return marked[-n:]
 
 
+def one_letter_each(answers: tuple[str, ...]) -> bool:
+    return len(answers) > 1 and all(len(_letters(a.upper())) == 1 for a in answers)
+
+
 def choice_parts(response: str, answers: tuple[str, ...]) -> list[bool]:
     """Per-entry correctness, for all-or-nothing rewards and for GAOKAO-style partial credit."""
-    got = extract_choices(response, len(answers))
+    got = extract_choices(response, len(answers), one_letter_each(answers))
     return [i < len(got) and got[i] == _letters(gold.upper()) for i, gold in enumerate(answers)]
 
 

