@@ -14,60 +14,45 @@ from openrlhf_rlev.cpu import install
 from openrlhf_rlev.cpu.sampling import sample
 from openrlhf_rlev.cpu.strategy import CPUEngine
 
-VOCAB = 50
-
-
-@pytest.fixture(scope="module")
-def lm():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=128,
-    )  # fmt: skip
-    return LlamaForCausalLM(config).eval()
-
-
 PROMPT = [3, 14, 15, 9, 26]
 
 
-def test_sampling_is_reproducible_per_seed_and_independent_of_row_order(lm):
-    a = sample(lm, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
-    b = sample(lm, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
-    swapped = sample(lm, PROMPT, [3, 2, 1], max_tokens=12, eos_ids=set())
+def test_sampling_is_reproducible_per_seed_and_independent_of_row_order(model):
+    a = sample(model, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
+    b = sample(model, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
+    swapped = sample(model, PROMPT, [3, 2, 1], max_tokens=12, eos_ids=set())
     assert [c.token_ids for c in a] == [c.token_ids for c in b]
     assert [c.token_ids for c in a] == [c.token_ids for c in reversed(swapped)]
     assert len({tuple(c.token_ids) for c in a}) > 1  # different seeds, different samples
     assert all(c.finish_reason == "length" and len(c.token_ids) == 12 for c in a)
 
 
-def test_greedy_top_k_1_and_tiny_top_p_all_pick_the_argmax(lm):
+def test_greedy_top_k_1_and_tiny_top_p_all_pick_the_argmax(model):
     ids = torch.tensor([PROMPT])
     expected = []
     for _ in range(6):
         with torch.no_grad():
-            token = int(lm(ids).logits[0, -1].argmax())
+            token = int(model(ids).logits[0, -1].argmax())
         expected.append(token)
         ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
-    greedy = sample(lm, PROMPT, [0], max_tokens=6, eos_ids=set(), temperature=0)[0].token_ids
-    top_k = sample(lm, PROMPT, [5], max_tokens=6, eos_ids=set(), top_k=1)[0].token_ids
-    top_p = sample(lm, PROMPT, [5], max_tokens=6, eos_ids=set(), top_p=1e-6)[0].token_ids
+    greedy = sample(model, PROMPT, [0], max_tokens=6, eos_ids=set(), temperature=0)[0].token_ids
+    top_k = sample(model, PROMPT, [5], max_tokens=6, eos_ids=set(), top_k=1)[0].token_ids
+    top_p = sample(model, PROMPT, [5], max_tokens=6, eos_ids=set(), top_p=1e-6)[0].token_ids
     assert greedy == top_k == top_p == expected
 
 
-def test_eos_stops_and_is_kept_and_min_tokens_masks_it(lm):
-    everything_but_7 = set(range(VOCAB)) - {7}
-    stopped = sample(lm, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7)[0]
+def test_eos_stops_and_is_kept_and_min_tokens_masks_it(model):
+    everything_but_7 = set(range(model.config.vocab_size)) - {7}
+    stopped = sample(model, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7)[0]
     assert stopped.finish_reason == "stop" and len(stopped.token_ids) == 1 and stopped.token_ids[0] != 7
-    held = sample(lm, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7, min_tokens=3)[0]
+    held = sample(model, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7, min_tokens=3)[0]
     assert held.token_ids[:3] == [7, 7, 7] and held.finish_reason == "stop" and len(held.token_ids) == 4
 
 
-def test_logprobs_are_those_of_the_tempered_distribution(lm):
-    out = sample(lm, PROMPT, [9], max_tokens=1, eos_ids=set(), temperature=0.7, want_logprobs=True)[0]
+def test_logprobs_are_those_of_the_tempered_distribution(model):
+    out = sample(model, PROMPT, [9], max_tokens=1, eos_ids=set(), temperature=0.7, want_logprobs=True)[0]
     with torch.no_grad():
-        logits = lm(torch.tensor([PROMPT])).logits[0, -1].float() / 0.7
+        logits = model(torch.tensor([PROMPT])).logits[0, -1].float() / 0.7
     assert out.logprobs[0] == pytest.approx(float(torch.log_softmax(logits, -1)[out.token_ids[0]]), abs=1e-5)
 
 
