@@ -1,6 +1,9 @@
 """One reward everywhere: the same label and response give the same reward and `rlev/*` logs through OpenRLHF's
 reward file, TRL's reward function and verl's compute_score."""
 
+import subprocess
+import sys
+
 import pytest
 
 from openrlhf_rlev.integrations.trl import rlev_reward
@@ -33,3 +36,25 @@ def test_openrlhf_trl_and_verl_give_the_same_reward_and_logs(response, label, re
 def test_verls_ground_truth_form_matches_the_label_form():
     label = {"answer": "42", "value": 0.05}
     assert compute_score("x", "42", "42", {"value": 0.05}) == compute_score("x", "42", None, {"label": label})
+
+
+@pytest.mark.parametrize(
+    "framework, name, call",
+    [
+        (
+            "trl",
+            "rlev_reward",
+            "rlev_reward(prompts=['q'], completions=['42'], label=[{'answer': '42', 'value': 0.05}])[0]",
+        ),
+        ("verl", "compute_score", "compute_score('x', '42', '42', {'value': 0.05})['score']"),
+    ],
+)
+def test_the_reward_imports_and_runs_without_torch_or_its_framework(framework, name, call):
+    code = (
+        f"import sys; sys.modules['torch'] = None; sys.modules['{framework}'] = None\n"
+        f"from openrlhf_rlev.integrations.{framework} import {name}\n"
+        f"print({call})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1.5"

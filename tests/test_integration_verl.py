@@ -1,7 +1,6 @@
 """verl (verl 0.9.1): `compute_score` through verl's own loader, dataset and reward manager, `prepare --output-format
 verl`, and the `rlev_grpo` estimator through verl's own `compute_advantage`, all on CPU."""
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -39,17 +38,6 @@ def test_never_raises_and_always_returns_the_same_keys():
         out = rlev_verl.compute_score(*args)
         assert set(out) == keys and out["score"] == 0.0
     assert rlev_verl.compute_score("x", "1", "1", {"label": '{"answer": '})["rlev/fail_label_malformed"] == 1.0
-
-
-def test_reward_imports_and_runs_without_torch_or_verl():
-    code = (
-        "import sys; sys.modules['torch'] = None; sys.modules['verl'] = None\n"
-        "from openrlhf_rlev.integrations.verl import compute_score\n"
-        "print(compute_score('x', '42', '42', {'value': 0.05})['score'])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "1.5"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ from openrlhf_rlev.reward_func import _warner, score_response
 from openrlhf_rlev.settings import Settings
 from openrlhf_rlev.steplog import h_acc
 
-__all__ = ["rlev_reward", "batch_metrics", "message_text", "RLEVGRPOTrainer"]  # noqa: F822 (built lazily)
+# RLEVGRPOTrainer is public too, but left out of __all__: a star-import must not need trl and torch.
+__all__ = ["rlev_reward", "batch_metrics", "message_text", "value_keeping_advantages"]
 
 logger = logging.getLogger("openrlhf_rlev.trl")
 
