@@ -13,6 +13,8 @@ import tiny_policy  # noqa: E402
 from openrlhf_rlev.extra_logs import KEYS  # noqa: E402
 from openrlhf_rlev.integrations import verl as rlev_verl  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*engine is not available:UserWarning")
+
 LABEL = {"answer": ["42"], "value": 0.05, "verifier": "math"}  # s = 1.5
 
 
