@@ -15,6 +15,7 @@ from typing import Mapping
 
 from openrlhf_rlev import registry
 from openrlhf_rlev import settings as settings_module
+from openrlhf_rlev.cpu.install import CPU_ENV
 from openrlhf_rlev.ray_setup import REWARD_FUNC_ENV
 from openrlhf_rlev.settings import PARSERS, Settings, env_name
 
@@ -30,7 +31,6 @@ OPTIONS = {
     "log_jsonl": "write one JSON object per training step (and per evaluation) with everything OpenRLHF logs",
 }
 LOG_JSONL_ENV = "OPENRLHF_RLEV_LOG_JSONL"
-CPU_ENV = "OPENRLHF_RLEV_CPU"
 # OpenRLHF flags that choose a reward another way; one reward source per run.
 CONFLICTING_FLAGS = ("--reward.remote_url", "--reward.model_name_or_path", "--train.agent_func_path")
 LABEL_KEY_FLAG = "--data.label_key"

