@@ -55,7 +55,7 @@ def test_both_series_are_the_same_change_by_the_same_author():
 
 @pytest.fixture
 def wheel_copy(tmp_path) -> Path:
-    from importlib.metadata import version
+    from importlib.metadata import files, version
 
     if version("openrlhf") != "0.11.2":
         pytest.skip("patches/openrlhf-0.11.2 targets the 0.11.2 wheel")
@@ -64,7 +64,11 @@ def wheel_copy(tmp_path) -> Path:
         pytest.skip("the installed wheel has no OpenRLHF tests/")
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(INSTALLED, tmp_path / "openrlhf", ignore=ignore)
-    shutil.copytree(tests, tmp_path / "tests", ignore=ignore)
+    # Only OpenRLHF's own files: other wheels (verl's) install a top-level tests/ into site-packages too.
+    for file in files("openrlhf"):
+        if file.parts[0] == "tests" and "__pycache__" not in file.parts:
+            (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file.locate(), tmp_path / file)
     return tmp_path
 
 

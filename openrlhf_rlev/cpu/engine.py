@@ -1,16 +1,17 @@
 """The rollout engine on CPU: OpenRLHF's `RolloutRayActor` with vLLM replaced by transformers sampling.
 
-It subclasses OpenRLHF's own actor class, so `generate_responses` (which runs OpenRLHF's agent executor: the
-`SingleTurnAgentExecutor` that loads the reward file, or a `--train.agent_func_path` executor) is OpenRLHF's
-code. What changes is what vLLM did: `__init__` loads the model with transformers, `generate` samples
-(`sampling.sample`), and `load_weights` takes the trainer's state dict (`weight_sync`) instead of an NCCL
-broadcast. `create_vllm_engines` builds these actors with the arguments it gives vLLM's.
+`generate_responses` is OpenRLHF's own function (`RolloutRayActor.generate_responses`, which runs OpenRLHF's agent
+executor: the `SingleTurnAgentExecutor` that loads the reward file, or a `--train.agent_func_path` executor), called
+with a `Sampler` as the engine the executor generates with. What changes is what vLLM did: the model loads with
+transformers, `Sampler.generate` samples (`sampling.sample`), and `load_weights` takes the trainer's state dict
+(`weight_sync`) instead of an NCCL broadcast. `create_vllm_engines` builds these actors with the arguments it gives
+vLLM's.
 
-Requests that share a prompt and sampling parameters (the n samples of one prompt) are decoded together. Each
-sample's seed is derived from (engine seed, weight version, prompt, sample number), so a run's completions do
-not depend on request timing. OpenRLHF's SamplesGenerator collects prompts in the order they complete, and
-the reward threads finish in any order; so calls also return in the order they arrived. Together: the same flags
-and seed give the same rollouts in the same order, and so the same weights.
+Determinism: the actor is a plain (synchronous) Ray actor, which Ray runs in submission order; OpenRLHF's
+SamplesGenerator collects prompts in the order they complete, so they complete in the order it sent them. (An
+async actor, like vLLM's, starts calls as their arguments arrive, which under load reorders them.) The n samples of
+a prompt are decoded together, each with a seed derived from (engine seed, weight version, prompt, sample number).
+Together: the same flags and seed give the same rollouts in the same order, and so the same weights.
 """
 
 import asyncio
@@ -31,7 +32,7 @@ from openrlhf.utils.agent import SingleTurnAgentExecutor  # noqa: E402
 
 
 def ray_actor_class(actor):
-    """The user class behind `@ray.remote class X`, to subclass it (Ray keeps it as the modified class's base)."""
+    """The user class behind `@ray.remote class X` (Ray keeps it as the modified class's base)."""
     try:
         return actor.__ray_metadata__.modified_class.__bases__[0]
     except AttributeError as e:
@@ -61,15 +62,13 @@ def sample_seed(seed: int, version: int, prompt_ids: tuple, number: int) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
-    def __init__(self, *args, model, seed=0, dtype="bfloat16", agent_func_path=None, remote_rm_url=None, **_):
+class Sampler:
+    """The engine OpenRLHF's agent executor generates with (`await llm_engine.generate(...)`), on transformers."""
+
+    def __init__(self, executor, model: str, seed: int, dtype: str):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        # As RolloutRayActor: the executor is OpenRLHF's, chosen the same way.
-        if agent_func_path:
-            self.executor = vllm_engine._load_agent_executor(agent_func_path)
-        else:
-            self.executor = SingleTurnAgentExecutor(remote_rm_url)
+        self.executor = executor  # what OpenRLHF's generate_responses reads from its `self`
         self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
         # Loaded in the run's param dtype (what the trainer loads) and computed in float32 (what it trains in).
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=True)
@@ -79,23 +78,6 @@ class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
         self.version = 0  # weight updates received
         self.sample_numbers: dict = {}
         self.queue: list = []
-        self.unfinished = 0
-        self._mm_pad_token_ids = None
-        self.tickets = 0  # generate_responses calls started
-        self.returned = 0  # ... and returned, in the order they started
-        self.turn = asyncio.Condition()
-
-    async def generate_responses(self, *args, **kwargs):
-        """OpenRLHF's generate_responses (agent executor + reward), returning in arrival order."""
-        ticket = self.tickets
-        self.tickets += 1
-        try:
-            return await super().generate_responses(*args, **kwargs)
-        finally:
-            async with self.turn:
-                await self.turn.wait_for(lambda: self.returned == ticket)
-                self.returned += 1
-                self.turn.notify_all()
 
     async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
         if multi_modal_data:
@@ -103,9 +85,8 @@ class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self.queue:
-            loop.call_soon(self._flush)  # runs after every request already scheduled has queued
+            loop.call_soon(self._flush)  # runs after the other samples of this prompt have queued
         self.queue.append((tuple(prompt_token_ids), sampling_params, future))
-        self.unfinished += 1
         return await future
 
     def _flush(self):
@@ -120,7 +101,6 @@ class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
             except Exception as e:  # the caller's await gets the error, not a hung engine
                 outputs = [e] * len(futures)
             for future, output in zip(futures, outputs):
-                self.unfinished -= 1
                 if isinstance(output, Exception):
                     future.set_exception(output)
                 else:
@@ -158,40 +138,62 @@ class CPURolloutEngine(ray_actor_class(vllm_engine.RolloutRayActor)):
             for c in completions
         ]
 
-    def get_num_unfinished_requests(self) -> int:
-        return self.unfinished
-
     def load_weights(self, state_dict: dict) -> int:
-        """The trainer's weights (see weight_sync); returns the new weight version."""
         self.model.load_state_dict(state_dict, strict=True)
         self.version += 1
         self.sample_numbers.clear()
         return self.version
 
+
+# OpenRLHF's own generate_responses: an async function of (self with .executor, prompt, label, ...).
+_generate_responses = ray_actor_class(vllm_engine.RolloutRayActor).generate_responses
+
+
+class CPURolloutEngine:
+    """The Ray actor `create_vllm_engines` builds in place of RolloutRayActor; synchronous, so calls run in order."""
+
+    def __init__(self, *args, model, seed=0, dtype="bfloat16", agent_func_path=None, remote_rm_url=None, **_):
+        # As RolloutRayActor: the executor is OpenRLHF's, chosen the same way.
+        if agent_func_path:
+            executor = vllm_engine._load_agent_executor(agent_func_path)
+        else:
+            executor = SingleTurnAgentExecutor(remote_rm_url)
+        self.sampler = Sampler(executor, model, seed, dtype)
+
+    def generate_responses(self, *args, **kwargs):
+        return asyncio.run(_generate_responses(self.sampler, *args, **kwargs))
+
+    def get_num_unfinished_requests(self) -> int:
+        return 0  # calls run one at a time; none is in flight when this one runs
+
+    def load_weights(self, state_dict: dict) -> int:
+        """The trainer's weights (see weight_sync); returns the new weight version."""
+        return self.sampler.load_weights(state_dict)
+
     def weights_digest(self) -> str:
         """sha256 of the engine's weights, to check that a sync arrived (tests, debugging)."""
         digest = hashlib.sha256()
-        for name, tensor in sorted(self.model.state_dict().items()):
+        for name, tensor in sorted(self.sampler.model.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().float().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
-    async def reset_prefix_cache(self):
+    def reset_prefix_cache(self):
         return None
 
-    async def sleep(self, level=1):
+    def sleep(self, level=1):
         return None
 
-    async def wake_up(self, tags=None):
+    def wake_up(self, tags=None):
         return None
 
-    async def init_process_group(self, *args, **kwargs):
+    def init_process_group(self, *args, **kwargs):
         raise NotImplementedError("the CPU rollout engine receives weights by load_weights, not a process group")
 
-    async def update_weight(self, *args, **kwargs):
+    def update_weight(self, *args, **kwargs):
         raise NotImplementedError("the CPU rollout engine receives weights by load_weights")
 
-    async def update_weight_cuda_ipc(self, *args, **kwargs):
+    def update_weight_cuda_ipc(self, *args, **kwargs):
         raise NotImplementedError("the CPU rollout engine receives weights by load_weights")
 
 
