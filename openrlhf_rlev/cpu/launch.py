@@ -43,7 +43,11 @@ def problems(args) -> list[str]:
     refuse(args.train.dynamic_batch_enable, "--train.dynamic_batch_enable turns on sample packing (flash-attn, CUDA)")
     refuse(args.train.async_enable, "--train.async_enable is not supported on CPU")
     refuse(args.train.colocate_all or args.train.colocate_actor_ref, "colocation (--train.colocate_*) is GPU sharing")
-    refuse(args.critic.model_name_or_path, "gae needs a critic model, which the CPU backend does not run yet")
+    refuse(
+        args.critic.model_name_or_path,
+        "--algo.advantage.estimator gae (OpenRLHF's default) needs a critic model, which the CPU backend does not run "
+        "yet; choose rloo, reinforce, reinforce_baseline, group_norm or dr_grpo",
+    )
     refuse(
         args.ds.lora.rank > 0, "LoRA (--ds.lora.rank) is not supported on CPU (the weight sync copies full weights)"
     )
@@ -55,7 +59,8 @@ def problems(args) -> list[str]:
         args.vllm.tensor_parallel_size > 1, "--vllm.tensor_parallel_size > 1 is vLLM's; the CPU engine is one process"
     )
     refuse(
-        "flash" in str(args.ds.attn_implementation),
+        # OpenRLHF's parser itself switches to flash_attention_2 under packing, refused above: say it once.
+        "flash" in str(args.ds.attn_implementation) and not args.ds.packing_samples,
         f"--ds.attn_implementation {args.ds.attn_implementation} needs CUDA; use sdpa or eager",
     )
     refuse(args.actor.optim != "adam", f"--actor.optim {args.actor.optim}: the CPU backend trains with AdamW")
