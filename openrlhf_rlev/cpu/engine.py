@@ -170,14 +170,6 @@ class CPURolloutEngine:
         """The trainer's weights (see weight_sync); returns the new weight version."""
         return self.sampler.load_weights(state_dict)
 
-    def weights_digest(self) -> str:
-        """sha256 of the engine's weights, to check that a sync arrived (tests, debugging)."""
-        digest = hashlib.sha256()
-        for name, tensor in sorted(self.sampler.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
-        return digest.hexdigest()
-
     def reset_prefix_cache(self):
         return None
 
