@@ -24,9 +24,15 @@ def score_query(query, prompt, label, settings: Settings | None = None) -> tuple
     if isinstance(query, str):
         try:
             response, found = recover_response(query, prompt if isinstance(prompt, str) else None)
-        except Exception as e:  # recover_response does not raise; this keeps the adapter's promise if it ever did
-            _warner.warn(f"exception:{type(e).__name__}", f"RLEV response recovery failed: {type(e).__name__}: {e}")
+        except Exception as e:  # never score prompt + response as if it were the response
+            verdict = _internal_error("RLEV response recovery failed", e)
+            return verdict, extra_logs(verdict, True)
     return score_response(response, label, prompt if isinstance(prompt, str) else None, settings, found)
+
+
+def _internal_error(what: str, e: Exception) -> Verdict:
+    _warner.warn(f"exception:{type(e).__name__}", f"{what}: {type(e).__name__}: {e}")
+    return Verdict(False, 0.0, 1.0, 0.0, INTERNAL_ERROR)
 
 
 def score_response(response, label, question=None, settings: Settings | None = None, found: bool = True):
@@ -36,8 +42,7 @@ def score_response(response, label, question=None, settings: Settings | None = N
         settings = settings or Settings.from_env()
         verdict = score(response, label, settings, question=question)
     except Exception as e:  # e.g. invalid RLEV_* settings in the environment
-        verdict, found = Verdict(False, 0.0, 1.0, 0.0, INTERNAL_ERROR), True
-        _warner.warn(f"exception:{type(e).__name__}", f"RLEV reward failed: {type(e).__name__}: {e}")
+        verdict, found = _internal_error("RLEV reward failed", e), True
     if verdict.reason:
         _warner.warn(verdict.reason, f"RLEV reward 0 ({verdict.reason}); label={str(label)[:200]!r}")
     return verdict, extra_logs(verdict, found)

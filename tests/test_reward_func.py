@@ -117,6 +117,19 @@ def test_invalid_settings_never_raise_into_openrlhf(byte_tokenizer, monkeypatch)
     assert out["extra_logs"]["rlev/fail_internal_error"] == 1.0
 
 
+def test_a_failed_response_recovery_is_an_internal_error_not_a_scored_prompt(monkeypatch):
+    """Scoring prompt + response as the response could reward an answer that only the prompt contains."""
+    from openrlhf_rlev import reward_func as rf
+
+    def broken(query, prompt):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(rf, "recover_response", broken)
+    out = rf.reward_func(["The answer is D. 答案是 D"], ["The answer is D."], [{"answer": "D"}])
+    assert out["rewards"] == 0.0 and out["scores"] == 0.0
+    assert out["extra_logs"]["rlev/fail_internal_error"] == 1.0
+
+
 def test_reward_path_command_prints_the_loaded_file(capsys):
     assert cli_main(["reward-path"]) == 0
     assert capsys.readouterr().out.strip() == REWARD_FUNC_PATH
