@@ -112,8 +112,11 @@ def test_two_rlev_steps_train_and_log(runs, initial, estimator):
     assert "RLEV step 2/" in run["output"] and "H-Acc" in run["output"]
     # The final model is a HF folder, as OpenRLHF saves it.
     assert (run["dir"] / "model" / "config.json").is_file() and (run["dir"] / "model" / "tokenizer.json").is_file()
-    if estimator == "reinforce":
-        assert "kl" in train_lines[0] and "ReferenceModelActor" in run["output"]
+    if estimator == "reinforce":  # KL on: the reference model runs, and after the first update KL is non-zero
+        assert "ReferenceModelActor" in run["output"]
+        assert train_lines[0]["kl"] == 0.0 and train_lines[1]["kl"] != 0.0
+    else:
+        assert "ReferenceModelActor" not in run["output"]
     if estimator == "grpo_value":
         assert "value-preserving GRPO active" in run["output"]
     if estimator == "grpo_stock":
