@@ -6,8 +6,8 @@ Every verifier sees the same corpus (benchmarks/corpus.py) and is timed the same
 time.perf_counter, one call at a time unless stated:
   math-verify   parse(gold) + parse(response) + verify(), defaults (signal timeouts on), main thread
   grade_answer  openrlhf.utils.grade_answer(extract_boxed_answer(response), gold), main thread
-  plugin        openrlhf_rlev.core.score(response, label), main thread
-  plugin x16    openrlhf_rlev.reward_func.reward_func([query], [prompt], [label]) from a 16-thread
+  plugin        openrlhf_rlev.reward.core.score(response, label), main thread
+  plugin x16    openrlhf_rlev.integrations.openrlhf.reward_func.reward_func([query], [prompt], [label]) from a 16-thread
                 ThreadPoolExecutor, the way OpenRLHF's asyncio.to_thread calls it; latency is the
                 call's own wall time (GIL waits included), throughput is n / wall time of the batch.
 Verdicts are compared with math-verify's (agreement) and with the truth the corpus was built with.
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from openrlhf_rlev.settings import Settings  # noqa: E402
+from openrlhf_rlev.reward.settings import Settings  # noqa: E402
 
 PROMPT = "<|im_start|>user\nSolve the problem and give the final answer.<|im_end|>\n<|im_start|>assistant\n"
 
@@ -69,7 +69,7 @@ def run_grade_answer(pairs):
 
 
 def run_plugin(pairs, settings):
-    from openrlhf_rlev.core import score
+    from openrlhf_rlev.reward.core import score
 
     verdicts, lat, reasons = [], [], collections.Counter()
     for p in tqdm(pairs, desc="plugin", mininterval=2):
@@ -82,7 +82,7 @@ def run_plugin(pairs, settings):
 
 
 def run_plugin_threads(pairs, threads):
-    from openrlhf_rlev.reward_func import reward_func
+    from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
 
     def one(p):
         t0 = time.perf_counter()

@@ -1,6 +1,15 @@
-"""Shared fixtures. A real (if minimal) HF tokenizer: byte-level, so decode(encode(x)) == x for any text."""
+"""Shared fixtures. A real (if minimal) HF tokenizer: byte-level, so decode(encode(x)) == x for any text.
+
+Tests mirror the package (tests/reward, tests/verifiers, tests/integrations/openrlhf, ...); cross-layer suites
+(hostile input, trust, imports) stay here. `tiny_policy` (a tiny trainable model) is shared from this folder.
+"""
+
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib keeps tests/ off sys.path: tiny_policy
 
 EOS = "<|im_end|>"
 PAD = "<|endoftext|>"
@@ -37,7 +46,7 @@ def _no_cpu_shims_left_behind():
     import sys
 
     yield
-    from openrlhf_rlev.cpu import shims
+    from openrlhf_rlev.integrations.openrlhf.cpu import shims
 
     for name, module in list(sys.modules.items()):
         if shims.is_shim(module):
@@ -92,7 +101,7 @@ def em():
     pytest.importorskip("openrlhf")
     import openrlhf.trainer.ppo_utils  # noqa: F401  real; loads transformers while deepspeed is still unstubbed
 
-    from openrlhf_rlev import grpo
+    from openrlhf_rlev.integrations.openrlhf import grpo
 
     name = grpo.TARGET_MODULE
     with pytest.MonkeyPatch.context() as mp:

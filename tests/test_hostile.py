@@ -9,12 +9,12 @@ import tempfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openrlhf_rlev import reasons
 from openrlhf_rlev.cli.eval import main as eval_main
 from openrlhf_rlev.cli.prepare import main as prepare_main
-from openrlhf_rlev.evaluate import evaluate
-from openrlhf_rlev.reward_func import reward_func
-from openrlhf_rlev.server import BadRequest, parse_body
+from openrlhf_rlev.evaluation.evaluate import evaluate
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
+from openrlhf_rlev.integrations.openrlhf.server import BadRequest, parse_body
+from openrlhf_rlev.reward import reasons
 
 # ---- strategies ----
 

@@ -16,8 +16,8 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError("blocked for this test: " + name)
 
 sys.meta_path.insert(0, Block())
-import openrlhf_rlev.reward_func as rf
-import openrlhf_rlev.server  # the reward server too: it is what runs on CPU nodes
+import openrlhf_rlev.integrations.openrlhf.reward_func as rf
+import openrlhf_rlev.integrations.openrlhf.server  # the reward server too: it is what runs on CPU nodes
 out = rf.reward_func(["答案是 B"], [""], [{{"answer": "B", "value": 0.05}}])
 math = rf.reward_func(["\\\\boxed{{\\\\binom{{5}}{{2}}}}"], [""], [{{"answer": "10", "value": 0.2}}])
 from openrlhf_rlev.verifiers import pool
@@ -34,3 +34,23 @@ def test_reward_path_and_server_import_and_score_without_torch_ray_openrlhf():
     assert choice_reward == 1.5 and math_reward == 2.0
     assert pool_calls >= 1  # \binom needs sympy: the worker pool (its own interpreter: math-verify only) ran it
     assert loaded == []
+
+
+def test_public_paths_survive_the_layout():
+    """Users and configs name these; the code behind them moved to integrations/openrlhf/."""
+    import importlib.util
+    import pkgutil
+    from importlib.metadata import entry_points
+
+    import openrlhf_rlev
+    from openrlhf_rlev.integrations.openrlhf import ray_setup, reward_func
+
+    assert pkgutil.resolve_name("openrlhf_rlev.reward_func:reward_func") is reward_func.reward_func
+    assert pkgutil.resolve_name("openrlhf_rlev.ray_setup.setup") is ray_setup.setup
+    (ep,) = [ep for ep in entry_points(group="openrlhf.reward_funcs") if ep.name == "rlev"]
+    assert ep.load() is reward_func.reward_func
+    # OpenRLHF loads the reward file by path, as module "reward_func": absolute imports only
+    spec = importlib.util.spec_from_file_location("reward_func", openrlhf_rlev.REWARD_FUNC_PATH)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    assert loaded.reward_func(["Answer: B"], [""], [{"answer": "B", "value": 0.0}])["rewards"] == 1.0

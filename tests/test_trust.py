@@ -5,14 +5,14 @@ import os
 
 import pytest
 
-from openrlhf_rlev import reasons
 from openrlhf_rlev.cli.eval import main as eval_main
 from openrlhf_rlev.cli.prepare import main as prepare_main
-from openrlhf_rlev.core import score
-from openrlhf_rlev.labels import MAX_LABEL_CHARS
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
 from openrlhf_rlev.prepare import records as R
 from openrlhf_rlev.prepare import writer
-from openrlhf_rlev.reward_func import reward_func
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.labels import MAX_LABEL_CHARS
 
 GOOD = {"query": "1+1?", "label": "2", "score": 1, "total": 4}
 HUGE = "1" + "0" * 400  # an integer beyond float range, as JSON text
@@ -121,13 +121,13 @@ def test_version_is_the_installed_one(capsys):
 
 
 def test_demo_limit_means_the_first_rows_not_a_smaller_sample(monkeypatch, tmp_path):
-    from openrlhf_rlev import demo
-    from openrlhf_rlev.cli import prepare
+    import openrlhf_rlev.prepare as prepare_package
+    from openrlhf_rlev.evaluation import demo
 
     seen = []
-    monkeypatch.setattr(prepare, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(prepare_package, "prepare", lambda opts: seen.append(opts) or {})
     demo._prepare(demo.DemoConfig(out=str(tmp_path), limit=3), str(tmp_path / "data.jsonl"))
-    assert seen[0][seen[0].index("--sample") + 1] == str(demo.DEFAULT_SAMPLE) and "--limit" not in seen[0]
+    assert seen[0].sample == demo.DEFAULT_SAMPLE and seen[0].limit is None
 
 
 def test_unexpected_schema_is_rejected_per_row_not_per_file(tmp_path):

@@ -18,7 +18,7 @@ def build(folder: Path, seed: int = 0) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from openrlhf_rlev.model_loading import load_tokenizer
+    from openrlhf_rlev.evaluation.model_loading import load_tokenizer
 
     folder = Path(folder)
     tokenizer = load_tokenizer("smollm2")

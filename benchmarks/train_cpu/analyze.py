@@ -30,8 +30,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from openrlhf_rlev import metrics  # noqa: E402
-from openrlhf_rlev.evaluate import evaluate  # noqa: E402
+from openrlhf_rlev.evaluation import metrics  # noqa: E402
+from openrlhf_rlev.evaluation.evaluate import evaluate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN_DIR = re.compile(r"^(?P<arm>.+)-seed(?P<seed>\d+)$")

@@ -15,7 +15,7 @@ import sys
 import time
 from collections import defaultdict
 
-from openrlhf_rlev.core import score
+from openrlhf_rlev.reward.core import score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_data  # noqa: E402

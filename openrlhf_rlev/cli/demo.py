@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from openrlhf_rlev import demo
+from openrlhf_rlev.evaluation import demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,8 +52,8 @@ def main(argv=None) -> int:
         threads=args.threads,
         progress=not args.quiet,
     )
-    from openrlhf_rlev.generate import DataError
-    from openrlhf_rlev.model_loading import ModelNotAvailable
+    from openrlhf_rlev.evaluation.datafiles import DataError
+    from openrlhf_rlev.evaluation.model_loading import ModelNotAvailable
 
     try:
         summary = demo.run_demo(cfg)

@@ -6,7 +6,7 @@ Exit codes: 0 scored (rejected rows, if any, are counted and warned about); 1 no
 import argparse
 import sys
 
-from openrlhf_rlev import evaluate
+from openrlhf_rlev.evaluation import evaluate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     tokenizer = None
     if args.tokenizer:
-        from openrlhf_rlev.model_loading import ModelNotAvailable, load_tokenizer
+        from openrlhf_rlev.evaluation.model_loading import ModelNotAvailable, load_tokenizer
 
         try:
             tokenizer = load_tokenizer(args.tokenizer)

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from openrlhf_rlev import generate as gen
+from openrlhf_rlev.evaluation import generate as gen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +47,13 @@ def main(argv=None) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"openrlhf-rlev generate: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
-    from openrlhf_rlev.model_loading import ModelNotAvailable, configure_threads, load_model, load_tokenizer, resolve
+    from openrlhf_rlev.evaluation.model_loading import (
+        ModelNotAvailable,
+        configure_threads,
+        load_model,
+        load_tokenizer,
+        resolve,
+    )
 
     use_vllm = args.backend == "vllm" or (args.backend == "auto" and gen.vllm_usable())
     cfg = gen.GenConfig(

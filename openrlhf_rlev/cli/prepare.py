@@ -14,6 +14,7 @@ from openrlhf_rlev.prepare import NothingWritten, PrepareError, PrepareOptions, 
 from openrlhf_rlev.prepare.gaokao import bundled_dir
 from openrlhf_rlev.prepare.summary import format_text
 from openrlhf_rlev.prepare.writer import summary_path
+from openrlhf_rlev.verifiers import choices as verifier_choices
 
 BUNDLED = "bundled"
 
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--verifier",
         default="auto",
-        choices=["auto", "math", "choice", "exact", "judge"],
+        choices=verifier_choices(),
         help="verifier written in labels (default: choice for option letters, else math)",
     )
 

@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import json
 
-from openrlhf_rlev.core import score
+from openrlhf_rlev.reward.core import score
 
 
 def main(argv=None) -> int:

@@ -14,8 +14,8 @@ import argparse
 import os
 import sys
 
-from openrlhf_rlev.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, listen, serve
-from openrlhf_rlev.settings import PARSERS, Settings, env_name, resolve
+from openrlhf_rlev.integrations.openrlhf.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, listen, serve
+from openrlhf_rlev.reward.settings import PARSERS, Settings, env_name, resolve
 
 
 def build_parser() -> argparse.ArgumentParser:

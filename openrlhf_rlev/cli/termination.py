@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from openrlhf_rlev import termination
+from openrlhf_rlev.evaluation import termination
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     out = args.output or os.path.splitext(args.predictions)[0] + ".termination.json"
     plot = args.plot or os.path.splitext(out)[0] + ".png"
-    from openrlhf_rlev.model_loading import ModelNotAvailable, configure_threads, load_model
+    from openrlhf_rlev.evaluation.model_loading import ModelNotAvailable, configure_threads, load_model
 
     try:
         configure_threads(args.threads)

@@ -2,16 +2,23 @@
 
     python -m openrlhf_rlev.cli.train_ppo_ray <OpenRLHF 0.11.2 train_ppo_ray flags> --reward_func rlev [--rlev.*]
     openrlhf-rlev train <same>
-    openrlhf-rlev train --rlev.cpu <same>      # on this machine's CPU (openrlhf_rlev/cpu)
+    openrlhf-rlev train --rlev.cpu <same>      # on this machine's CPU (openrlhf_rlev/integrations/openrlhf/cpu)
 
 Runs OpenRLHF's own, unmodified train_ppo_ray with `--reward.remote_url` set to the reward func's file, after
-starting Ray with the RLEV settings and setup hook in its runtime env (see openrlhf_rlev.launcher).
+starting Ray with the RLEV settings and setup hook in its runtime env (see openrlhf_rlev.integrations.openrlhf.launcher).
 """
 
 import sys
 
-from openrlhf_rlev.launcher import OPTIONS, REWARD_FUNC_FLAG, SWITCHES, LaunchError, run, setting_flags
-from openrlhf_rlev.settings import PARSERS, Settings
+from openrlhf_rlev.integrations.openrlhf.launcher import (
+    OPTIONS,
+    REWARD_FUNC_FLAG,
+    SWITCHES,
+    LaunchError,
+    run,
+    setting_flags,
+)
+from openrlhf_rlev.reward.settings import PARSERS, Settings
 
 PROG = "python -m openrlhf_rlev.cli.train_ppo_ray"
 
@@ -45,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if "-h" in argv or "--help" in argv:
         print(usage())
-        from openrlhf_rlev import train_entry
+        from openrlhf_rlev.integrations.openrlhf import train_entry
 
         try:
             train_entry.parse(["--help"], allow_missing_imports=True)

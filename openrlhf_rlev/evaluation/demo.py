@@ -10,20 +10,16 @@
 Every step writes into one folder; generation resumes if the demo is interrupted and rerun.
 """
 
-import asyncio
-import importlib.util
 import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
-from openrlhf_rlev import REWARD_FUNC_PATH
-from openrlhf_rlev import evaluate as ev
-from openrlhf_rlev import generate as gen
-from openrlhf_rlev import termination as term
+from openrlhf_rlev.evaluation import evaluate as ev
+from openrlhf_rlev.evaluation import generate as gen
+from openrlhf_rlev.evaluation import termination as term
+from openrlhf_rlev.integrations.openrlhf import replay
 
 DEFAULT_OUT = "rlev_demo_out"
 # 180 sampled questions of which 85 have prompts within 384 SmolLM2 tokens (the rest, mostly long Chinese and
@@ -32,8 +28,6 @@ DEFAULT_SAMPLE = 180
 DEFAULT_MAX_NEW_TOKENS = 96
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_PROMPT_TOKENS = 384
-PATH_EXECUTOR = "openrlhf.utils.agent.SingleTurnAgentExecutor"
-PATH_DIRECT = "openrlhf_rlev.reward_func.reward_func (direct call: openrlhf is not installed)"
 
 
 class DemoError(RuntimeError):
@@ -55,116 +49,6 @@ class DemoConfig:
     threads: str = "auto"
     progress: bool = True
     timings: dict = field(default_factory=dict)
-
-
-# ---- step 3: OpenRLHF's executor, replaying our generation ----
-
-
-@dataclass
-class _SamplingParams:
-    """The two fields of vLLM's SamplingParams the executor reads."""
-
-    max_tokens: int | None
-    logprobs: int | None = None
-
-
-@dataclass
-class _CompletionOutput:
-    token_ids: list
-    text: str
-    finish_reason: str
-    logprobs: list | None = None
-
-
-@dataclass
-class _RequestOutput:
-    outputs: list
-
-
-class ReplayEngine:
-    """Stands in for the vLLM engine in OpenRLHF's `SingleTurnAgentExecutor.execute`: `generate` returns the
-    token ids this demo already generated on the CPU (vLLM needs a GPU).
-
-    Everything else is OpenRLHF's real code: the executor tokenizes the templated prompt, calls this engine,
-    stitches prompt + response ids, decodes them with `skip_special_tokens=False` into the `query`, and calls the
-    reward file it loaded by path (`--reward.remote_url`) in a worker thread. The prompt ids it sends must be
-    the ones the response was generated from; anything else is an error, not a silent mismatch.
-    """
-
-    def __init__(self, expected_prompt_ids: list, completion: _CompletionOutput):
-        self.expected_prompt_ids = list(expected_prompt_ids)
-        self.completion = completion
-
-    async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
-        if list(prompt_token_ids) != self.expected_prompt_ids:
-            raise ValueError("OpenRLHF tokenized the prompt differently from generation; the replay would be wrong")
-        return _RequestOutput([self.completion])
-
-
-def openrlhf_executor():
-    """OpenRLHF's executor with our reward file loaded by path, or None when openrlhf cannot be imported."""
-    if importlib.util.find_spec("openrlhf") is None:
-        return None
-    try:
-        from openrlhf.utils.agent import SingleTurnAgentExecutor
-    except ImportError:
-        return None
-    return SingleTurnAgentExecutor(REWARD_FUNC_PATH)
-
-
-def score_predictions(rows: list[dict], tokenizer, chat_template: bool = True, progress: bool = True):
-    """(per-row reward dicts, scoring path used). Each dict: index, sample, reward, score, extra_logs."""
-    executor = openrlhf_executor()
-    prompts = [gen.render_prompt(tokenizer, r["prompt"], chat_template) for r in rows]
-    prompt_ids = [gen.prompt_token_ids(tokenizer, p) for p in prompts]
-    bar = tqdm(total=len(rows), desc="reward", unit="resp", disable=not progress)
-    if executor is not None:
-        results = asyncio.run(_execute_all(executor, rows, prompts, prompt_ids, tokenizer, bar))
-        path = PATH_EXECUTOR
-    else:
-        from openrlhf_rlev.reward_func import reward_func
-
-        results = []
-        for r, p, ids in zip(rows, prompts, prompt_ids):
-            query = tokenizer.decode(ids + r["response_token_ids"], skip_special_tokens=False)
-            results.append(reward_func([query], [p], [r["label"]]))
-            bar.update(1)
-        path = PATH_DIRECT
-    bar.close()
-    out = []
-    for r, res in zip(rows, results):
-        out.append(
-            {
-                "index": r["index"],
-                "sample": r.get("sample", 0),
-                "reward": _float(res.get("reward", res.get("rewards"))),
-                "score": _float(res.get("scores")),
-                "extra_logs": {k: _float(v) for k, v in (res.get("extra_logs") or {}).items()},
-            }
-        )
-    return out, path
-
-
-async def _execute_all(executor, rows, prompts, prompt_ids, tokenizer, bar, concurrency: int = 16):
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(row, prompt, ids):
-        completion = _CompletionOutput(list(row["response_token_ids"]), row["response"], row["finish_reason"])
-        params = _SamplingParams(max_tokens=max(1, len(completion.token_ids)))
-        async with gate:
-            result = await executor.execute(
-                prompt, row["label"], params, len(ids) + params.max_tokens, tokenizer, ReplayEngine(ids, completion)
-            )
-        bar.update(1)
-        return result
-
-    return await asyncio.gather(*(one(r, p, i) for r, p, i in zip(rows, prompts, prompt_ids)))
-
-
-def _float(x):
-    if x is None:
-        return None
-    return float(x.item() if hasattr(x, "item") else x)
 
 
 # ---- the run ----
@@ -199,7 +83,7 @@ def _say(cfg: DemoConfig, text: str):
 
 def run_demo(cfg: DemoConfig) -> dict:
     """All five steps; returns the summary also written to summary.json."""
-    from openrlhf_rlev.model_loading import configure_threads, load_model
+    from openrlhf_rlev.evaluation.model_loading import configure_threads, load_model
 
     t0 = time.time()
     os.makedirs(cfg.out, exist_ok=True)
@@ -233,7 +117,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     _say(cfg, "[3/5] score through OpenRLHF's reward path")
     t = time.time()
     rows = [r for _, r, err, _ in ev.iter_jsonl(p["predictions"]) if not err]
-    rewards, scoring_path = score_predictions(rows, tokenizer, progress=cfg.progress)
+    rewards, scoring_path = replay.score_predictions(rows, tokenizer, progress=cfg.progress)
     with open(p["rewards"], "w", encoding="utf-8") as f:
         for r in rewards:
             f.write(json.dumps(r) + "\n")
@@ -259,7 +143,7 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     summary = {
         "scoring_path": scoring_path,
-        "reward_file": REWARD_FUNC_PATH,
+        "reward_file": replay.REWARD_FUNC_PATH,
         "model": cfg.model,
         "n_responses": len(rows),
         "generation": gstats,
@@ -319,18 +203,20 @@ def _check_run(cfg: DemoConfig, path: str) -> dict:
 
 
 def _prepare(cfg: DemoConfig, out: str) -> str:
-    from openrlhf_rlev.cli.prepare import main as prepare_main
+    from openrlhf_rlev.prepare import PrepareError, PrepareOptions, prepare
+    from openrlhf_rlev.prepare.gaokao import bundled_dir
 
-    argv = ["--gaokao", "--sample", str(cfg.sample), "--seed", str(cfg.seed), "-o", out, "--quiet"]
-    code = prepare_main(argv)
-    if code:
-        raise DemoError(f"openrlhf-rlev prepare {' '.join(argv)} failed with exit code {code}")
+    opts = PrepareOptions([bundled_dir()], out, fmt="gaokao", sample=cfg.sample, seed=cfg.seed, progress=False)
+    try:
+        prepare(opts)
+    except PrepareError as e:  # NothingWritten is one too
+        raise DemoError(f"preparing the GAOKAO-Bench sample failed: {e}") from None
     return out
 
 
 def _agreement(rows: list[dict], rewards: list[dict]) -> int:
     """Responses where OpenRLHF's reward path and the eval's scoring disagree on correctness (expected 0: one core)."""
-    from openrlhf_rlev.core import score
+    from openrlhf_rlev.reward.core import score
 
     return sum(
         (score(r["response"], r["label"]).correct) != (w["score"] == 1.0) for r, w in zip(rows, rewards, strict=True)

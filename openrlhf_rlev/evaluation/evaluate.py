@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from openrlhf_rlev import metrics
-from openrlhf_rlev.core import score
-from openrlhf_rlev.generate import iter_jsonl, load_prepared
-from openrlhf_rlev.labels import Label, LabelError, parse_label
+from openrlhf_rlev.evaluation import metrics
+from openrlhf_rlev.evaluation.datafiles import iter_jsonl, load_prepared
 from openrlhf_rlev.prepare.records import valid_text
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.labels import Label, LabelError, parse_label
+from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind
 
 UNIT_CHARS = "characters"
@@ -271,7 +271,7 @@ def write_outputs(result: EvalResult, paths: dict, plots: bool = True) -> dict:
     elif os.path.exists(paths["rejects"]):
         os.remove(paths["rejects"])  # stale from an earlier run
     if plots and result.prompts:
-        from openrlhf_rlev import plots as plotting
+        from openrlhf_rlev.evaluation import plots as plotting
 
         bins = metrics.value_bins(result.prompts)
         n = result.metrics["n"]

@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from openrlhf_rlev.metrics import ValueBin  # noqa: E402
+from openrlhf_rlev.evaluation.metrics import ValueBin  # noqa: E402
 
 
 def _bin_labels(bins: Sequence[ValueBin]) -> list[str]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from openrlhf_rlev import metrics
-from openrlhf_rlev.evaluate import DataJoin, RowRejected, iter_jsonl, prompt_key
-from openrlhf_rlev.generate import prompt_token_ids, render_prompt
-from openrlhf_rlev.labels import LabelError, parse_label
+from openrlhf_rlev.evaluation import metrics
+from openrlhf_rlev.evaluation.evaluate import DataJoin, RowRejected, iter_jsonl, prompt_key
+from openrlhf_rlev.evaluation.generate import prompt_token_ids, render_prompt
+from openrlhf_rlev.reward.labels import LabelError, parse_label
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def termination_curves(
     model_name: str = "model",
     progress: bool = True,
 ) -> dict:
-    from openrlhf_rlev.model_loading import eos_token_ids
+    from openrlhf_rlev.evaluation.model_loading import eos_token_ids
 
     examples, skipped = load_examples(predictions, tokenizer, data, chat_template)
     top, bottom = select_top_bottom(examples, k=k)
@@ -214,7 +214,7 @@ def termination_curves(
 
 
 def write_curves(result: dict, json_path: str, png_path: str | None, compare: dict | None = None) -> dict:
-    from openrlhf_rlev.plots import plot_termination
+    from openrlhf_rlev.evaluation.plots import plot_termination
 
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(result, f, ensure_ascii=False, indent=2)

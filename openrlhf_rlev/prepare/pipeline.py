@@ -4,13 +4,14 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from openrlhf_rlev.prepare import eval_labels, gaokao, select, summary, values, writer
+from openrlhf_rlev.integrations.openrlhf import eval_labels
+from openrlhf_rlev.prepare import gaokao, select, summary, values, writer
 from openrlhf_rlev.prepare.prompts import build_prompt
 from openrlhf_rlev.prepare.readers import FORMATS, Keys, ReadOptions, read_inputs
 from openrlhf_rlev.prepare.records import DUPLICATE_PROMPT, Item, NothingWritten, PrepareError, Reject
-from openrlhf_rlev.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
-from openrlhf_rlev.scaling import scale as scale_of
-from openrlhf_rlev.settings import VERIFIERS
+from openrlhf_rlev.reward.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
+from openrlhf_rlev.reward.scaling import scale as scale_of
+from openrlhf_rlev.verifiers import choices as verifier_choices
 
 
 @dataclass
@@ -176,8 +177,8 @@ def _check(o: PrepareOptions) -> Keys | None:
         raise PrepareError(
             f"--paper-total must be one of {', '.join(gaokao.PAPER_TOTAL_RULES)}, got {o.paper_total!r}"
         )
-    if o.verifier not in VERIFIERS:
-        raise PrepareError(f"--verifier must be one of {', '.join(VERIFIERS)}, got {o.verifier!r}")
+    if o.verifier not in verifier_choices():
+        raise PrepareError(f"--verifier must be one of {', '.join(verifier_choices())}, got {o.verifier!r}")
     if o.total is not None and not (math.isfinite(o.total) and o.total > 0):
         raise PrepareError(f"--total must be a number > 0, got {o.total!r}")
     if o.total_key and o.group_key:
@@ -208,7 +209,10 @@ def _check(o: PrepareOptions) -> Keys | None:
     if o.limit is not None and o.limit < 0:
         raise PrepareError(f"--limit must be >= 0, got {o.limit}")
     if o.eval:
-        eval_labels.check_marker(o.eval_marker)
+        try:
+            eval_labels.check_marker(o.eval_marker)
+        except ValueError as e:
+            raise PrepareError(str(e)) from None
         if o.eval_scope not in eval_labels.SCOPES:
             raise PrepareError(f"--eval-scope must be one of {', '.join(eval_labels.SCOPES)}, got {o.eval_scope!r}")
     generic = [o.input_key, o.answer_key, o.value_key, o.total_key, o.group_key]

@@ -3,7 +3,7 @@
 from collections import Counter
 
 from openrlhf_rlev.prepare.gaokao import PAPER_SHARE_ABOVE_CLIP, PAPER_VALUE_MEAN
-from openrlhf_rlev.scaling import scale as scale_of
+from openrlhf_rlev.reward.scaling import scale as scale_of
 
 
 def build(

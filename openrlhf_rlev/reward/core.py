@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.labels import Label, LabelError, parse_label
-from openrlhf_rlev.scaling import scale as scale_of
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.labels import Label, LabelError, parse_label
+from openrlhf_rlev.reward.scaling import scale as scale_of
+from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import default_kind, verify
 
 
@@ -26,6 +26,15 @@ def scale_for(label: Label, settings: Settings) -> float:
     if label.value is not None:
         return scale_of(label.value, settings.scaling, settings.alpha, settings.uniform_scale)
     return 1.0
+
+
+def label_scale(raw_label, settings: Settings) -> float:
+    """s(x) from a label, with `score`'s precedence: label scale, then value + settings, else 1."""
+    try:
+        label = parse_label(raw_label)
+    except LabelError:
+        return 1.0  # core.score gives such a sample reward 0 and scale 1
+    return scale_for(label, settings)
 
 
 def score(response, label, settings: Settings | None = None, question: str | None = None) -> Verdict:

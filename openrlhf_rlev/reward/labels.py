@@ -1,7 +1,7 @@
 """The label schema: the one column that survives OpenRLHF's `PromptDataset` carries answer and value.
 
     {"answer": str | [str, ...], "value": float in [0, 1], "scale": float >= 0 (optional),
-     "verifier": "math" | "choice" | "exact" | "judge" (optional)}
+     "verifier": "math" | "choice" | "exact" | "judge" | a registered kind (optional)}
 
 A dict or its JSON string. A plain string is an answer with no value (s = 1), unless it starts like a JSON
 object (`{"`): then it must parse, or it is `label_malformed` (a truncated label must not pass as an answer;
@@ -15,8 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.settings import VERIFIERS
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.verifiers.registry import choices as verifier_choices
 
 # Real answers are at most a few hundred characters; a label this size is a data bug, and verifying it would
 # cost seconds per sample (a 10 MB label took 20 s in the reward thread, beyond the verifier's hard timeout).
@@ -111,6 +111,8 @@ def _number(d: dict, key: str, upper: float) -> float | None:
 def _verifier(raw) -> str | None:
     if raw is None:
         return None
-    if raw not in VERIFIERS:
-        raise LabelError(reasons.LABEL_MALFORMED, f"label verifier must be one of {', '.join(VERIFIERS)}, got {raw!r}")
+    if raw not in verifier_choices():
+        raise LabelError(
+            reasons.LABEL_MALFORMED, f"label verifier must be one of {', '.join(verifier_choices())}, got {raw!r}"
+        )
     return None if raw == "auto" else raw

@@ -1,10 +1,10 @@
-"""The `extra_logs` OpenRLHF averages per batch and logs as `train/<key>`.
+"""The per-sample `rlev/*` logs every adapter reports (OpenRLHF averages its `extra_logs` per batch as `train/<key>`).
 
 Batch accuracy is `rlev/correct`; batch H-Acc is mean(`rlev/value_x_correct`) / mean(`rlev/value`).
 Every call returns every key (OpenRLHF stacks them per batch), errors included.
 """
 
-from openrlhf_rlev import reasons
+from openrlhf_rlev.reward import reasons
 
 PREFIX = "rlev/"
 FAIL_KEYS = {reason: f"{PREFIX}fail_{reason}" for reason in reasons.FAILURES}
@@ -30,3 +30,11 @@ def extra_logs(verdict, prompt_found: bool = True) -> dict[str, float]:
     for reason, key in FAIL_KEYS.items():
         logs[key] = 1.0 if verdict.reason == reason else 0.0
     return logs
+
+
+def h_acc(logs: dict) -> float | None:
+    """Batch H-Acc from the reward's logs: mean(v * c) / mean(v)."""
+    value, value_x_correct = logs.get("rlev/value"), logs.get("rlev/value_x_correct")
+    if value is None or value_x_correct is None or not value > 0:
+        return None
+    return float(value_x_correct) / float(value)

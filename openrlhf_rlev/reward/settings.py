@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from openrlhf_rlev.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
+from openrlhf_rlev.reward.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
+from openrlhf_rlev.verifiers.registry import choices as verifier_choices
 
-VERIFIERS = ("auto", "math", "choice", "exact", "judge")
 GRPO_MODES = ("value", "stock")
 ENV_PREFIX = "RLEV_"
 
@@ -31,10 +31,13 @@ def _positive_int(text: str) -> int:
     return x
 
 
-def _choice(options: tuple) -> Callable[[str], str]:
+def _choice(options) -> Callable[[str], str]:
+    """`options`: a tuple, or a function returning one (read when parsing: verifiers can be registered later)."""
+
     def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, got {text!r}")
+        known = options() if callable(options) else options
+        if text not in known:
+            raise ValueError(f"must be one of {', '.join(known)}, got {text!r}")
         return text
 
     return parse
@@ -59,7 +62,7 @@ def _judge_template_file(text: str) -> str | None:
     """Checked when the setting is read, so that a bad template stops a launch instead of zeroing every reward."""
     if not text:
         return None
-    from openrlhf_rlev.verifiers.judge import load_template  # lazy: the judge module is only needed here
+    from openrlhf_rlev.verifiers.judge_template import load_template
 
     load_template(text)  # raises ValueError naming the file and the problem
     return text
@@ -126,7 +129,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "alpha": lambda t: check_alpha(float(t)),
     "scaling": _choice(SCALINGS),
     "uniform_scale": _optional_scale,
-    "verifier": _choice(VERIFIERS),
+    "verifier": _choice(verifier_choices),
     "timeout": _positive_float,
     "grpo": _choice(GRPO_MODES),
     "verify_workers": _positive_int,

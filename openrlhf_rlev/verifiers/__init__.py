@@ -1,40 +1,9 @@
-"""Verifiers by name. Each returns a `Check`; none raises for any input text."""
+"""Verifiers: is a response's final answer the label's answer? Each kind is one module, found through `registry`.
 
-from dataclasses import dataclass
+extract (final-answer finding, no sympy) is shared; math's slow path runs in `pool`'s killable worker processes;
+judge asks an OpenAI-compatible LLM through `judge_client`. No verifier raises for any input text.
+"""
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.verifiers import choice, exact
-from openrlhf_rlev.verifiers import math as math_verifier
-from openrlhf_rlev.verifiers.pool import VerifierFailed, VerifierTimeout
+from openrlhf_rlev.verifiers.registry import Check, choices, default_kind, kinds, register, verify
 
-KINDS = ("choice", "exact", "math", "judge")
-
-
-@dataclass(frozen=True)
-class Check:
-    correct: bool
-    reason: str | None = None
-
-
-def default_kind(answers: tuple[str, ...]) -> str:
-    """Option letters are choice; everything else goes through math (whose first step is exact match)."""
-    return "choice" if choice.is_choice(answers) else "math"
-
-
-def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, question: str | None = None) -> Check:
-    try:
-        if kind == "choice":
-            return Check(choice.check(response, answers))
-        if kind == "exact":
-            return Check(exact.check(response, answers))
-        if kind == "math":
-            return Check(math_verifier.check(response, answers, settings.timeout, settings.verify_workers))
-        if kind == "judge":
-            from openrlhf_rlev.verifiers import judge
-
-            return judge.check(response, answers, question=question, settings=settings)
-    except VerifierTimeout:
-        return Check(False, reasons.VERIFIER_TIMEOUT)
-    except (VerifierFailed, RecursionError, MemoryError, ValueError, TypeError, OSError):
-        return Check(False, reasons.VERIFIER_ERROR)
-    raise ValueError(f"unknown verifier {kind!r}; known: {', '.join(KINDS)}")
+__all__ = ["Check", "choices", "default_kind", "kinds", "register", "verify"]

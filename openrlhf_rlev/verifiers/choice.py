@@ -106,5 +106,15 @@ def choice_parts(response: str, answers: tuple[str, ...]) -> list[bool]:
     return [i < len(got) and got[i] == _letters(gold.upper()) for i, gold in enumerate(answers)]
 
 
-def check(response: str, answers: tuple[str, ...]) -> bool:
+def check(response: str, answers: tuple[str, ...], *, settings=None, question=None) -> bool:
     return all(choice_parts(response, answers))
+
+
+def instruction(n_answers: int) -> str:
+    """The final-answer form `check` extracts (appended to prompts by `prepare`)."""
+    if n_answers == 1:
+        return "End your response with a final line 'Answer: <letter(s)>' giving the correct option letter(s)."
+    return (
+        f"This question has {n_answers} parts. End your response with a final line 'Answer: ' followed by "
+        f"the {n_answers} option letters in order, separated by spaces."
+    )

@@ -46,6 +46,13 @@ def split_parts(answer: str, n: int) -> list[str]:
     return parts if len(parts) == n else [answer]
 
 
-def check(response: str, answers: tuple[str, ...]) -> bool:
+def check(response: str, answers: tuple[str, ...], *, settings=None, question=None) -> bool:
     got = split_parts(extract.final_answer(response), len(answers))
     return len(got) == len(answers) and all(normalize(g) == normalize(a) for g, a in zip(got, answers))
+
+
+def instruction(n_answers: int) -> str:
+    """The final-answer form `check` extracts (appended to prompts by `prepare`)."""
+    if n_answers == 1:
+        return "End your response with a final line 'Answer: <your answer>'."
+    return f"This question has {n_answers} parts. End your response with a final line 'Answer: ' followed by the {n_answers} answers in order, separated by '; '."

@@ -7,8 +7,6 @@ no more than a short one), and every pattern here is linear-time so no input can
 import re
 import unicodedata
 
-from openrlhf_rlev.response import EOS_TEXTS
-
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7".
 MARKER = re.compile(
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
@@ -17,6 +15,24 @@ MARKER = re.compile(
     re.IGNORECASE,
 )
 MAX_TAIL = 4000
+# End-of-sequence and padding text of common chat models: stripped from a response's tail
+# (OpenRLHF's adapter adds RLEV_EXTRA_EOS).
+EOS_TEXTS = (
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|end|>",
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+    "<｜end▁of▁sentence｜>",
+    "<pad>",
+    "[PAD]",
+    "<|finetune_right_pad_id|>",
+)
+
+
 # GAOKAO-Bench's <eoa> plus the chat models' end/pad texts that the reward file strips from the response tail.
 _END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), re.IGNORECASE)
 # \text{B}, \mathrm{cm}, ...: one definition for every verifier that unwraps them.

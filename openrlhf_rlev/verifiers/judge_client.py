@@ -16,7 +16,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from openrlhf_rlev.ratelimit import RateLimitedWarner
+from openrlhf_rlev.reward.ratelimit import RateLimitedWarner
 
 API_KEY_ENV = "RLEV_JUDGE_API_KEY"  # read per request, never stored in Settings, never logged
 MAX_REPLY_BYTES = 1 << 20

@@ -329,8 +329,9 @@ def for_math_verify(text: str) -> str:
     return _MATHRM_LETTER.sub(r"\1", text).replace("~", " ")
 
 
-def check(response: str, answers: tuple[str, ...], timeout: float, workers: int) -> bool:
+def check(response: str, answers: tuple[str, ...], *, settings, question=None) -> bool:
     """Raises VerifierTimeout / VerifierFailed from the pool; the caller turns them into reasons."""
+    timeout, workers = settings.timeout, settings.verify_workers
     answer, source = extract.final_answer_with_source(response)
     got = exact.split_parts(answer, len(answers))
     if len(got) != len(answers):
@@ -342,3 +343,10 @@ def check(response: str, answers: tuple[str, ...], timeout: float, workers: int)
         else:  # the text after "答案是" / "The answer is", delimiters already stripped
             raw = answer if "$" in answer else f"${answer}$"
     return all(part_equal(p, g, timeout, workers, raw) for p, g in zip(got, answers))
+
+
+def instruction(n_answers: int) -> str:
+    """The final-answer form `check` extracts (appended to prompts by `prepare`)."""
+    if n_answers == 1:
+        return "Put your final answer in \\boxed{}."
+    return f"This question has {n_answers} parts. Put the {n_answers} final answers in order in \\boxed{{}}, separated by '; '."

@@ -1,72 +1,15 @@
-"""The demo: OpenRLHF's real `SingleTurnAgentExecutor` scores our responses through the plugin's reward file (only
-vLLM is replaced, by `ReplayEngine`), the fallback path agrees with it, and (slow) the whole demo runs on the
-real SmolLM2 GGUF with outputs that are consistent with each other."""
+"""The demo: resuming only the same run, and (slow) the whole demo on the real SmolLM2 GGUF with outputs that are
+consistent with each other (its OpenRLHF scoring step is tested in tests/integrations/openrlhf/test_replay.py)."""
 
 import json
-import sys
 
 import pytest
 
-from openrlhf_rlev import demo
-from openrlhf_rlev.core import score
+from openrlhf_rlev.evaluation import demo
+from openrlhf_rlev.integrations.openrlhf import replay
+from openrlhf_rlev.reward.core import score
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def rows_for(tok):
-    """Predictions rows as `generate` writes them: right, wrong, unparsable, and a math label."""
-    cases = [
-        ("Let me see.\nAnswer: B", {"answer": ["B"], "value": 0.05, "verifier": "choice"}, "stop"),
-        ("Answer: C", {"answer": ["B"], "value": 0.4, "verifier": "choice"}, "stop"),
-        ("I am not sure", {"answer": ["A", "C"], "value": 0.2, "verifier": "choice"}, "length"),
-        ("so the result is \\boxed{12}", {"answer": "12", "value": 0.1}, "stop"),
-    ]
-    rows = []
-    for i, (response, label, finish) in enumerate(cases):
-        ids = tok(response, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if finish == "stop" else [])
-        rows.append(
-            {
-                "index": i,
-                "sample": 0,
-                "prompt": f"Question {i}?",
-                "response": response,
-                "label": label,
-                "response_token_ids": ids,
-                "finish_reason": finish,
-            }
-        )
-    return rows
-
-
-def test_openrlhf_executor_scores_like_the_core(byte_tokenizer):
-    rows = rows_for(byte_tokenizer)
-    rewards, path = demo.score_predictions(rows, byte_tokenizer, progress=False)
-    assert path == demo.PATH_EXECUTOR
-    for row, r in zip(rows, rewards):
-        verdict = score(row["response"], row["label"])
-        assert r["reward"] == pytest.approx(verdict.reward) and r["score"] == float(verdict.correct)
-        assert r["extra_logs"]["rlev/prompt_not_found"] == 0.0  # the executor's query starts with the prompt
-        assert r["extra_logs"]["rlev/value"] == pytest.approx(row["label"]["value"])
-    assert [r["score"] for r in rewards] == [1.0, 0.0, 0.0, 1.0]
-    assert rewards[0]["reward"] == pytest.approx(1 + min(10 * 0.05, 1))  # s = 1 + min(alpha v, 1)
-
-
-def test_without_openrlhf_the_reward_func_is_called_directly_and_agrees(byte_tokenizer, monkeypatch):
-    rows = rows_for(byte_tokenizer)
-    via_executor, _ = demo.score_predictions(rows, byte_tokenizer, progress=False)
-    monkeypatch.setitem(sys.modules, "openrlhf.utils.agent", None)  # as if openrlhf were not importable
-    direct, path = demo.score_predictions(rows, byte_tokenizer, progress=False)
-    assert path == demo.PATH_DIRECT
-    assert direct == via_executor
-
-
-def test_replay_engine_refuses_other_prompt_ids():
-    import asyncio
-
-    engine = demo.ReplayEngine([1, 2, 3], demo._CompletionOutput([4], "x", "stop"))
-    assert asyncio.run(engine.generate([1, 2, 3], None)).outputs[0].token_ids == [4]
-    with pytest.raises(ValueError, match="tokenized the prompt differently"):
-        asyncio.run(engine.generate([1, 2], None))
 
 
 def test_a_changed_run_does_not_resume_into_old_outputs(tmp_path):
@@ -89,7 +32,7 @@ def test_demo_end_to_end_on_smollm2(tmp_path, capsys):
     stdout = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["torch_threads"] == 1  # --threads is honoured
-    assert summary["scoring_path"] == demo.PATH_EXECUTOR
+    assert summary["scoring_path"] == replay.PATH_EXECUTOR
     assert f"outputs in {out}" in stdout and "openrlhf.utils.agent.SingleTurnAgentExecutor" in stdout
 
     data = [json.loads(x) for x in (out / "data.jsonl").read_text().splitlines()]
@@ -138,7 +81,7 @@ def test_demo_end_to_end_on_smollm2(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_smollm2_tokenizer_keeps_spaces_without_the_cleanup_warning():
-    from openrlhf_rlev.model_loading import load_tokenizer
+    from openrlhf_rlev.evaluation.model_loading import load_tokenizer
 
     tok = load_tokenizer("smollm2")
     assert tok.clean_up_tokenization_spaces is False

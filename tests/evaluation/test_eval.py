@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from openrlhf_rlev import metrics
 from openrlhf_rlev.cli import eval as eval_cli
-from openrlhf_rlev.evaluate import choice_credit, evaluate, markdown_table, output_paths, write_outputs
+from openrlhf_rlev.evaluation import metrics
+from openrlhf_rlev.evaluation.evaluate import choice_credit, evaluate, markdown_table, output_paths, write_outputs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from openrlhf_rlev import generate as gen
-from openrlhf_rlev import model_loading
+from openrlhf_rlev.evaluation import generate as gen
+from openrlhf_rlev.evaluation import model_loading
 
 PROMPTS = [
     "What is 2 + 3?",

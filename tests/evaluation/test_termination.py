@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from openrlhf_rlev import termination as term
-from openrlhf_rlev.generate import prompt_token_ids, render_prompt
+from openrlhf_rlev.evaluation import termination as term
+from openrlhf_rlev.evaluation.generate import prompt_token_ids, render_prompt
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
 from openrlhf_rlev.integrations.trl import rlev_reward
 from openrlhf_rlev.integrations.verl import compute_score
-from openrlhf_rlev.reward_func import reward_func
 
 PROMPT = "<|im_start|>user\nQuestion?<|im_end|>\n<|im_start|>assistant\n"
 CASES = [

@@ -334,7 +334,7 @@ def test_alpha_and_scaling_precompute_scale(tmp_path):
     assert [r["label"]["scale"] for r in rows] == pytest.approx([1.2, 6.0])
     _, rows, _ = run(tmp_path, [path], name="u.jsonl", scaling="uniform", uniform_scale=1.5, **keys)
     assert [r["label"]["scale"] for r in rows] == [1.5, 1.5]
-    from openrlhf_rlev.labels import parse_label
+    from openrlhf_rlev.reward.labels import parse_label
 
     assert parse_label(rows[0]["label"]).scale == 1.5  # the reward reads what prepare wrote
 

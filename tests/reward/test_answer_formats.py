@@ -6,8 +6,8 @@ function every adapter calls.
 
 import pytest
 
-from openrlhf_rlev.core import score
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.settings import Settings
 
 SETTINGS = Settings(timeout=5)
 

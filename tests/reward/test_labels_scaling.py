@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.core import score
-from openrlhf_rlev.labels import Label, LabelError, parse_label
-from openrlhf_rlev.scaling import scale
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.labels import Label, LabelError, parse_label
+from openrlhf_rlev.reward.scaling import scale
+from openrlhf_rlev.reward.settings import Settings
 
 values = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 alphas = st.floats(min_value=0.0, max_value=1e3, allow_nan=False)
@@ -116,7 +116,7 @@ def test_settings_errors_name_the_field_and_source():
 
 
 def test_resolve_puts_flags_over_env_and_names_the_source():
-    from openrlhf_rlev.settings import resolve
+    from openrlhf_rlev.reward.settings import resolve
 
     s, explicit = resolve({"alpha": "4"}, {"RLEV_ALPHA": "7", "RLEV_TIMEOUT": "2"})
     assert (s.alpha, s.timeout, explicit) == (4.0, 2.0, {"alpha", "timeout"})

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.reward_func import reward_func
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import judge, verify
 from openrlhf_rlev.verifiers.judge_client import CircuitBreaker
 

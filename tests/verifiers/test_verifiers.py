@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.core import score
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind, extract, latex_eval, pool, verify
 from openrlhf_rlev.verifiers import math as m
 

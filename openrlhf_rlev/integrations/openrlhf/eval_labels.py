@@ -25,8 +25,6 @@ datasource (GAOKAO-Bench has a few shared by Math_I and Math_II) is rejected as 
 import json
 from collections import defaultdict
 
-from openrlhf_rlev.prepare.records import PrepareError
-
 ACC = "acc"
 H_ACC = "h_acc"
 SCOPES = ("datasource", "all")
@@ -35,9 +33,7 @@ DEFAULT_MARKER = "\u200b"
 
 def check_marker(marker: str) -> str:
     if not marker or not marker.strip():
-        raise PrepareError(
-            "--eval-marker must contain a non-whitespace character (chat templates may trim whitespace)"
-        )
+        raise ValueError("--eval-marker must contain a non-whitespace character (chat templates may trim whitespace)")
     return marker
 
 
@@ -47,7 +43,7 @@ def eval_rows(
     """Each row -> its Acc copy and its H-Acc copy. Returns (rows, datasources whose values are all 0, for which
     H-Acc is undefined and no H-Acc copies are written)."""
     if scope not in SCOPES:
-        raise PrepareError(f"--eval-scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        raise ValueError(f"--eval-scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     check_marker(marker)
     groups: dict[str, list[float]] = defaultdict(list)
     for row in rows:

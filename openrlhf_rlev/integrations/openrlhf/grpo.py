@@ -32,13 +32,12 @@ import itertools
 import logging
 from pathlib import Path
 
-from openrlhf_rlev import import_hooks, version_guard
-from openrlhf_rlev.core import scale_for
-from openrlhf_rlev.labels import LabelError, parse_label
-from openrlhf_rlev.settings import Settings
-from openrlhf_rlev.version_guard import IncompatibleOpenRLHF, installed_openrlhf_root  # noqa: F401 (public API)
+from openrlhf_rlev.integrations.openrlhf import import_hooks, version_guard
+from openrlhf_rlev.integrations.openrlhf.version_guard import IncompatibleOpenRLHF, installed_openrlhf_root  # noqa: F401 (public API)
+from openrlhf_rlev.reward.core import label_scale
+from openrlhf_rlev.reward.settings import Settings
 
-logger = logging.getLogger("openrlhf_rlev.grpo")
+logger = logging.getLogger("openrlhf_rlev.integrations.openrlhf.grpo")
 
 TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
 TARGET_CLASS = "RemoteExperienceMaker"
@@ -79,15 +78,6 @@ def check_compatible(openrlhf_root: Path | None = None) -> str:
 
 
 # ── the computation ──
-
-
-def label_scale(raw_label, settings: Settings) -> float:
-    """s(x) from a label, with the precedence core.score uses: label scale, then value + settings, else 1."""
-    try:
-        label = parse_label(raw_label)
-    except LabelError:
-        return 1.0  # core.score gives such a sample reward 0 and scale 1
-    return scale_for(label, settings)
 
 
 def sample_scales(experience, settings: Settings):

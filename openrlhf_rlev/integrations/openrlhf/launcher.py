@@ -13,11 +13,11 @@ import sys
 from dataclasses import dataclass
 from typing import Mapping
 
-from openrlhf_rlev import registry
-from openrlhf_rlev import settings as settings_module
-from openrlhf_rlev.cpu.install import CPU_ENV
-from openrlhf_rlev.ray_setup import REWARD_FUNC_ENV
-from openrlhf_rlev.settings import PARSERS, Settings, env_name
+from openrlhf_rlev.integrations.openrlhf import registry
+from openrlhf_rlev.integrations.openrlhf.cpu.install import CPU_ENV
+from openrlhf_rlev.integrations.openrlhf.ray_setup import REWARD_FUNC_ENV
+from openrlhf_rlev.reward import settings as settings_module
+from openrlhf_rlev.reward.settings import PARSERS, Settings, env_name
 
 REWARD_FUNC_FLAG = "--reward_func"
 RLEV_PREFIX = "--rlev."
@@ -158,7 +158,7 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         env[LOG_JSONL_ENV] = os.path.abspath(options["log_jsonl"])
     cpu = "cpu" in switches
     if cpu:
-        from openrlhf_rlev.cpu import launch as cpu_launch
+        from openrlhf_rlev.integrations.openrlhf.cpu import launch as cpu_launch
 
         env[CPU_ENV] = "1"
         rest = cpu_launch.with_defaults(rest)
@@ -208,14 +208,14 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     Errors in our flags raise LaunchError; OpenRLHF's argparse errors raise SystemExit(2) with its own message,
     as `python -m openrlhf.cli.train_ppo_ray` would.
     """
-    from openrlhf_rlev import grpo, runtime_env, train_entry
+    from openrlhf_rlev.integrations.openrlhf import grpo, runtime_env, train_entry
 
     environ = os.environ if environ is None else environ
     launch = plan(argv, environ)
     if launch.cpu:
-        from openrlhf_rlev.cpu import install as cpu_install
-        from openrlhf_rlev.cpu import launch as cpu_launch
-        from openrlhf_rlev.version_guard import IncompatibleOpenRLHF
+        from openrlhf_rlev.integrations.openrlhf.cpu import install as cpu_install
+        from openrlhf_rlev.integrations.openrlhf.cpu import launch as cpu_launch
+        from openrlhf_rlev.integrations.openrlhf.version_guard import IncompatibleOpenRLHF
 
         try:
             cpu_install.check_compatible()

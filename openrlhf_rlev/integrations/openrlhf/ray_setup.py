@@ -4,17 +4,17 @@ Installed by the launcher's ray.init (or `ray job submit --runtime-env-json`, se
 (a) validates the RLEV settings the runtime env carried, so a bad value stops the run at worker start instead
 of zeroing rewards later, and logs them once per process; (b) installs the value-preserving GRPO wrapper
 (`grpo.install`), which patches the experience maker only in the process that imports it (the PPO trainer);
-(c) installs the per-step log and progress line (`steplog`); (d) on a `--rlev.cpu` run, the CPU backend's
-worker side (`cpu.install.worker`).
+(c) installs the per-step log and progress line (`steplog`); (d) adds Acc and H-Acc to OpenRLHF's eval metrics
+(`eval_metrics`); (e) on a `--rlev.cpu` run, the CPU backend's worker side (`cpu.install.worker`).
 """
 
 import dataclasses
 import logging
 import os
 
-from openrlhf_rlev import grpo, steplog
-from openrlhf_rlev.cpu import install as cpu_install
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.integrations.openrlhf import eval_metrics, grpo, steplog
+from openrlhf_rlev.integrations.openrlhf.cpu import install as cpu_install
+from openrlhf_rlev.reward.settings import Settings
 
 # Set by the launcher: the value-preserving GRPO wrapper only makes sense for RLEV's rewards.
 REWARD_FUNC_ENV = "OPENRLHF_RLEV_REWARD_FUNC"
@@ -32,6 +32,8 @@ def setup() -> None:
     else:
         grpo_state = "off"
     steplog.install()
+    if reward_func == "rlev":
+        eval_metrics.install()
     if not _state:
         _ensure_handler()
         logger.info(

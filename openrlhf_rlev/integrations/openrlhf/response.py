@@ -2,21 +2,7 @@
 
 import os
 
-# End-of-sequence and padding text of common chat models; RLEV_EXTRA_EOS adds more (comma-separated).
-EOS_TEXTS = (
-    "<|im_end|>",
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "<|end|>",
-    "</s>",
-    "<eos>",
-    "<end_of_turn>",
-    "<｜end▁of▁sentence｜>",
-    "<pad>",
-    "[PAD]",
-    "<|finetune_right_pad_id|>",
-)
+from openrlhf_rlev.verifiers.extract import EOS_TEXTS
 
 
 def eos_texts() -> tuple[str, ...]:

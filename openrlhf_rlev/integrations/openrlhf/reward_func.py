@@ -1,51 +1,13 @@
 """The OpenRLHF reward file: `--reward.remote_url $(openrlhf-rlev reward-path)`.
 
-OpenRLHF 0.11.2 loads this file by path (not as a package module, so imports here are absolute) and
+OpenRLHF (0.10.2-0.11.x) loads this file by path (not as a package module, so imports here are absolute) and
 calls `reward_func([query], [prompt], [label])` once per sample from a thread pool. Any exception it
 sees is swallowed and later crashes the run, so this adapter never raises.
 """
 
-import logging
-
-from openrlhf_rlev.core import Verdict, score
-from openrlhf_rlev.extra_logs import extra_logs
-from openrlhf_rlev.ratelimit import RateLimitedWarner
-from openrlhf_rlev.reasons import INTERNAL_ERROR
-from openrlhf_rlev.response import recover_response
-from openrlhf_rlev.settings import Settings
-
-logger = logging.getLogger("openrlhf_rlev")
-_warner = RateLimitedWarner(logger)
-
-
-def score_query(query, prompt, label, settings: Settings | None = None) -> tuple[Verdict, dict]:
-    """One OpenRLHF sample: recover the response from prompt + response, then `score_response`."""
-    response, found = query, True
-    if isinstance(query, str):
-        try:
-            response, found = recover_response(query, prompt if isinstance(prompt, str) else None)
-        except Exception as e:  # never score prompt + response as if it were the response
-            verdict = _internal_error("RLEV response recovery failed", e)
-            return verdict, extra_logs(verdict, True)
-    return score_response(response, label, prompt if isinstance(prompt, str) else None, settings, found)
-
-
-def _internal_error(what: str, e: Exception) -> Verdict:
-    _warner.warn(f"exception:{type(e).__name__}", f"{what}: {type(e).__name__}: {e}")
-    return Verdict(False, 0.0, 1.0, 0.0, INTERNAL_ERROR)
-
-
-def score_response(response, label, question=None, settings: Settings | None = None, found: bool = True):
-    """One response of any framework: its verdict and `rlev/*` logs, a rate-limited warning on failure. Never
-    raises (TRL's and verl's adapters call this too, so every framework gets the same reward and logs)."""
-    try:
-        settings = settings or Settings.from_env()
-        verdict = score(response, label, settings, question=question)
-    except Exception as e:  # e.g. invalid RLEV_* settings in the environment
-        verdict, found = _internal_error("RLEV reward failed", e), True
-    if verdict.reason:
-        _warner.warn(verdict.reason, f"RLEV reward 0 ({verdict.reason}); label={str(label)[:200]!r}")
-    return verdict, extra_logs(verdict, found)
+from openrlhf_rlev.integrations.openrlhf.query import payload, score_query
+from openrlhf_rlev.reward.sample import warner as _warner
+from openrlhf_rlev.reward.settings import Settings
 
 
 def reward_func(queries, prompts, labels, **kwargs):
@@ -60,12 +22,7 @@ def reward_func(queries, prompts, labels, **kwargs):
         results = []
     if not results:
         results = [score_query(None, None, None)]
-    rewards = [v.reward for v, _ in results]
-    scores = [1.0 if v.correct else 0.0 for v, _ in results]
-    logs = {k: [log[k] for _, log in results] for k in results[0][1]}
-    if len(results) == 1:
-        return {"rewards": rewards[0], "scores": scores[0], "extra_logs": {k: v[0] for k, v in logs.items()}}
-    return {"rewards": rewards, "scores": scores, "extra_logs": logs}
+    return payload(results)
 
 
 def _prestart_when_loaded_by_openrlhf() -> None:

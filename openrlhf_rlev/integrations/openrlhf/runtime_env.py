@@ -15,7 +15,7 @@ import os
 import shlex
 from typing import Mapping
 
-SETUP_HOOK = "openrlhf_rlev.ray_setup.setup"
+SETUP_HOOK = "openrlhf_rlev.integrations.openrlhf.ray_setup.setup"
 HOOK_KEY = "worker_process_setup_hook"
 # Set by Ray's job manager in a submitted job's driver (ray._private.runtime_env.constants).
 JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"

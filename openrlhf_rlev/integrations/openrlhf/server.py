@@ -24,10 +24,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from openrlhf_rlev import __version__
-from openrlhf_rlev.reward_func import score_query
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev.integrations.openrlhf.query import payload, score_query
+from openrlhf_rlev.reward.settings import Settings
 
-logger = logging.getLogger("openrlhf_rlev.server")
+logger = logging.getLogger("openrlhf_rlev.integrations.openrlhf.server")
 
 REWARD_PATH = "/get_reward"
 DEFAULT_MAX_BODY_MB = 16.0
@@ -76,17 +76,6 @@ def parse_body(raw: bytes) -> tuple[list, list, list]:
             f"list lengths differ: query has {len(queries)}, prompts {len(prompts)}, labels {len(labels)}",
         )
     return queries, prompts, labels
-
-
-def reward_payload(results: list) -> dict:
-    """`score_query` results -> the response body (floats for one sample, lists for a batch)."""
-    rewards = [v.reward for v, _ in results]
-    scores = [1.0 if v.correct else 0.0 for v, _ in results]
-    keys = list(results[0][1]) if results else []
-    logs = {k: [log[k] for _, log in results] for k in keys}
-    if len(results) == 1:
-        return {"rewards": rewards[0], "scores": scores[0], "extra_logs": {k: v[0] for k, v in logs.items()}}
-    return {"rewards": rewards, "scores": scores, "extra_logs": logs}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -170,7 +159,7 @@ def create_app(
             stats["in_flight"] -= 1
         stats["requests"] += 1
         stats["samples"] += len(results)
-        return JSONResponse(reward_payload(list(results)))
+        return JSONResponse(payload(list(results)))
 
     return app
 

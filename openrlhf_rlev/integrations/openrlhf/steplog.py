@@ -13,7 +13,8 @@ import math
 import os
 import time
 
-from openrlhf_rlev import import_hooks
+from openrlhf_rlev.integrations.openrlhf import import_hooks
+from openrlhf_rlev.reward.logs import h_acc
 
 LOG_ENV = "OPENRLHF_RLEV_LOG_JSONL"
 TRAINER_MODULE = "openrlhf.trainer.ppo_trainer"
@@ -46,14 +47,6 @@ def append(path: str, entry: dict) -> None:
         f.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-def h_acc(logs: dict) -> float | None:
-    """Batch H-Acc from the reward's logs: mean(v * c) / mean(v)."""
-    value, value_x_correct = logs.get("rlev/value"), logs.get("rlev/value_x_correct")
-    if value is None or value_x_correct is None or not value > 0:
-        return None
-    return float(value_x_correct) / float(value)
-
-
 def progress_line(global_step: int, logs: dict, max_steps=None) -> str:
     def fmt(x, spec):
         return "n/a" if x is None else format(float(x), spec)
@@ -65,6 +58,16 @@ def progress_line(global_step: int, logs: dict, max_steps=None) -> str:
         f"mean length {fmt(logs.get('rollout/response_length_mean'), '.1f')} | "
         f"reward {fmt(logs.get('rollout/reward_mean'), '.3f')}"
     )
+
+
+def eval_line(global_step: int, metrics: dict) -> str | None:
+    """One line per evaluation with each datasource's Acc and H-Acc (see eval_metrics), or None without them."""
+    parts = []
+    for key in sorted(k for k in metrics if k.startswith("eval_") and k.endswith("/acc")):
+        name = key[len("eval_") : -len("/acc")]
+        h = metrics.get(f"eval_{name}/h_acc")
+        parts.append(f"{name} Acc {float(metrics[key]):.3f} H-Acc " + ("n/a" if h is None else f"{float(h):.3f}"))
+    return f"RLEV eval at step {global_step}: " + " | ".join(parts) if parts else None
 
 
 def _wrap_save_logs(original):
@@ -89,8 +92,12 @@ def _wrap_save_best(original):
     @functools.wraps(original)
     def save_best_checkpoint(self, eval_metrics, global_step, client_states=None):
         path = os.environ.get(LOG_ENV)
-        if path and eval_metrics:
-            append(path, record("eval", global_step, eval_metrics))
+        if eval_metrics:
+            line = eval_line(global_step, eval_metrics)
+            if line:
+                print(line, flush=True)
+            if path:
+                append(path, record("eval", global_step, eval_metrics))
         return original(self, eval_metrics, global_step, client_states)
 
     setattr(save_best_checkpoint, PATCHED_MARK, True)

@@ -1,6 +1,6 @@
 """RLEV for TRL's GRPOTrainer (tested with trl 1.16.0): `GRPOTrainer(reward_funcs=[rlev_reward], ...)`.
 
-`rlev_reward` is the OpenRLHF reward (`reward_func.score_response`: the same core, verifier pool with its hard
+`rlev_reward` is the OpenRLHF reward (`reward.sample.score_response`: the same core, verifier pool with its hard
 timeout, rate-limited warnings, never raises) behind TRL's reward-function signature. It reads the dataset's
 `label` column, returns s(x)·c per completion and reports the `rlev/*` logs, batch Acc and H-Acc through the
 `log_metric` / `log_extra` hooks TRL (>= 1.x) passes to reward functions; without them it only returns rewards.
@@ -13,9 +13,10 @@ back. It is built on first access (PEP 562), so importing this module for the re
 import functools
 import logging
 
-from openrlhf_rlev.reward_func import _warner, score_response
-from openrlhf_rlev.settings import Settings
-from openrlhf_rlev.steplog import h_acc
+from openrlhf_rlev.reward.logs import h_acc
+from openrlhf_rlev.reward.sample import score_response
+from openrlhf_rlev.reward.sample import warner as _warner
+from openrlhf_rlev.reward.settings import Settings
 
 # RLEVGRPOTrainer is public too, but left out of __all__: a star-import must not need trl and torch.
 __all__ = ["rlev_reward", "batch_metrics", "message_text", "value_keeping_advantages"]
@@ -90,7 +91,7 @@ def value_keeping_advantages(advantages, labels, settings: Settings):
     is s·(c − mean c)/(std c + eps/s), the advantage OpenRLHF's value-preserving GRPO computes."""
     import torch
 
-    from openrlhf_rlev.grpo import label_scale
+    from openrlhf_rlev.reward.core import label_scale
 
     scales = torch.tensor([label_scale(x, settings) for x in labels], dtype=advantages.dtype)
     return advantages * scales.to(advantages.device)

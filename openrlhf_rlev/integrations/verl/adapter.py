@@ -1,18 +1,18 @@
 """RLEV for verl (tested with verl 0.9.1): the reward, and GRPO that keeps s(x).
 
 Reward: `reward.custom_reward_function.path=pkg://openrlhf_rlev.integrations.verl` with `name=compute_score`.
-It is the OpenRLHF reward (`reward_func.score_response`: same core, verifier pool with its hard timeout,
+It is the OpenRLHF reward (`reward.sample.score_response`: same core, verifier pool with its hard timeout,
 rate-limited warnings, never raises) behind verl's signature, returning `score` = s(x)·c, `acc` = c (verl
 reports `acc` as its core validation metric) and the `rlev/*` logs, which verl keeps in `reward_extra_info`.
 
 Advantage: `algorithm.adv_estimator=rlev_grpo`. verl's `grpo` (with `norm_adv_by_std_in_grpo=True`, the default)
 divides each group by its std and cancels s(x). verl hands a registered estimator only the token rewards and the
 group index, not the labels, so `rlev_grpo` reads s from the rewards: with pure RLEV rewards every correct sample
-of a group earns s and every wrong one 0, so s = the group's largest reward and c = r / s. `verl_plugin`
+of a group earns s and every wrong one 0, so s = the group's largest reward and c = r / s. `plugin`
 registers it in every process that imports verl.
 """
 
-from openrlhf_rlev.reward_func import score_response
+from openrlhf_rlev.reward.sample import score_response
 
 __all__ = ["compute_score", "label_from_verl", "rlev_grpo_advantage", "register_advantage_estimator", "ESTIMATOR"]
 

@@ -8,7 +8,7 @@ worker without any code of the user's. With `VERL_USE_EXTERNAL_PLUGINS=none`, na
 
 import logging
 
-from openrlhf_rlev.integrations.verl import ESTIMATOR, register_advantage_estimator
+from openrlhf_rlev.integrations.verl.adapter import ESTIMATOR, register_advantage_estimator
 
 try:
     register_advantage_estimator()

@@ -1,6 +1,6 @@
 """Which OpenRLHF advantage estimators keep RLEV's human value, with rewards from our real reward_func.
 
-The rewards come from `openrlhf_rlev.reward_func.reward_func`, called once per sample as OpenRLHF's executor
+The rewards come from `openrlhf_rlev.integrations.openrlhf.reward_func.reward_func`, called once per sample as OpenRLHF's executor
 does, and are packed into Experiences the way `samples_generator._process_response_into_experience` packs them
 (reward, score and each extra_logs entry as a 1-element tensor). The advantages come from OpenRLHF's REAL
 `RemoteExperienceMaker.compute_advantages_and_returns`. Stubbed via sys.modules, as in OpenRLHF's own tests
@@ -15,7 +15,7 @@ The value signal is the advantage gap between a correct and a wrong answer to th
   advantages are 2x the s = 1 group's (reinforce_baseline then whitens the batch, a common factor);
 - reinforce has no baseline and whitens the batch: advantages shift by a batch constant, but the gap is 2x;
 - stock group_norm (GRPO) divides each group by its own std: s cancels, both groups get the same advantages.
-  RLEV with stock GRPO is the accuracy-only baseline. `openrlhf_rlev.grpo` restores the 2x (last test).
+  RLEV with stock GRPO is the accuracy-only baseline. `openrlhf_rlev.integrations.openrlhf.grpo` restores the 2x (last test).
 """
 
 import os
@@ -26,8 +26,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("openrlhf")
 
-from openrlhf_rlev import grpo  # noqa: E402
-from openrlhf_rlev.reward_func import reward_func  # noqa: E402
+from openrlhf_rlev.integrations.openrlhf import grpo  # noqa: E402
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func  # noqa: E402
 
 N = 4
 PATTERN = [True, False, False, True]
@@ -108,7 +108,7 @@ def test_value_doubles_the_correct_minus_wrong_gap(em, rlev_experiences, estimat
 
 
 def test_stock_group_norm_erases_the_value(em, rlev_experiences):
-    """The reason for openrlhf_rlev.grpo: (r - mean r) / std r is the same for r = c and r = 2c."""
+    """The reason for openrlhf_rlev.integrations.openrlhf.grpo: (r - mean r) / std r is the same for r = c and r = 2c."""
     s1, s2 = advantages(em, rlev_experiences, "group_norm")
     assert gap(s1) > 0
     torch.testing.assert_close(s2, s1)

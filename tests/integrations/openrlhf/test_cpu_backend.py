@@ -9,10 +9,10 @@ import sys
 import pytest
 import torch
 
-from openrlhf_rlev import launcher, version_guard
-from openrlhf_rlev.cpu import install
-from openrlhf_rlev.cpu.ds_engine import CPUEngine
-from openrlhf_rlev.cpu.sampling import sample
+from openrlhf_rlev.integrations.openrlhf import launcher, version_guard
+from openrlhf_rlev.integrations.openrlhf.cpu import install
+from openrlhf_rlev.integrations.openrlhf.cpu.ds_engine import CPUEngine
+from openrlhf_rlev.integrations.openrlhf.cpu.sampling import sample
 
 PROMPT = [3, 14, 15, 9, 26]
 
@@ -91,7 +91,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_shims_let_openrlhf_import_and_refuse_to_run():
     done = _run(
         "import importlib.util\n"
-        "from openrlhf_rlev.cpu import shims\n"
+        "from openrlhf_rlev.integrations.openrlhf.cpu import shims\n"
         "print(shims.install())\n"
         "import openrlhf.trainer.ppo_utils.samples_generator as sg\n"
         "import openrlhf.trainer.ray.vllm_engine\n"
@@ -110,7 +110,7 @@ def test_shims_let_openrlhf_import_and_refuse_to_run():
 def test_cuda_device_calls_land_on_the_cpu():
     done = _run(
         "import torch\n"
-        "from openrlhf_rlev.cpu import device\n"
+        "from openrlhf_rlev.integrations.openrlhf.cpu import device\n"
         "try:\n    torch.cuda.synchronize()\nexcept Exception:\n    print('raised before')\n"
         "device.redirect_cuda_to_cpu()\n"
         "torch.cuda.synchronize(); torch.cuda.set_device(0); torch.cuda.empty_cache()\n"

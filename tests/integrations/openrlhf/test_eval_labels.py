@@ -17,10 +17,11 @@ import types
 
 import pytest
 
-from openrlhf_rlev.labels import parse_label
-from openrlhf_rlev.prepare import PrepareError, PrepareOptions, prepare
-from openrlhf_rlev.prepare.eval_labels import DEFAULT_MARKER, eval_rows
-from openrlhf_rlev.reward_func import reward_func
+from openrlhf_rlev.integrations.openrlhf import eval_metrics
+from openrlhf_rlev.integrations.openrlhf.eval_labels import DEFAULT_MARKER, eval_rows
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
+from openrlhf_rlev.prepare import PrepareOptions, prepare
+from openrlhf_rlev.reward.labels import parse_label
 
 GPU_ONLY = ("vllm", "deepspeed", "peft", "flash_attn", "torchdata")
 TRIM_TEMPLATE = (
@@ -136,14 +137,16 @@ def samples_for(raw, ds, n_samples, second_wrong):
             right = correct and not (second_wrong and k == 1)
             said = answer if right else ("B" if answer != "B" else "C")
             query = prompt + f"Let me think step by step.\nAnswer: {said}<eos>"
-            reward = reward_func([query], [prompt], [label])["rewards"]
+            result = reward_func([query], [prompt], [label])
             out.append(
                 Experience(
                     prompts=[prompt],
                     labels=[label],
-                    rewards=torch.tensor([reward]),
+                    rewards=torch.tensor([result["rewards"]]),
                     response_length=torch.tensor([9]),
                     truncated=torch.tensor([False]),
+                    # as SamplesGenerator._process_response_into_experience keeps the reward's extra_logs
+                    info={k: torch.tensor([v]) for k, v in result["extra_logs"].items()},
                 )
             )
     return out
@@ -192,6 +195,70 @@ def test_identical_duplicate_prompts_would_collapse(tmp_path, compute_eval_metri
     assert logs["eval_exam/a/h_acc_pass1"] == pytest.approx((acc + h_acc) / 2)
 
 
+@pytest.mark.slow
+def test_launcher_route_logs_acc_and_h_acc_from_one_generation(tmp_path, compute_eval_metrics, load_eval):
+    """Without --eval: one row and one generation per question; the setup hook's wrapper around the real
+    compute_eval_metrics adds eval_<ds>/acc and eval_<ds>/h_acc from the samples' rlev/* info."""
+    out = str(tmp_path / "eval.jsonl")
+    options = dict(input_key="q", answer_key="a", value_key="pts", total_key="total", progress=False)
+    prepare(PrepareOptions(inputs=[write_questions(tmp_path)], output=out, **options))
+    raw, ds, batches = load_eval(out)
+    assert len(ds) == len(QUESTIONS)
+    samples = samples_for(raw, ds, 1, False)
+    wrapped = eval_metrics._wrap(compute_eval_metrics)
+    logs, own = wrapped(batches, samples, 1), compute_eval_metrics(batches, samples, 1)
+    assert {k: logs[k] for k in own} == own  # OpenRLHF's own metrics are untouched
+    for name, (acc, h_acc) in EXPECTED.items():
+        assert logs[f"eval_{name}/acc"] == pytest.approx(acc)
+        assert logs[f"eval_{name}/h_acc"] == pytest.approx(h_acc)
+        assert logs[f"eval_{name}_pass1"] != pytest.approx(acc)  # the reward's pass@1 is s-weighted: neither
+    assert logs["eval_all/acc"] == pytest.approx(3 / 5)
+    assert logs["eval_all/h_acc"] == pytest.approx((5 + 50 + 30) / 100)
+    assert logs["eval_num_samples"] == len(QUESTIONS)  # one generation per question
+
+    # Two samples per prompt, the second always wrong: Acc and H-Acc count every sample
+    logs = wrapped(batches, samples_for(raw, ds, 2, True), 2)
+    for name, (acc, h_acc) in EXPECTED.items():
+        assert logs[f"eval_{name}/acc"] == pytest.approx(acc / 2)
+        assert logs[f"eval_{name}/h_acc"] == pytest.approx(h_acc / 2)
+
+    # Another reward func (no rlev/* info): nothing added; a broken info: OpenRLHF's metrics still come back
+    for s in samples:
+        s.info = {}
+    assert set(wrapped(batches, samples, 1)) == set(own)
+
+
+def test_eval_metrics_patch_is_idempotent_and_checks_the_signature():
+    import types
+
+    def compute_eval_metrics(eval_dataloader, samples_list, n_samples_per_prompt):
+        return {"eval_x_pass1": 1.0}
+
+    def other(dataloader, samples):
+        return {}
+
+    module = types.ModuleType("fake_trainer")
+    module.compute_eval_metrics = compute_eval_metrics
+    eval_metrics.patch(module)
+    once = module.compute_eval_metrics
+    eval_metrics.patch(module)
+    assert module.compute_eval_metrics is once and once is not compute_eval_metrics
+    assert once([], [], 1) == {"eval_x_pass1": 1.0}  # no samples: nothing to add
+    module.compute_eval_metrics = other
+    eval_metrics.patch(module)
+    assert module.compute_eval_metrics is other  # not the tested API: left alone
+
+
+def test_eval_metrics_survive_a_malformed_info(caplog):
+    import types
+
+    sample = types.SimpleNamespace(prompts=["p1", "p2"], info={"rlev/correct": [1.0]})  # 2 prompts, 1 value
+    wrapped = eval_metrics._wrap(lambda dataloader, samples, n: {"eval_num_samples": 2.0})
+    with caplog.at_level("WARNING", logger="openrlhf_rlev"):
+        assert wrapped([(["d", "d"], ["p1", "p2"])], [sample], 1) == {"eval_num_samples": 2.0}
+    assert "eval Acc/H-Acc not computed" in caplog.text
+
+
 def rows(values_by_ds):
     return [
         {
@@ -224,7 +291,7 @@ def test_eval_rows_scales_and_scopes():
     assert [r["label"]["scale"] for r in h] == pytest.approx([0.5, 1.5, 1.0])
     assert sum(r["label"]["scale"] for r in h) == pytest.approx(len(h))  # mean scale 1: H-Acc of all-correct is 1
     assert all(r["prompt"][0]["content"].endswith(" [H]") for r in h)
-    with pytest.raises(PrepareError):
+    with pytest.raises(ValueError, match="eval-marker"):
         eval_rows(rows({"x": [0.1]}), marker="  ")
 
 

@@ -1,4 +1,4 @@
-"""Value-preserving GRPO (openrlhf_rlev.grpo) against OpenRLHF's REAL compute_advantages_and_returns.
+"""Value-preserving GRPO (openrlhf_rlev.integrations.openrlhf.grpo) against OpenRLHF's REAL compute_advantages_and_returns.
 
 OpenRLHF's experience_maker is imported by its real name and run unmodified (the `em` fixture in
 conftest.py). As in OpenRLHF's own tests
@@ -24,7 +24,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("openrlhf")
 
-from openrlhf_rlev import grpo, import_hooks  # noqa: E402
+from openrlhf_rlev.integrations.openrlhf import grpo, import_hooks  # noqa: E402
 
 EM = grpo.TARGET_MODULE
 ROOT = grpo.installed_openrlhf_root()

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from openrlhf_rlev import REWARD_FUNC_PATH, launcher, registry, runtime_env, settings
+from openrlhf_rlev import REWARD_FUNC_PATH
 from openrlhf_rlev.cli.main import main as cli_main
-from openrlhf_rlev.launcher import LaunchError
+from openrlhf_rlev.integrations.openrlhf import launcher, registry, runtime_env
+from openrlhf_rlev.integrations.openrlhf.launcher import LaunchError
+from openrlhf_rlev.reward import settings
 
 pytest.importorskip("openrlhf")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "configs" / "train_rlev.sh"
 PRESETS = ["7b-reinforce", "7b-rloo", "7b-grpo", "32b-reinforce", "32b-rloo", "32b-grpo"]
 BASE = ["--actor.model_name_or_path", "Qwen/Qwen2.5-7B", "--data.prompt_dataset", "d.jsonl"]
@@ -143,7 +145,7 @@ def test_dry_run_resolves_with_openrlhf_parser():
     assert result["rlev_settings"]["alpha"] == 5.0 and result["rlev_settings"]["scaling"] == "multiplicative"
     assert result["grpo"] is None
     env = result["ray_init"]["runtime_env"]
-    assert env["worker_process_setup_hook"] == "openrlhf_rlev.ray_setup.setup"
+    assert env["worker_process_setup_hook"] == "openrlhf_rlev.integrations.openrlhf.ray_setup.setup"
     # OpenRLHF's own defaults, read from its train(), merged with ours
     assert {"TOKENIZERS_PARALLELISM", "NCCL_DEBUG", "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS"} <= set(env["env_vars"])
     assert env["env_vars"]["RLEV_ALPHA"] == "5.0" and env["env_vars"]["RLEV_SCALING"] == "multiplicative"
@@ -168,7 +170,7 @@ def test_grpo_dry_run_says_value_preserving():
 
 
 def test_untested_openrlhf_is_refused_before_anything_starts(monkeypatch):
-    from openrlhf_rlev import grpo
+    from openrlhf_rlev.integrations.openrlhf import grpo
 
     monkeypatch.setattr(grpo, "TESTED", {})
     argv = [*BASE, "--algo.advantage.estimator", "group_norm", "--rollout.n_samples_per_prompt", "4"]
@@ -184,7 +186,7 @@ def test_print_runtime_env():
     env = json.loads(out[0])
     assert env == {
         "env_vars": {"OPENRLHF_RLEV_REWARD_FUNC": "rlev", "RLEV_ALPHA": "4.0"},
-        "worker_process_setup_hook": "openrlhf_rlev.ray_setup.setup",
+        "worker_process_setup_hook": "openrlhf_rlev.integrations.openrlhf.ray_setup.setup",
     }
     assert out[1].startswith('ray job submit --address "${RAY_ADDRESS:-http://127.0.0.1:8265}" --runtime-env-json ')
     assert (
@@ -333,7 +335,7 @@ def test_runtime_env_inside_a_submitted_job():
 
 
 def test_judge_api_key_reaches_workers_but_is_never_printed(monkeypatch):
-    from openrlhf_rlev import runtime_env, train_entry
+    from openrlhf_rlev.integrations.openrlhf import runtime_env, train_entry
 
     secret = {"RLEV_JUDGE_API_KEY": "sk-do-not-print"}
     shown = []

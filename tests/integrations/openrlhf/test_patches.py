@@ -19,9 +19,9 @@ import pytest
 
 pytest.importorskip("openrlhf")
 
-from openrlhf_rlev import grpo  # noqa: E402
+from openrlhf_rlev.integrations.openrlhf import grpo  # noqa: E402
 
-PATCHES = Path(__file__).resolve().parents[1] / "patches"
+PATCHES = Path(__file__).resolve().parents[3] / "patches"
 REPO_SERIES = sorted(PATCHES.glob("*.patch"))
 WHEEL_SERIES = sorted((PATCHES / "openrlhf-0.11.2").glob("*.patch"))
 INSTALLED = grpo.installed_openrlhf_root()
@@ -102,9 +102,9 @@ CHILD = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[1])
     from openrlhf.utils.agent import SingleTurnAgentExecutor
-    import openrlhf_rlev.reward_func as rlev
+    import openrlhf_rlev.integrations.openrlhf.reward_func as rlev
 
-    executor = SingleTurnAgentExecutor("openrlhf_rlev.reward_func:reward_func")
+    executor = SingleTurnAgentExecutor("openrlhf_rlev.integrations.openrlhf.reward_func:reward_func")
     prompt = "Which option? (A) 1 (B) 2\\n"
     out = executor.reward_func([prompt + "The answer is (B)"], [prompt], [{"answer": "B", "value": 0.1}])
     print(json.dumps({"file": sys.modules[SingleTurnAgentExecutor.__module__].__file__,

@@ -13,8 +13,9 @@ import sys
 
 import pytest
 
-from openrlhf_rlev import REWARD_FUNC_PATH, grpo, import_hooks, launcher, ray_setup, runtime_env, train_entry
-from openrlhf_rlev.settings import Settings
+from openrlhf_rlev import REWARD_FUNC_PATH
+from openrlhf_rlev.integrations.openrlhf import grpo, import_hooks, launcher, ray_setup, runtime_env, train_entry
+from openrlhf_rlev.reward.settings import Settings
 
 ARGV = [
     "--actor.model_name_or_path", "Qwen/Qwen2.5-7B", "--data.prompt_dataset", "d.jsonl",
@@ -89,8 +90,8 @@ def test_actor_after_launcher_ray_init_sees_settings_and_ran_hook(monkeypatch):
         @ray.remote(num_cpus=0)
         class Probe:
             def report(self):
-                from openrlhf_rlev import ray_setup as hook
-                from openrlhf_rlev.settings import Settings as WorkerSettings
+                from openrlhf_rlev.integrations.openrlhf import ray_setup as hook
+                from openrlhf_rlev.reward.settings import Settings as WorkerSettings
 
                 env = {k: v for k, v in os.environ.items() if k.startswith(("RLEV_", "OPENRLHF_RLEV_"))}
                 state = hook.state()

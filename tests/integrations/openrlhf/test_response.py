@@ -3,7 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openrlhf_rlev.response import EOS_TEXTS, recover_response
+from openrlhf_rlev.integrations.openrlhf.response import recover_response
+from openrlhf_rlev.verifiers.extract import EOS_TEXTS
 
 
 def test_strips_prompt_and_repeated_eos_and_pad():

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from openrlhf_rlev import REWARD_FUNC_PATH, reasons
+from openrlhf_rlev import REWARD_FUNC_PATH
 from openrlhf_rlev.cli.main import main as cli_main
-from openrlhf_rlev.extra_logs import KEYS
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.logs import KEYS
 
 agent = pytest.importorskip("openrlhf.utils.agent")
 
@@ -119,12 +120,13 @@ def test_invalid_settings_never_raise_into_openrlhf(byte_tokenizer, monkeypatch)
 
 def test_a_failed_response_recovery_is_an_internal_error_not_a_scored_prompt(monkeypatch):
     """Scoring prompt + response as the response could reward an answer that only the prompt contains."""
-    from openrlhf_rlev import reward_func as rf
+    from openrlhf_rlev.integrations.openrlhf import query
+    from openrlhf_rlev.integrations.openrlhf import reward_func as rf
 
     def broken(query, prompt):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(rf, "recover_response", broken)
+    monkeypatch.setattr(query, "recover_response", broken)
     out = rf.reward_func(["The answer is D. 答案是 D"], ["The answer is D."], [{"answer": "D"}])
     assert out["rewards"] == 0.0 and out["scores"] == 0.0
     assert out["extra_logs"]["rlev/fail_internal_error"] == 1.0
@@ -136,7 +138,7 @@ def test_reward_path_command_prints_the_loaded_file(capsys):
 
 
 def test_failures_are_warned_but_rate_limited(caplog):
-    from openrlhf_rlev import reward_func as rf
+    from openrlhf_rlev.integrations.openrlhf import reward_func as rf
 
     rf._warner._last.clear()
     with caplog.at_level("WARNING", logger="openrlhf_rlev"):
@@ -156,6 +158,18 @@ def test_loading_the_file_as_openrlhf_does_prestarts_verifier_workers(monkeypatc
     agent.SingleTurnAgentExecutor(remote_rm_url=REWARD_FUNC_PATH)  # OpenRLHF's own loader: module "reward_func"
     assert pool._pool is not None and pool._pool.size == 1
     pool.shutdown()
-    spec = importlib.util.find_spec("openrlhf_rlev.reward_func")  # as a package module: no side effect
+    spec = importlib.util.find_spec(
+        "openrlhf_rlev.integrations.openrlhf.reward_func"
+    )  # as a package module: no side effect
     importlib.util.module_from_spec(spec).__loader__.exec_module(importlib.util.module_from_spec(spec))
     assert pool._pool is None
+
+
+def test_scales_are_returned_for_upstreams_value_keeping_group_norm():
+    """`scales` = s(x) for right and wrong answers alike (upstream's group_norm needs s where the reward is 0)."""
+    from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
+
+    one = reward_func(["Answer: C"], [""], [{"answer": "B", "value": 0.05}])
+    assert one["rewards"] == 0.0 and one["scales"] == 1.5
+    batch = reward_func(["Answer: B", "Answer: B"], ["", ""], [{"answer": "B", "value": 0.3}, {"answer": "B"}])
+    assert batch["scales"] == [2.0, 1.0] and batch["rewards"] == [2.0, 1.0]

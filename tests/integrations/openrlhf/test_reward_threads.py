@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from openrlhf_rlev import reasons
-from openrlhf_rlev.reward_func import reward_func
+from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
+from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.verifiers import pool
 
 TIMEOUT = 2.0
@@ -54,7 +54,7 @@ def test_64_concurrent_calls_with_adversarial_inputs_finish_in_time(monkeypatch)
     results = asyncio.run(_run_all(calls))  # an escaping exception would fail here
     for (response, label, expected), (out, elapsed) in zip(calls, results):
         assert elapsed < TIMEOUT + MARGIN, (expected, elapsed)
-        assert set(out) == {"rewards", "scores", "extra_logs"}
+        assert set(out) == {"rewards", "scores", "scales", "extra_logs"}
         logs = out["extra_logs"]
         if expected == "hang":  # its worker is killed at the deadline
             assert out["rewards"] == 0.0 and out["scores"] == 0.0

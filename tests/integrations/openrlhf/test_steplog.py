@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from openrlhf_rlev import steplog
+from openrlhf_rlev.integrations.openrlhf import steplog
 
 
 @pytest.fixture
 def trainer_module(monkeypatch):
-    from openrlhf_rlev.cpu import shims
+    from openrlhf_rlev.integrations.openrlhf.cpu import shims
 
     shims.install()  # ppo_trainer imports vllm at module level
     # A fresh copy of OpenRLHF's module, so that patching it does not leak into other tests.

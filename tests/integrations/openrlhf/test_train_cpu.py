@@ -3,7 +3,7 @@
 Each run is `python -m openrlhf_rlev.cli.train_ppo_ray --rlev.cpu ...` in a subprocess: a real local Ray cluster,
 OpenRLHF's real train(), PPOTrainer, SamplesGenerator, SingleTurnAgentExecutor loading this plugin's reward
 file, RemoteExperienceMaker (with the value-preserving GRPO wrapper from the real setup hook), replay buffer,
-ActorPPOTrainer, PolicyLoss and Actor. Stubbed because they need CUDA (see openrlhf_rlev/cpu): vLLM (a
+ActorPPOTrainer, PolicyLoss and Actor. Stubbed because they need CUDA (see openrlhf_rlev/integrations/openrlhf/cpu): vLLM (a
 transformers sampler in the same Ray actor interface), DeepSpeed (CPUStrategy: gloo + torch AdamW), torch.cuda
 device calls, and the NCCL weight sync (a state-dict copy).
 
@@ -20,9 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib keeps tests/ off sys.path
-import tiny_policy  # noqa: E402
+import tiny_policy  # tests/conftest.py puts tests/ on sys.path
 
 pytestmark = pytest.mark.slow
 
@@ -100,8 +98,10 @@ def runs(setup):
 
 
 @pytest.mark.parametrize("estimator", list(ESTIMATOR_FLAGS))
-def test_two_rlev_steps_train_and_log(runs, initial, estimator):
-    run = runs(f"{estimator}-rlev", estimator)
+def test_two_rlev_steps_train_and_log(setup, runs, initial, estimator):
+    # reinforce_baseline also evaluates after each step (OpenRLHF's own eval, through the setup hook's Acc/H-Acc)
+    evaluate = ["--eval.dataset", str(setup[2]), "--eval.steps", "1"] if estimator == "reinforce_baseline" else []
+    run = runs(f"{estimator}-rlev", estimator, extra=evaluate)
     train_lines = [e for e in run["log"] if e["kind"] == "train"]
     assert [e["global_step"] for e in train_lines] == [1, 2]
     for entry in train_lines:
@@ -123,6 +123,12 @@ def test_two_rlev_steps_train_and_log(runs, initial, estimator):
         assert "value-preserving GRPO active" not in run["output"]
     if estimator == "reinforce_baseline":
         assert any("dynamic_filtering_pass_rate" in e for e in train_lines)
+        evals = [e for e in run["log"] if e["kind"] == "eval"]
+        assert [e["global_step"] for e in evals] == [1, 2]
+        for e in evals:  # one generation per question; Acc and H-Acc beside OpenRLHF's reward pass@1
+            assert e["eval_num_samples"] == 8.0 and "eval_default_pass1" in e
+            assert 0.0 <= e["eval_default/acc"] <= 1.0 and 0.0 <= e["eval_default/h_acc"] <= 1.0
+        assert "RLEV eval at step 2: default Acc" in run["output"]
 
 
 @pytest.mark.parametrize("estimator", ["rloo", "grpo_value"])

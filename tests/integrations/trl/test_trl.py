@@ -1,13 +1,8 @@
 """TRL (trl 1.16.0): the RLEV reward behind GRPOTrainer's reward-function signature, the prepared dataset as TRL
 reads it, value-keeping GRPO, and real GRPOTrainer runs on CPU (slow)."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib keeps tests/ off sys.path
-import tiny_policy  # noqa: E402
+import tiny_policy  # tests/conftest.py puts tests/ on sys.path
 
 from openrlhf_rlev.integrations import trl as rlev_trl  # noqa: E402
 
@@ -108,7 +103,7 @@ def test_the_prepared_dataset_loads_in_trl_unchanged(tmp_path, byte_tokenizer, s
 def test_value_keeping_advantages_multiply_by_s():
     import torch
 
-    from openrlhf_rlev.settings import Settings
+    from openrlhf_rlev.reward.settings import Settings
 
     adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
     labels = [{"answer": "1", "value": 0.05}] * 2 + [{"answer": "1"}, {"answer": "1", "scale": 3.0}]

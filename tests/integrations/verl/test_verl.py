@@ -1,17 +1,12 @@
 """verl (verl 0.9.1): `compute_score` through verl's own loader, dataset and reward manager, `prepare --output-format
 verl`, and the `rlev_grpo` estimator through verl's own `compute_advantage`, all on CPU."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+import tiny_policy  # tests/conftest.py puts tests/ on sys.path
 
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib keeps tests/ off sys.path
-import tiny_policy  # noqa: E402
-
-from openrlhf_rlev.extra_logs import KEYS  # noqa: E402
 from openrlhf_rlev.integrations import verl as rlev_verl  # noqa: E402
+from openrlhf_rlev.reward.logs import KEYS  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*engine is not available:UserWarning")
 

@@ -13,3 +13,5 @@ executor, experience maker, replay buffer, policy loss, `Actor` and KL controlle
 
 `install` wires these in: `install.driver` in the launcher's process, `install.worker` from the Ray setup hook.
 """
+
+__all__ = ["device", "ds_engine", "engine", "install", "launch", "sampling", "shims", "strategy", "weight_sync"]

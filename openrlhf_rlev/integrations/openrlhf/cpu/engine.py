@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import ray
 import torch
 
-from openrlhf_rlev.cpu import shims
-from openrlhf_rlev.cpu.sampling import sample
-from openrlhf_rlev.model_loading import eos_token_ids
+from openrlhf_rlev.evaluation.model_loading import eos_token_ids
+from openrlhf_rlev.integrations.openrlhf.cpu import shims
+from openrlhf_rlev.integrations.openrlhf.cpu.sampling import sample
 
 shims.install()  # OpenRLHF imports vllm and flash_attn at module level
 

@@ -12,8 +12,8 @@ Both refuse an OpenRLHF whose relevant code differs from what the backend was te
 import os
 from pathlib import Path
 
-from openrlhf_rlev import import_hooks, version_guard
-from openrlhf_rlev.cpu import device, shims
+from openrlhf_rlev.integrations.openrlhf import import_hooks, version_guard
+from openrlhf_rlev.integrations.openrlhf.cpu import device, shims
 
 CPU_ENV = "OPENRLHF_RLEV_CPU"
 SEED_ENV = "OPENRLHF_RLEV_CPU_SEED"
@@ -61,14 +61,14 @@ def driver(train_namespace: dict) -> None:
     shims.install()
     from openrlhf.trainer.ray import vllm_engine
 
-    from openrlhf_rlev.cpu import engine, strategy
+    from openrlhf_rlev.integrations.openrlhf.cpu import engine, strategy
 
     train_namespace["get_strategy"] = strategy.get_strategy
     vllm_engine.RolloutRayActor = engine.remote_class()
 
 
 def _patch_policy_trainer(module) -> None:
-    from openrlhf_rlev.cpu import weight_sync
+    from openrlhf_rlev.integrations.openrlhf.cpu import weight_sync
 
     weight_sync.patch(module)
 

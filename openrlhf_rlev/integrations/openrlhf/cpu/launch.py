@@ -95,7 +95,7 @@ def resolve_model(name: str) -> str:
 
     OpenRLHF loads models and tokenizers by folder; a GGUF file is converted with transformers and cached.
     """
-    from openrlhf_rlev import model_loading
+    from openrlhf_rlev.evaluation import model_loading
 
     if name != model_loading.SMOLLM2 and not name.endswith(".gguf"):
         return name

@@ -17,8 +17,8 @@ import torch.distributed as dist
 import transformers
 from torch.distributed.device_mesh import init_device_mesh
 
-from openrlhf_rlev.cpu import shims
-from openrlhf_rlev.cpu.ds_engine import CPUEngine
+from openrlhf_rlev.integrations.openrlhf.cpu import shims
+from openrlhf_rlev.integrations.openrlhf.cpu.ds_engine import CPUEngine
 
 shims.install()  # OpenRLHF imports vllm and flash_attn at module level
 

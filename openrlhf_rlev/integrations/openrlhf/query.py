@@ -1,0 +1,36 @@
+"""OpenRLHF's reward protocol, shared by the reward file and the HTTP server: a sample arrives as `query` (prompt +
+response), `prompt` and `label`; results go back as `rewards`, `scores`, `scales` and `extra_logs`."""
+
+from openrlhf_rlev.integrations.openrlhf.response import recover_response
+from openrlhf_rlev.reward.core import Verdict
+from openrlhf_rlev.reward.logs import extra_logs
+from openrlhf_rlev.reward.sample import internal_error, score_response
+from openrlhf_rlev.reward.settings import Settings
+
+
+def score_query(query, prompt, label, settings: Settings | None = None) -> tuple[Verdict, dict]:
+    """Recover the response from prompt + response, then `score_response`; never raises."""
+    response, found = query, True
+    question = prompt if isinstance(prompt, str) else None
+    if isinstance(query, str):
+        try:
+            response, found = recover_response(query, question)
+        except Exception as e:  # never score prompt + response as if it were the response
+            verdict = internal_error("RLEV response recovery failed", e)
+            return verdict, extra_logs(verdict, True)
+    return score_response(response, label, question, settings, found)
+
+
+def payload(results: list) -> dict:
+    """(verdict, logs) pairs -> what OpenRLHF reads: floats for its one-sample calls, lists for a batch.
+
+    `scales` is s(x) per sample: OpenRLHF with the upstream change in patches/ keeps it through GRPO's group_norm;
+    other versions ignore the key. `scores` (1 correct, 0 not) is what OpenRLHF's dynamic filtering reads."""
+    rewards = [v.reward for v, _ in results]
+    scores = [1.0 if v.correct else 0.0 for v, _ in results]
+    scales = [float(v.scale) for v, _ in results]
+    logs = {k: [log[k] for _, log in results] for k in (results[0][1] if results else ())}
+    if len(results) == 1:
+        one = {k: v[0] for k, v in logs.items()}
+        return {"rewards": rewards[0], "scores": scores[0], "scales": scales[0], "extra_logs": one}
+    return {"rewards": rewards, "scores": scores, "scales": scales, "extra_logs": logs}

@@ -1,0 +1,88 @@
+"""Verifiers by kind. A new verifier is one module plus one registration: a line in `BUILTIN`, an entry point in
+the `openrlhf_rlev.verifiers` group (`kind = "package.module"`, seen in every Ray worker), or `register`.
+
+A verifier module defines
+    check(response, answers, *, settings, question=None) -> bool | Check   (True/False: correct, no failure)
+    instruction(n_answers) -> str   (what `prepare` appends to the prompt: the form `check` extracts)
+Modules are imported on first use, so importing the registry (as settings and labels do) costs nothing.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+from openrlhf_rlev.reward import reasons
+
+
+@dataclass(frozen=True)
+class Check:
+    correct: bool
+    reason: str | None = None
+
+
+AUTO = "auto"  # not a verifier: option letters -> choice, anything else -> math (see default_kind)
+BUILTIN = {
+    "math": "openrlhf_rlev.verifiers.math",
+    "choice": "openrlhf_rlev.verifiers.choice",
+    "exact": "openrlhf_rlev.verifiers.exact",
+    "judge": "openrlhf_rlev.verifiers.judge",
+}
+ENTRY_POINT_GROUP = "openrlhf_rlev.verifiers"
+_registry: dict[str, str] = {}
+
+
+def _kinds() -> dict[str, str]:
+    if not _registry:
+        from importlib.metadata import entry_points
+
+        _registry.update(BUILTIN)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name != AUTO and ep.name not in BUILTIN:  # a plugin cannot replace a built-in kind
+                _registry[ep.name] = ep.value
+    return _registry
+
+
+def register(kind: str, module: str) -> None:
+    """Add a verifier by its module's dotted path (must be importable in every Ray worker)."""
+    if not kind.isidentifier() or kind == AUTO:
+        raise ValueError(f"verifier kind must be a Python identifier other than {AUTO!r}, got {kind!r}")
+    _kinds()[kind] = module
+
+
+def kinds() -> tuple[str, ...]:
+    return tuple(_kinds())
+
+
+def choices() -> tuple[str, ...]:
+    """What a label's or the settings' `verifier` may say."""
+    return (AUTO, *_kinds())
+
+
+def module(kind: str):
+    if kind not in _kinds():
+        raise ValueError(f"unknown verifier {kind!r}; known: {', '.join(_kinds())}")
+    return importlib.import_module(_kinds()[kind])
+
+
+def instruction(kind: str, n_answers: int) -> str:
+    return module(kind).instruction(n_answers)
+
+
+def default_kind(answers: tuple[str, ...]) -> str:
+    """Option letters are choice; everything else goes through math (whose first step is exact match)."""
+    from openrlhf_rlev.verifiers import choice
+
+    return "choice" if choice.is_choice(answers) else "math"
+
+
+def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, question: str | None = None) -> Check:
+    """Never raises for any response text: a verifier's timeout or failure is a Check with its reason."""
+    check = module(kind).check  # an unknown kind is a programming error: raise
+    from openrlhf_rlev.verifiers.pool import VerifierFailed, VerifierTimeout
+
+    try:
+        result = check(response, answers, settings=settings, question=question)
+    except VerifierTimeout:
+        return Check(False, reasons.VERIFIER_TIMEOUT)
+    except (VerifierFailed, RecursionError, MemoryError, ValueError, TypeError, OSError):
+        return Check(False, reasons.VERIFIER_ERROR)
+    return result if isinstance(result, Check) else Check(bool(result))

@@ -1,0 +1,86 @@
+"""A new verifier is one module plus one registration, and everything that names verifiers reads the registry:
+labels, settings, `prepare`'s prompt instruction and its CLI choices, and the reward."""
+
+import sys
+import textwrap
+
+import pytest
+
+from openrlhf_rlev.cli.prepare import build_parser
+from openrlhf_rlev.prepare.prompts import build_prompt
+from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.settings import Settings
+from openrlhf_rlev.verifiers import registry
+
+MODULE = """
+def check(response, answers, *, settings, question=None):
+    if "boom" in response:
+        raise ValueError("a verifier bug")
+    return response.strip().upper() == answers[0].upper()
+
+
+def instruction(n_answers):
+    return "Shout your answer."
+"""
+
+
+@pytest.fixture
+def shout(tmp_path, monkeypatch):
+    (tmp_path / "shout_verifier.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_registry", {})
+    yield "shout_verifier"
+    sys.modules.pop("shout_verifier", None)
+
+
+def test_builtins_are_registered_lazily():
+    assert registry.kinds()[:4] == ("math", "choice", "exact", "judge")
+    assert registry.choices()[0] == "auto"
+
+
+def test_one_registration_reaches_labels_settings_prompts_cli_and_reward(shout):
+    registry.register("shout", shout)
+    label = {"answer": "yes", "value": 0.1, "verifier": "shout"}
+    verdict = score("YES", label, Settings())
+    assert verdict.correct and verdict.reward == pytest.approx(2.0)
+    assert not score("no", label, Settings()).correct
+    assert Settings.from_env({"RLEV_VERIFIER": "shout"}).verifier == "shout"
+    assert build_prompt("Q?", "shout", 1)[-1]["content"].endswith("Shout your answer.")
+    assert build_parser().parse_args(["x.jsonl", "-o", "y.jsonl", "--verifier", "shout"]).verifier == "shout"
+
+
+def test_a_raising_verifier_is_a_verifier_error_not_a_crash(shout):
+    registry.register("shout", shout)
+    verdict = score("boom", {"answer": "x", "verifier": "shout"}, Settings())
+    assert verdict.reward == 0.0 and verdict.reason == reasons.VERIFIER_ERROR
+
+
+def test_an_unregistered_kind_is_a_malformed_label_and_a_bad_setting():
+    assert score("x", {"answer": "x", "verifier": "whisper"}).reason == reasons.LABEL_MALFORMED
+    with pytest.raises(ValueError, match="verifier"):
+        Settings.from_env({"RLEV_VERIFIER": "whisper"})
+
+
+def test_register_refuses_auto_and_non_identifiers():
+    for kind in ("auto", "two words", ""):
+        with pytest.raises(ValueError):
+            registry.register(kind, "m")
+
+
+def test_an_installed_package_registers_through_its_entry_point(shout, tmp_path):
+    """What `[project.entry-points."openrlhf_rlev.verifiers"]` in a plugin's pyproject installs; seen by every
+    process, Ray workers included. A plugin cannot take over a built-in kind."""
+    dist = tmp_path / "shout_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent(f"""
+        [{registry.ENTRY_POINT_GROUP}]
+        shout = {shout}
+        math = {shout}
+        """)
+    )
+    assert "shout" in registry.kinds()
+    assert registry.module("math").__name__ == "openrlhf_rlev.verifiers.math"
+    assert score("YES", {"answer": "yes", "verifier": "shout"}, Settings()).correct
