@@ -22,7 +22,8 @@ when configured, are applied by OpenRLHF's own `apply_length_penalties` to c, i.
 the group normalisation, and are then scaled with the value like the correctness they modify.
 
 The wrapper refuses to install on OpenRLHF code it was not tested on (a fingerprint of the two functions it
-relies on): it raises with a clear message rather than doing something else silently.
+relies on): it raises with a clear message rather than doing something else silently. An OpenRLHF that keeps a
+reward's `scales` in group_norm itself (the upstream change in patches/) needs no wrapper: it steps aside there.
 """
 
 import copy
@@ -46,12 +47,16 @@ EPS = 1e-9  # OpenRLHF 0.11.2's group_norm epsilon
 PATCHED_MARK = "__rlev_value_preserving__"
 # Fingerprints (see `fingerprint`) of the OpenRLHF code this wrapper was tested against.
 TESTED = {
+    "dd547041d0e087398461a10f491231c915ba179c2ea3fa68f6529a6d4bf54016": "openrlhf 0.10.2/0.10.3/0.10.4/0.11.0/0.11.1",
     "4e00413beb88290496224ca3952b62322b9579aca083fcdeafff65d46879c978": "openrlhf 0.11.2",
 }
 _FINGERPRINTED = (
     ("trainer/ppo_utils/experience_maker.py", f"{TARGET_CLASS}.{TARGET_METHOD}"),
     ("trainer/ppo_utils/length_penalty.py", "apply_length_penalties"),
 )
+
+
+UPSTREAM = "upstream"  # check_compatible's answer where OpenRLHF's own group_norm keeps the reward's scales
 
 
 class MissingSignal(RuntimeError):
@@ -66,7 +71,20 @@ def fingerprint(openrlhf_root: Path) -> str:
     return version_guard.fingerprint(openrlhf_root, _FINGERPRINTED)
 
 
+def upstream_keeps_scale(openrlhf_root: Path | None = None) -> bool:
+    """Whether this OpenRLHF's group_norm keeps the `scales` a reward returns (patches/0002, upstream)."""
+    root = version_guard.installed_openrlhf_root() if openrlhf_root is None else Path(openrlhf_root)
+    try:
+        source = version_guard.function_source(root / _FINGERPRINTED[0][0], _FINGERPRINTED[0][1])
+    except (OSError, SyntaxError, IncompatibleOpenRLHF):
+        return False
+    return "scales" in source and "group_norm" in source
+
+
 def check_compatible(openrlhf_root: Path | None = None) -> str:
+    """The tested OpenRLHF's name; "upstream" where OpenRLHF keeps the scale itself; else IncompatibleOpenRLHF."""
+    if upstream_keeps_scale(openrlhf_root):
+        return UPSTREAM
     return version_guard.check(
         _FINGERPRINTED,
         TESTED,
@@ -226,12 +244,16 @@ def patch(module) -> None:
     current = getattr(cls, TARGET_METHOD)
     if getattr(current, PATCHED_MARK, False):
         return
-    check_compatible(Path(module.__file__).resolve().parents[2])
+    if check_compatible(Path(module.__file__).resolve().parents[2]) == UPSTREAM:
+        return
     setattr(cls, TARGET_METHOD, wrap(current))
 
 
 def install() -> str:
-    """Patch now if the experience maker is loaded, else when it is imported. Returns 'patched' or 'deferred'."""
+    """Patch now if the experience maker is loaded, else when it is imported: 'patched' or 'deferred'; 'upstream'
+    (nothing to do) where OpenRLHF keeps the reward's scales in group_norm itself."""
+    if upstream_keeps_scale():
+        return UPSTREAM
     return "patched" if import_hooks.after_import(TARGET_MODULE, patch) == "now" else "deferred"
 
 

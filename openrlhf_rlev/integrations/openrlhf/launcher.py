@@ -1,7 +1,7 @@
 """`--reward_func NAME` and `--rlev.*` on an OpenRLHF train_ppo_ray command line.
 
 The user's command is OpenRLHF's, plus our flags. This module takes ours out, checks them, and rewrites the rest
-into the argument list OpenRLHF 0.11.2 accepts (`--reward.remote_url <the reward func's file>`); everything
+into the argument list OpenRLHF 0.10.2-0.11.x accepts (`--reward.remote_url <the reward func's file>`); everything
 else passes through untouched. Checks that need only our flags run here, before anything starts; OpenRLHF's own
 checks run in its real parser (`train_entry`).
 """
@@ -194,6 +194,12 @@ def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
     )
 
 
+UPSTREAM_GRPO_NOTE = (
+    "RLEV: this OpenRLHF keeps a reward's scales in group_norm itself (s(x) * group_norm(c)); the reward returns "
+    "scales and openrlhf-rlev installs no GRPO wrapper"
+)
+
+
 def settings_dict(settings: Settings) -> dict:
     return dataclasses.asdict(settings)
 
@@ -208,9 +214,15 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     Errors in our flags raise LaunchError; OpenRLHF's argparse errors raise SystemExit(2) with its own message,
     as `python -m openrlhf.cli.train_ppo_ray` would.
     """
-    from openrlhf_rlev.integrations.openrlhf import grpo, runtime_env, train_entry
+    from openrlhf_rlev.integrations.openrlhf import grpo, runtime_env, train_entry, version_guard
 
     environ = os.environ if environ is None else environ
+    problem = version_guard.launcher_problem()
+    if problem:
+        raise LaunchError(problem)
+    newer = version_guard.launcher_warning()
+    if newer:
+        log("WARNING " + newer)
     launch = plan(argv, environ)
     if launch.cpu:
         from openrlhf_rlev.integrations.openrlhf.cpu import install as cpu_install
@@ -237,7 +249,8 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     note = grpo_note(estimator, launch)
     if note and launch.settings.grpo == "value":
         try:
-            grpo.check_compatible()
+            if grpo.check_compatible() == grpo.UPSTREAM:
+                note = ("info", UPSTREAM_GRPO_NOTE)
         except grpo.IncompatibleOpenRLHF as e:
             raise LaunchError(str(e)) from None
     init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, launch.shown_env())

@@ -21,16 +21,33 @@ def score_query(query, prompt, label, settings: Settings | None = None) -> tuple
     return score_response(response, label, question, settings, found)
 
 
-def payload(results: list) -> dict:
+def payload(results: list, scales: bool = True) -> dict:
     """(verdict, logs) pairs -> what OpenRLHF reads: floats for its one-sample calls, lists for a batch.
 
-    `scales` is s(x) per sample: OpenRLHF with the upstream change in patches/ keeps it through GRPO's group_norm;
-    other versions ignore the key. `scores` (1 correct, 0 not) is what OpenRLHF's dynamic filtering reads."""
+    `scales` is s(x) per sample: OpenRLHF with the upstream change in patches/ keeps it through GRPO's group_norm
+    (left out for `--rlev.grpo stock`, the accuracy-only baseline); other versions ignore the key. `scores` (1
+    correct, 0 not) is what OpenRLHF's dynamic filtering reads."""
     rewards = [v.reward for v, _ in results]
     scores = [1.0 if v.correct else 0.0 for v, _ in results]
-    scales = [float(v.scale) for v, _ in results]
+    s = [float(v.scale) for v, _ in results]
     logs = {k: [log[k] for _, log in results] for k in (results[0][1] if results else ())}
     if len(results) == 1:
-        one = {k: v[0] for k, v in logs.items()}
-        return {"rewards": rewards[0], "scores": scores[0], "scales": scales[0], "extra_logs": one}
-    return {"rewards": rewards, "scores": scores, "scales": scales, "extra_logs": logs}
+        out = {
+            "rewards": rewards[0],
+            "scores": scores[0],
+            "scales": s[0],
+            "extra_logs": {k: v[0] for k, v in logs.items()},
+        }
+    else:
+        out = {"rewards": rewards, "scores": scores, "scales": s, "extra_logs": logs}
+    if not scales:
+        del out["scales"]
+    return out
+
+
+def keeps_scales(settings: Settings | None = None) -> bool:
+    """Whether to return `scales`: not for --rlev.grpo stock, and never failing the reward over bad settings."""
+    try:
+        return (settings or Settings.from_env()).grpo == "value"
+    except ValueError:
+        return True

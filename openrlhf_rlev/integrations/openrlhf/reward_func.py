@@ -5,7 +5,7 @@ calls `reward_func([query], [prompt], [label])` once per sample from a thread po
 sees is swallowed and later crashes the run, so this adapter never raises.
 """
 
-from openrlhf_rlev.integrations.openrlhf.query import payload, score_query
+from openrlhf_rlev.integrations.openrlhf.query import keeps_scales, payload, score_query
 from openrlhf_rlev.reward.sample import warner as _warner
 from openrlhf_rlev.reward.settings import Settings
 
@@ -22,7 +22,7 @@ def reward_func(queries, prompts, labels, **kwargs):
         results = []
     if not results:
         results = [score_query(None, None, None)]
-    return payload(results)
+    return payload(results, keeps_scales())
 
 
 def _prestart_when_loaded_by_openrlhf() -> None:

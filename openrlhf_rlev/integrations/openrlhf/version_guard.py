@@ -69,3 +69,43 @@ def check(functions, tested: dict, refusal: str, advice: str, openrlhf_root: Pat
             f"it was tested on ({', '.join(tested.values())}; fingerprint {found[:12]}). {advice}"
         )
     return tested[found]
+
+
+# The launcher speaks OpenRLHF's dotted flags (--reward.remote_url, --data.label_key), which arrived in 0.10.2.
+LAUNCHER_SUPPORTED = ((0, 10, 2), (0, 12, 0))  # [from, to)
+PLAIN_ROUTE = (
+    "on OpenRLHF 0.9.x-0.10.1 use the plain route: python -m openrlhf.cli.train_ppo_ray <your flags> "
+    "--remote_rm_url $(openrlhf-rlev reward-path) --label_key label, with RLEV_* settings in the Ray runtime env "
+    "(env_vars) and an estimator that keeps the value (reinforce, rloo, reinforce_baseline, dr_grpo: group_norm "
+    "divides s(x) out there); see the README's 'OpenRLHF versions'"
+)
+
+
+def release(version: str) -> tuple[int, ...] | None:
+    """(major, minor, patch) of a version string such as 0.10.1.post2; None if it has no such numbers."""
+    import re
+
+    found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    return tuple(int(x or 0) for x in found.groups()) if found else None
+
+
+def launcher_problem(version: str | None = None) -> str | None:
+    """Why the launcher cannot drive this OpenRLHF (None when it can, or when the version is unknown: then
+    OpenRLHF's own parser and the fingerprint guards decide)."""
+    version = openrlhf_version() if version is None else version
+    found = release(version)
+    if found is None or found >= LAUNCHER_SUPPORTED[0]:
+        return None
+    return f"openrlhf-rlev train needs OpenRLHF >= 0.10.2 (dotted flags); this is {version}: {PLAIN_ROUTE}"
+
+
+def launcher_warning(version: str | None = None) -> str | None:
+    """A warning for an OpenRLHF newer than the tested range (the launch goes on; the guards check what changed)."""
+    version = openrlhf_version() if version is None else version
+    found = release(version)
+    if found is None or found < LAUNCHER_SUPPORTED[1]:
+        return None
+    return (
+        f"RLEV: OpenRLHF {version} is newer than the tested range (0.10.2-0.11.x); the reward file and launcher "
+        "usually carry over, and GRPO and --rlev.cpu refuse to patch code that changed"
+    )

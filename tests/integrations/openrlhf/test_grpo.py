@@ -270,8 +270,15 @@ def test_missing_scale_or_correctness_is_a_clear_error(em):
         run(em, "group_norm", n, batch, True)
 
 
-def test_installed_openrlhf_is_the_tested_one():
-    assert grpo.check_compatible() == "openrlhf 0.11.2"
+def _names_installed_version(label: str) -> bool:
+    """A TESTED label ("openrlhf 0.10.2/0.10.3") names the installed version: no test pins one version."""
+    from importlib.metadata import version
+
+    return version("openrlhf") in label.split(" ", 1)[1].split("/")
+
+
+def test_installed_openrlhf_is_a_tested_one():
+    assert _names_installed_version(grpo.check_compatible())
 
 
 def _copy_fingerprinted(tmp_path):
@@ -283,11 +290,12 @@ def _copy_fingerprinted(tmp_path):
 
 def test_version_guard_refuses_changed_code(tmp_path):
     root = _copy_fingerprinted(tmp_path)
-    assert grpo.check_compatible(root) == "openrlhf 0.11.2"
+    installed = grpo.check_compatible()
+    assert grpo.check_compatible(root) == installed
     path = root / "trainer/ppo_utils/experience_maker.py"
     text = path.read_text()
     path.write_text(text + "\n# a comment outside the wrapped functions does not matter\n")
-    assert grpo.check_compatible(root) == "openrlhf 0.11.2"
+    assert grpo.check_compatible(root) == installed
     changed = text.replace("(rewards.std(-1, keepdim=True) + 1e-9)", "(rewards.std(-1, keepdim=True) + 1e-6)")
     assert changed != text
     path.write_text(changed)

@@ -361,3 +361,17 @@ def test_judge_api_key_reaches_workers_but_is_never_printed(monkeypatch):
     monkeypatch.setenv("OPENRLHF_RLEV_REWARD_FUNC", "")  # run() exports the worker env to the driver; undo it after
     assert launcher.run([*BASE, "--reward_func", "rlev"], environ=secret, log=lambda m: None) == 0
     assert seen["trained"] and seen["init"]["runtime_env"]["env_vars"]["RLEV_JUDGE_API_KEY"] == "sk-do-not-print"
+
+
+@pytest.mark.parametrize("old", ["0.9.10", "0.10.1.post2"])
+def test_launcher_sends_pre_dotted_openrlhf_to_the_plain_route(monkeypatch, old):
+    from openrlhf_rlev.integrations.openrlhf import version_guard
+
+    monkeypatch.setattr(version_guard, "openrlhf_version", lambda: old)
+    with pytest.raises(launcher.LaunchError) as e:
+        launcher.run(["--reward_func", "rlev", "--data.label_key", "label"], environ={}, out=print, log=print)
+    message = str(e.value)
+    assert f"needs OpenRLHF >= 0.10.2 (dotted flags); this is {old}" in message
+    assert "--remote_rm_url $(openrlhf-rlev reward-path) --label_key label" in message
+    assert version_guard.launcher_problem("0.10.2") is None and version_guard.launcher_warning("0.11.9") is None
+    assert "newer than the tested range" in version_guard.launcher_warning("0.12.0")

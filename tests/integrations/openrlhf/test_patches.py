@@ -83,6 +83,9 @@ def test_wheel_series_applies_without_fuzz(wheel_copy):
         assert dry.returncode == 0 and "FAILED" not in dry.stdout and "fuzz" not in dry.stdout, dry.stdout
         run(["patch", "-p1", "--batch", "--forward", "-i", str(patch)], wheel_copy, check=True)
     assert "scales" in (wheel_copy / GROUP_NORM_FILE).read_text()
+    # The plugin steps aside for an OpenRLHF that keeps the scale itself, and only for it.
+    assert grpo.upstream_keeps_scale(wheel_copy / "openrlhf") and not grpo.upstream_keeps_scale(INSTALLED)
+    assert grpo.check_compatible(wheel_copy / "openrlhf") == grpo.UPSTREAM
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")

@@ -173,3 +173,12 @@ def test_scales_are_returned_for_upstreams_value_keeping_group_norm():
     assert one["rewards"] == 0.0 and one["scales"] == 1.5
     batch = reward_func(["Answer: B", "Answer: B"], ["", ""], [{"answer": "B", "value": 0.3}, {"answer": "B"}])
     assert batch["scales"] == [2.0, 1.0] and batch["rewards"] == [2.0, 1.0]
+
+
+def test_no_scales_for_the_stock_grpo_baseline(monkeypatch):
+    """With upstream's value-keeping group_norm, returning scales would keep s even in the accuracy-only baseline."""
+    from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
+
+    monkeypatch.setenv("RLEV_GRPO", "stock")
+    out = reward_func(["Answer: B"], [""], [{"answer": "B", "value": 0.05}])
+    assert "scales" not in out and out["rewards"] == 1.5

@@ -100,7 +100,8 @@ def runs(setup):
 @pytest.mark.parametrize("estimator", list(ESTIMATOR_FLAGS))
 def test_two_rlev_steps_train_and_log(setup, runs, initial, estimator):
     # reinforce_baseline also evaluates after each step (OpenRLHF's own eval, through the setup hook's Acc/H-Acc)
-    evaluate = ["--eval.dataset", str(setup[2]), "--eval.steps", "1"] if estimator == "reinforce_baseline" else []
+    evaluate = ["--eval.dataset", str(setup[2]), "--eval.steps", "1", "--eval.n_samples_per_prompt", "1"]
+    evaluate = evaluate if estimator == "reinforce_baseline" else []
     run = runs(f"{estimator}-rlev", estimator, extra=evaluate)
     train_lines = [e for e in run["log"] if e["kind"] == "train"]
     assert [e["global_step"] for e in train_lines] == [1, 2]

@@ -37,6 +37,7 @@ FUNCTIONS = (
     ("utils/utils.py", "get_strategy"),
 )
 TESTED = {
+    "205136d9d6c89a08aae2fb70e3a0d3c09fdfe173ce6e2f1de2f4148fffaa5588": "openrlhf 0.10.4",
     "80a71ffc54c6b3b6b3c558d731bd9988108de36cf62a80e802991cdb2376c205": "openrlhf 0.11.2",
 }
 

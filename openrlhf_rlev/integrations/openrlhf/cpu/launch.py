@@ -15,6 +15,7 @@ DEFAULTS = {
     "--ref.num_gpus_per_node": "1",
     "--ds.attn_implementation": "sdpa",  # default flash_attention_2 needs CUDA
     "--vllm.sync_backend": "gloo",  # default nccl; weights go to the engines by state dict anyway
+    "--ckpt.best_metric_key": "none",  # default: a DeepSpeed checkpoint whenever an eval metric improves
 }
 CACHE_ENV = "RLEV_CACHE_DIR"
 
@@ -68,6 +69,10 @@ def problems(args) -> list[str]:
     refuse(
         args.ckpt.save_steps not in (-1, float("inf")),
         "--ckpt.save_steps writes DeepSpeed states; CPU runs save the final model to --ckpt.output_dir",
+    )
+    refuse(
+        args.ckpt.best_metric_key != "none",
+        "--ckpt.best_metric_key saves DeepSpeed states at the best eval; CPU runs save the final model (use none)",
     )
     refuse(getattr(args.data, "max_images_per_prompt", 0) > 0, "vision-language rollouts are not supported on CPU")
     refuse(args.actor.num_nodes != 1 or args.ref.num_nodes != 1, "a CPU run uses one node (--actor.num_nodes 1)")
