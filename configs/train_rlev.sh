@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RLEV training with OpenRLHF 0.11.2: six presets with the paper's settings, plus their accuracy-only baselines.
+# RLEV training with OpenRLHF 0.10.2-0.11.x: six presets with the paper's settings, plus their accuracy-only baselines.
 #
 #   bash configs/train_rlev.sh PRESET [more OpenRLHF flags or --rlev.* settings]
 #

@@ -1,6 +1,6 @@
 """OpenRLHF's train_ppo_ray with `--reward_func NAME` and `--rlev.*` settings.
 
-    python -m openrlhf_rlev.cli.train_ppo_ray <OpenRLHF 0.11.2 train_ppo_ray flags> --reward_func rlev [--rlev.*]
+    python -m openrlhf_rlev.cli.train_ppo_ray <OpenRLHF train_ppo_ray flags> --reward_func rlev [--rlev.*]
     openrlhf-rlev train <same>
     openrlhf-rlev train --rlev.cpu <same>      # on this machine's CPU (openrlhf_rlev/integrations/openrlhf/cpu)
 

@@ -1,6 +1,6 @@
 """Eval rows that make OpenRLHF's own eval report Acc and H-Acc (`prepare --eval`).
 
-OpenRLHF 0.11.2 (`trainer/ppo_trainer.py`, `compute_eval_metrics`) logs, per datasource ds,
+OpenRLHF (0.10.2-0.11.x; `trainer/ppo_trainer.py`, `compute_eval_metrics`) logs, per datasource ds,
 
     eval_<ds>_pass1 = mean over the ds prompts of (mean reward of the prompt's samples)
 

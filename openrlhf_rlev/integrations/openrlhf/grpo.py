@@ -43,7 +43,7 @@ logger = logging.getLogger("openrlhf_rlev.integrations.openrlhf.grpo")
 TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
 TARGET_CLASS = "RemoteExperienceMaker"
 TARGET_METHOD = "compute_advantages_and_returns"
-EPS = 1e-9  # OpenRLHF 0.11.2's group_norm epsilon
+EPS = 1e-9  # OpenRLHF's group_norm epsilon (0.8.11-0.11.2)
 PATCHED_MARK = "__rlev_value_preserving__"
 # Fingerprints (see `fingerprint`) of the OpenRLHF code this wrapper was tested against.
 TESTED = {

@@ -1,7 +1,7 @@
 """Reward functions by name, through the `openrlhf.reward_funcs` entry-point group.
 
 A package registers `name = "pkg.module:reward_func"` in its pyproject; `--reward_func name` then finds it.
-OpenRLHF 0.11.2 loads a reward function from a file path (`--reward.remote_url path.py`) and takes its
+OpenRLHF (0.10.2-0.11.x) loads a reward function from a file path (`--reward.remote_url path.py`) and takes its
 attribute `reward_func`, so a name resolves to the file of the module that defines it. The upstream PR in
 `patches/` lets `--reward.remote_url pkg.module:reward_func` (an entry point's value) name it directly.
 """
@@ -10,7 +10,7 @@ import importlib.util
 from importlib.metadata import EntryPoint, entry_points
 
 GROUP = "openrlhf.reward_funcs"
-# The attribute OpenRLHF 0.11.2 reads from a reward file (openrlhf/utils/agent.py, SingleTurnAgentExecutor).
+# The attribute OpenRLHF reads from a reward file (openrlhf/utils/agent.py, SingleTurnAgentExecutor).
 ATTRIBUTE = "reward_func"
 
 
@@ -44,7 +44,7 @@ def resolve(name: str, check: bool = True) -> str:
     ep = funcs[name]
     if ep.attr != ATTRIBUTE:
         raise RegistryError(
-            f"reward func {name!r} points to {ep.value}, but OpenRLHF 0.11.2 loads the attribute "
+            f"reward func {name!r} points to {ep.value}, but OpenRLHF loads the attribute "
             f"{ATTRIBUTE!r} from the module's file: register it as '{ep.module}:{ATTRIBUTE}'"
         )
     try:

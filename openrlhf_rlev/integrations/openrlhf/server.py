@@ -4,7 +4,7 @@ CPU nodes: `--reward.remote_url http://a:5000/get_reward,http://b:5000/get_rewar
     POST /get_reward {"query": [str], "prompts": [str | null], "labels": [label]}
       -> {"rewards": ..., "scores": ..., "extra_logs": {"rlev/...": ...}}
 
-A one-sample request gets plain floats, a batch gets lists. OpenRLHF 0.11.2 sends one sample per request
+A one-sample request gets plain floats, a batch gets lists. OpenRLHF (0.10.2-0.11.x) sends one sample per request
 and wraps each returned value as `torch.tensor([value])`, so a 1-element list would become a (1, 1)
 tensor; floats give the (1,) shape its reward file path produces.
 

@@ -1,6 +1,6 @@
 """Run OpenRLHF's own `openrlhf/cli/train_ppo_ray.py`, unmodified, up to the point where it calls `train(args)`.
 
-OpenRLHF 0.11.2 builds its parser inline under `if __name__ == "__main__":`, validates the arguments there,
+OpenRLHF (0.10.2-0.11.x) builds its parser inline under `if __name__ == "__main__":`, validates the arguments there,
 and ends with `train(args)`. There is no function to import that returns the parser. So this module executes
 the module's own code object as `__main__` (what `python -m` and `runpy` do), with one difference: module-level
 names are stored through a mapping that records the function bound to `train` and puts a stand-in in its
@@ -137,9 +137,11 @@ def parse(argv: list[str], allow_missing_imports: bool = False, module: str = MO
     except _TrainReached:
         pass
     if capture.real_train is None:
-        raise EntryError(f"{module} defines no train(); this launcher supports openrlhf 0.11.2")
+        raise EntryError(f"{module} defines no train(); this launcher supports openrlhf 0.10.2-0.11.x")
     if capture.args is None:
-        raise EntryError(f"{module} returned without calling train(args); this launcher supports openrlhf 0.11.2")
+        raise EntryError(
+            f"{module} returned without calling train(args); this launcher supports openrlhf 0.10.2-0.11.x"
+        )
     module_globals["train"] = capture.real_train
     return Parsed(capture.args, capture.real_train, module_globals, stubbed)
 
@@ -183,7 +185,7 @@ def ray_init_kwargs(parsed: Parsed) -> dict:
     if probe.kwargs is None:
         raise EntryError(
             "could not read OpenRLHF's ray.init arguments: train() did not start with ray.init; "
-            "this launcher supports openrlhf 0.11.2"
+            "this launcher supports openrlhf 0.10.2-0.11.x"
         )
     return probe.kwargs
 

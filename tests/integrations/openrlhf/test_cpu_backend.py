@@ -99,6 +99,9 @@ def test_shims_let_openrlhf_import_and_refuse_to_run():
         "p = sg.SamplingParams(temperature=0.5, max_tokens=3)\n"
         "assert (p.temperature, p.max_tokens, p.top_k) == (0.5, 3, -1)\n"
         "assert importlib.util.find_spec('flash_attn') is not None\n"
+        "from transformers.utils import import_utils\n"  # transformers < 5.15 raised KeyError on a shim flash_attn
+        "assert import_utils.is_flash_attn_2_available() is False\n"
+        "import peft\n"
         "from vllm.inputs import TokensPrompt\n"
         "try:\n    TokensPrompt(prompt_token_ids=[1])\nexcept RuntimeError as e:\n    print('refused:', e)\n"
     )

@@ -179,6 +179,17 @@ def test_untested_openrlhf_is_refused_before_anything_starts(monkeypatch):
     assert dry_run([*argv, "--reward_func", "rlev", "--rlev.grpo", "stock"])["grpo"]  # stock needs no patch
 
 
+def test_an_openrlhf_that_keeps_scales_itself_gets_no_wrapper(monkeypatch):
+    """With the upstream change, group_norm keeps the reward's scales: the plugin steps aside instead of refusing."""
+    from openrlhf_rlev.integrations.openrlhf import grpo
+
+    monkeypatch.setattr(grpo, "TESTED", {})  # its fingerprint is unknown to this release...
+    monkeypatch.setattr(grpo, "upstream_keeps_scale", lambda root=None: True)  # ...but it keeps s itself
+    argv = [*BASE, "--algo.advantage.estimator", "group_norm", "--rollout.n_samples_per_prompt", "4"]
+    assert dry_run([*argv, "--reward_func", "rlev"])["grpo"] == launcher.UPSTREAM_GRPO_NOTE
+    assert grpo.install() == grpo.UPSTREAM
+
+
 def test_print_runtime_env():
     out = []
     argv = [*BASE, "--reward_func", "rlev", "--rlev.alpha", "4", "--rlev.print_runtime_env"]

@@ -1,6 +1,6 @@
 """DeepSpeed's engine, the part OpenRLHF's trainer and strategy use, for one CPU process.
 
-`backward` scales the loss by 1/gas (OpenRLHF's loss normalisation pre-compensates exactly that), `step` steps the
+`backward` scales the loss by 1/gas, as DeepSpeed does (OpenRLHF >= 0.10.4 pre-compensates exactly that in its loss), `step` steps the
 optimizer and the LR schedule only at the gradient-accumulation boundary, after averaging gradients over
 data-parallel ranks and clipping them to `max_norm`, and `get_global_grad_norm` is the norm before clipping.
 `.module` is the wrapped model, as OpenRLHF's `_unwrap_model` and `save_model` expect.

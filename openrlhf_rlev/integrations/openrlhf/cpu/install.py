@@ -37,7 +37,9 @@ FUNCTIONS = (
     ("utils/utils.py", "get_strategy"),
 )
 TESTED = {
+    "82c50fb9291f680c462520ab221a077b21948ffb7bbed490b302727d6af374d3": "openrlhf 0.10.2/0.10.3",
     "205136d9d6c89a08aae2fb70e3a0d3c09fdfe173ce6e2f1de2f4148fffaa5588": "openrlhf 0.10.4",
+    "ec7bfd8a999c0cf53d39dae3924b70f50561043a225b261fff75269f2fc3dada": "openrlhf 0.11.0/0.11.1",
     "80a71ffc54c6b3b6b3c558d731bd9988108de36cf62a80e802991cdb2376c205": "openrlhf 0.11.2",
 }
 

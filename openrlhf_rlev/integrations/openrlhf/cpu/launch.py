@@ -10,7 +10,7 @@ import tempfile
 
 # OpenRLHF defaults that assume GPUs, and what a CPU run uses instead when the flag is not given.
 DEFAULTS = {
-    "--vllm.num_engines": "1",  # default None: no rollout engine, which OpenRLHF 0.11.2 cannot train without
+    "--vllm.num_engines": "1",  # default None: no rollout engine, which OpenRLHF (0.10.2-0.11.x) cannot train without
     "--actor.num_gpus_per_node": "1",  # default 8: eight policy processes on a laptop
     "--ref.num_gpus_per_node": "1",
     "--ds.attn_implementation": "sdpa",  # default flash_attention_2 needs CUDA

@@ -92,4 +92,17 @@ def install() -> list[str]:
             if parent:
                 setattr(sys.modules[parent], child, module)
             installed.append(name)
+    if "flash_attn" in installed:
+        from openrlhf_rlev.integrations.openrlhf import import_hooks
+
+        import_hooks.after_import("transformers.utils.import_utils", _no_flash_attn_distribution)
     return installed
+
+
+def _no_flash_attn_distribution(import_utils) -> None:
+    """transformers (< 5.15) looks up an importable flash_attn's distribution without a KeyError guard; the shim
+    has none. Name one that does not exist: transformers then reads the shim's version ("N/A"), sees no
+    "flash-attn" distribution and reports flash-attn unavailable, which is the truth."""
+    mapping = getattr(import_utils, "PACKAGE_DISTRIBUTION_MAPPING", None)
+    if isinstance(mapping, dict):
+        mapping.setdefault("flash_attn", ["openrlhf-rlev-flash-attn-shim"])
