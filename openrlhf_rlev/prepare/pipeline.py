@@ -74,6 +74,8 @@ def prepare(opts: PrepareOptions) -> dict:
     skipped_open = [it for it in items if it.open_ended and not opts.include_open_ended]
     items = [it for it in items if not (it.open_ended and not opts.include_open_ended)]
     items, skipped_sample, skipped_limit = _select(items, opts)
+    # per written question (not per question read): the warning is about the values in this dataset
+    unknown = Counter(it.meta["printed_total_unknown"] for it in items if "printed_total_unknown" in it.meta)
     if opts.shuffle_values is not None:
         values.shuffle_values(items, opts.shuffle_values)
 
@@ -87,7 +89,6 @@ def prepare(opts: PrepareOptions) -> dict:
         rejects += dup_rejects
     if group_warnings:
         extra["groups_with_rejects"] = group_warnings
-    unknown = Counter(it.meta["printed_total_unknown"] for it in read.items if "printed_total_unknown" in it.meta)
     if any(gaokao.is_gaokao_item(it) for it in read.items) and opts.total is None:
         extra["paper_total"] = {"rule": opts.paper_total, "printed_total_unknown": dict(sorted(unknown.items()))}
 

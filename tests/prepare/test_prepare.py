@@ -132,14 +132,29 @@ def test_gaokao_printed_paper_totals_by_subject_with_visible_fallback(tmp_path, 
             if "解析版" not in ex["category"]:
                 expected = ex["score"] * len(ex["answer"]) / total
                 assert rows[f"2010-2022_{name}.json:{i}"]["label"]["value"] == pytest.approx(expected)
-    # the category that names no paper falls back to the bench rule, and says so
+    # the category that names no paper falls back to the bench rule, and says so (2 English ones are open-ended)
     s = json.load(open(tmp_path / "gk.summary.json"))
     assert s["paper_total"] == {
         "rule": "printed",
-        "printed_total_unknown": {"Chemistry 2021 （解析版）": 3, "English 2021 （解析版）": 8},
+        "printed_total_unknown": {"Chemistry 2021 （解析版）": 3, "English 2021 （解析版）": 6},
     }
     assert "printed total unknown, fell back to the points in the bench" in text
     assert "(the paper's data: mean 0.02, 1.18% above 0.1)" in text
+    # counted over the questions written, not read: a sample warns about its own rows only
+    out = str(tmp_path / "few.jsonl")
+    assert cli_main(["--gaokao", "--subjects", "Chemistry", "--sample", "5", "--seed", "0", "-o", out]) == 0
+    fallback = 0
+    for row in read_jsonl(out):
+        name, index = row["id"].rsplit(":", 1)
+        kind = (
+            "Objective_Questions"
+            if os.path.exists(os.path.join(GAOKAO, "Objective_Questions", name))
+            else "Subjective_Questions"
+        )
+        example = json.load(open(os.path.join(GAOKAO, kind, name)))["example"][int(index) - 1]
+        fallback += "解析版" in example["category"]
+    unknown = json.load(open(tmp_path / "few.summary.json"))["paper_total"]["printed_total_unknown"]
+    assert sum(unknown.values()) == fallback < 3
 
 
 def test_gaokao_fixed_total_and_open_ended(tmp_path):

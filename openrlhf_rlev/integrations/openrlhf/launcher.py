@@ -6,6 +6,7 @@ else passes through untouched. Checks that need only our flags run here, before 
 checks run in its real parser (`train_entry`).
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -235,9 +236,12 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
             raise LaunchError(str(e)) from None
         cpu_install.shims.install()  # OpenRLHF's module imports vllm at the top
     try:
-        parsed = train_entry.parse(
-            launch.openrlhf_argv, allow_missing_imports=launch.dry_run or launch.print_runtime_env
-        )
+        # Importing OpenRLHF's stack can print to stdout (DeepSpeed's accelerator notice, with handlers bound to the
+        # stdout of import time); stdout is for --rlev.dry_run's JSON and --rlev.print_runtime_env's output.
+        with contextlib.redirect_stdout(sys.stderr):
+            parsed = train_entry.parse(
+                launch.openrlhf_argv, allow_missing_imports=launch.dry_run or launch.print_runtime_env
+            )
         openrlhf_init = train_entry.ray_init_kwargs(parsed)
     except (AssertionError, AttributeError, TypeError, ValueError, train_entry.EntryError) as e:
         raise LaunchError(f"OpenRLHF rejected the arguments: {type(e).__name__}: {e}") from None

@@ -146,6 +146,18 @@ def _dry_run(argv):
     return json.loads(lines[0])
 
 
+def test_cpu_dry_run_prints_only_json_on_stdout():
+    """Importing OpenRLHF's stack prints DeepSpeed's accelerator notice; it must not land in the JSON."""
+    done = subprocess.run(
+        [sys.executable, "-m", "openrlhf_rlev.cli.train_ppo_ray", *BASE, "--rlev.cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["openrlhf_args"]["vllm"]["num_engines"] == 1
+
+
 def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers(tmp_path):
     shown = _dry_run([*BASE, "--rlev.cpu", "--vllm.num_engines", "2", "--rlev.log_jsonl", "logs/x.jsonl"])
     args = shown["openrlhf_args"]
