@@ -11,6 +11,7 @@ import importlib
 from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.verifiers.pool import VerifierFailed, VerifierTimeout  # stdlib only: cheap to import
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,10 @@ def choices() -> tuple[str, ...]:
 
 
 def module(kind: str):
-    if kind not in _kinds():
+    path = _kinds().get(kind)
+    if path is None:
         raise ValueError(f"unknown verifier {kind!r}; known: {', '.join(_kinds())}")
-    return importlib.import_module(_kinds()[kind])
+    return importlib.import_module(path)
 
 
 def instruction(kind: str, n_answers: int) -> str:
@@ -77,8 +79,6 @@ def default_kind(answers: tuple[str, ...]) -> str:
 def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, question: str | None = None) -> Check:
     """Never raises for any response text: a verifier's timeout or failure is a Check with its reason."""
     check = module(kind).check  # an unknown kind is a programming error: raise
-    from openrlhf_rlev.verifiers.pool import VerifierFailed, VerifierTimeout
-
     try:
         result = check(response, answers, settings=settings, question=question)
     except VerifierTimeout:

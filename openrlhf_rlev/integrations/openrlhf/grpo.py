@@ -78,7 +78,7 @@ def upstream_keeps_scale(openrlhf_root: Path | None = None) -> bool:
         source = version_guard.function_source(root / _FINGERPRINTED[0][0], _FINGERPRINTED[0][1])
     except (OSError, SyntaxError, IncompatibleOpenRLHF):
         return False
-    return "scales" in source and "group_norm" in source
+    return "scales" in source
 
 
 def check_compatible(openrlhf_root: Path | None = None) -> str:
@@ -250,10 +250,8 @@ def patch(module) -> None:
 
 
 def install() -> str:
-    """Patch now if the experience maker is loaded, else when it is imported: 'patched' or 'deferred'; 'upstream'
-    (nothing to do) where OpenRLHF keeps the reward's scales in group_norm itself."""
-    if upstream_keeps_scale():
-        return UPSTREAM
+    """Patch now if the experience maker is loaded, else when it is imported: 'patched' or 'deferred'. `patch`
+    leaves an OpenRLHF that keeps the reward's scales in group_norm itself unpatched (check_compatible)."""
     return "patched" if import_hooks.after_import(TARGET_MODULE, patch) == "now" else "deferred"
 
 

@@ -25,29 +25,18 @@ def payload(results: list, scales: bool = True) -> dict:
     """(verdict, logs) pairs -> what OpenRLHF reads: floats for its one-sample calls, lists for a batch.
 
     `scales` is s(x) per sample: OpenRLHF with the upstream change in patches/ keeps it through GRPO's group_norm
-    (left out for `--rlev.grpo stock`, the accuracy-only baseline); other versions ignore the key. `scores` (1
+    (leave it out for `--rlev.grpo stock`, the accuracy-only baseline); other versions ignore the key. `scores` (1
     correct, 0 not) is what OpenRLHF's dynamic filtering reads."""
-    rewards = [v.reward for v, _ in results]
-    scores = [1.0 if v.correct else 0.0 for v, _ in results]
-    s = [float(v.scale) for v, _ in results]
-    logs = {k: [log[k] for _, log in results] for k in (results[0][1] if results else ())}
-    if len(results) == 1:
-        out = {
-            "rewards": rewards[0],
-            "scores": scores[0],
-            "scales": s[0],
-            "extra_logs": {k: v[0] for k, v in logs.items()},
-        }
-    else:
-        out = {"rewards": rewards, "scores": scores, "scales": s, "extra_logs": logs}
-    if not scales:
-        del out["scales"]
+    one = len(results) == 1
+
+    def column(values: list):
+        return values[0] if one else values
+
+    out = {
+        "rewards": column([v.reward for v, _ in results]),
+        "scores": column([1.0 if v.correct else 0.0 for v, _ in results]),
+        "extra_logs": {k: column([log[k] for _, log in results]) for k in (results[0][1] if results else ())},
+    }
+    if scales:
+        out["scales"] = column([float(v.scale) for v, _ in results])
     return out
-
-
-def keeps_scales(settings: Settings | None = None) -> bool:
-    """Whether to return `scales`: not for --rlev.grpo stock, and never failing the reward over bad settings."""
-    try:
-        return (settings or Settings.from_env()).grpo == "value"
-    except ValueError:
-        return True

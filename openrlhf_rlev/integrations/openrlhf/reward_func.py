@@ -5,7 +5,7 @@ calls `reward_func([query], [prompt], [label])` once per sample from a thread po
 sees is swallowed and later crashes the run, so this adapter never raises.
 """
 
-from openrlhf_rlev.integrations.openrlhf.query import keeps_scales, payload, score_query
+from openrlhf_rlev.integrations.openrlhf.query import payload, score_query
 from openrlhf_rlev.reward.sample import warner as _warner
 from openrlhf_rlev.reward.settings import Settings
 
@@ -13,16 +13,20 @@ from openrlhf_rlev.reward.settings import Settings
 def reward_func(queries, prompts, labels, **kwargs):
     """Floats for OpenRLHF's one-sample calls; lists if called with a batch."""
     try:
+        settings = Settings.from_env()  # once per call; cached on the environment's RLEV_* values
+    except Exception:  # invalid RLEV_* settings: every sample reports it (internal_error) through score_query
+        settings = None
+    try:
         n = len(queries)
         prompts = (list(prompts) if prompts is not None else []) + [None] * n
         labels = (list(labels) if labels is not None else []) + [None] * n
-        results = [score_query(queries[i], prompts[i], labels[i]) for i in range(n)]
+        results = [score_query(queries[i], prompts[i], labels[i], settings) for i in range(n)]
     except Exception as e:
         _warner.warn("bad_call", f"RLEV reward_func called with unusable arguments: {type(e).__name__}: {e}")
         results = []
     if not results:
         results = [score_query(None, None, None)]
-    return payload(results, keeps_scales())
+    return payload(results, scales=settings is None or settings.grpo == "value")
 
 
 def _prestart_when_loaded_by_openrlhf() -> None:

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from openrlhf_rlev import __version__
-from openrlhf_rlev.integrations.openrlhf.query import keeps_scales, payload, score_query
+from openrlhf_rlev.integrations.openrlhf.query import payload, score_query
 from openrlhf_rlev.reward.settings import Settings
 
 logger = logging.getLogger("openrlhf_rlev.integrations.openrlhf.server")
@@ -159,7 +159,7 @@ def create_app(
             stats["in_flight"] -= 1
         stats["requests"] += 1
         stats["samples"] += len(results)
-        return JSONResponse(payload(list(results), keeps_scales(settings)))
+        return JSONResponse(payload(list(results), scales=settings.grpo == "value"))
 
     return app
 

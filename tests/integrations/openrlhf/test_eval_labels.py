@@ -222,7 +222,7 @@ def test_launcher_route_logs_acc_and_h_acc_from_one_generation(tmp_path, compute
         assert logs[f"eval_{name}/acc"] == pytest.approx(acc / 2)
         assert logs[f"eval_{name}/h_acc"] == pytest.approx(h_acc / 2)
 
-    # Another reward func (no rlev/* info): nothing added; a broken info: OpenRLHF's metrics still come back
+    # Another reward func (no rlev/* info): OpenRLHF's own metrics only (a malformed info: see the test below)
     for s in samples:
         s.info = {}
     assert set(wrapped(batches, samples, 1)) == set(own)

@@ -187,7 +187,22 @@ def test_an_openrlhf_that_keeps_scales_itself_gets_no_wrapper(monkeypatch):
     monkeypatch.setattr(grpo, "upstream_keeps_scale", lambda root=None: True)  # ...but it keeps s itself
     argv = [*BASE, "--algo.advantage.estimator", "group_norm", "--rollout.n_samples_per_prompt", "4"]
     assert dry_run([*argv, "--reward_func", "rlev"])["grpo"] == launcher.UPSTREAM_GRPO_NOTE
-    assert grpo.install() == grpo.UPSTREAM
+
+    # ...and in the trainer process the import hook's patch leaves OpenRLHF's own method in place
+    import types
+
+    def compute_advantages_and_returns(self, experiences):
+        return experiences
+
+    maker = type(grpo.TARGET_CLASS, (), {grpo.TARGET_METHOD: compute_advantages_and_returns})
+    module = types.SimpleNamespace(__file__=str(grpo.installed_openrlhf_root() / "trainer/ppo_utils/x.py"))
+    setattr(module, grpo.TARGET_CLASS, maker)
+    grpo.patch(module)
+    assert getattr(maker, grpo.TARGET_METHOD) is compute_advantages_and_returns
+    monkeypatch.setattr(grpo, "upstream_keeps_scale", lambda root=None: False)
+    monkeypatch.setattr(grpo, "TESTED", {grpo.fingerprint(grpo.installed_openrlhf_root()): "this one"})
+    grpo.patch(module)  # the same code without the upstream change is wrapped
+    assert getattr(getattr(maker, grpo.TARGET_METHOD), grpo.PATCHED_MARK)
 
 
 def test_print_runtime_env():

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import tiny_policy  # tests/conftest.py puts tests/ on sys.path
 
+from openrlhf_rlev.integrations.openrlhf.version_guard import openrlhf_version, release
+
 pytestmark = pytest.mark.slow
 
 ESTIMATOR_FLAGS = {
@@ -110,8 +112,9 @@ def test_two_rlev_steps_train_and_log(setup, runs, initial, estimator):
     run = runs(f"{estimator}-rlev", estimator, extra=evaluate)
     train_lines = [e for e in run["log"] if e["kind"] == "train"]
     steps = [e["global_step"] for e in train_lines]
-    if estimator == "reinforce_baseline":
-        # dynamic filtering drops all-same groups; OpenRLHF < 0.11 has no sample buffer and may end the epoch early
+    if estimator == "reinforce_baseline" and release(openrlhf_version()) < (0, 11, 1):
+        # dynamic filtering drops all-same groups; before 0.11.1 OpenRLHF then drops the accepted prompts too when
+        # the dataloader runs out, which can end the epoch one batch early
         assert steps in ([1], [1, 2])
     else:
         assert steps == [1, 2]
