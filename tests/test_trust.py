@@ -265,3 +265,13 @@ def test_csv_bytes_that_are_not_utf8_are_one_rejected_row(tmp_path):
     assert prepare_main(argv + ["--input-key", "q", "--answer-key", "a", "--value-key", "v"]) == 0
     (reject,) = read_jsonl(tmp_path / "out.rejects.jsonl")
     assert reject["reason"] == R.BAD_TEXT and "bad" in reject["raw"]
+
+
+def test_a_second_format_does_not_take_over_the_first_ones_side_files(tmp_path, capsys):
+    """g.jsonl and g.parquet would share g.rejects.jsonl and g.summary.json: the second is refused, nothing lost."""
+    assert prepare_main(["--gaokao", "--sample", "5", "-o", str(tmp_path / "g.jsonl"), "--quiet"]) == 0
+    before = snapshot(tmp_path)
+    assert prepare_main(["--gaokao", "--sample", "5", "-o", str(tmp_path / "g.parquet"), "--quiet"]) == 2
+    assert "already has its rejects and summary" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+    assert prepare_main(["--gaokao", "--sample", "5", "-o", str(tmp_path / "g.jsonl"), "--quiet"]) == 0  # a rerun

@@ -21,6 +21,13 @@ def check_output(path: str) -> str:
     for target in (path, rejects_path(path), summary_path(path)):
         if os.path.isdir(target):  # checked up front: the set is renamed into place only once all are written
             raise PrepareError(f"output {target!r} is a directory")
+    stem = os.path.splitext(path)[0]
+    for other in (stem + e for e in OUTPUT_EXTENSIONS if e != ext):
+        if os.path.exists(other) and os.path.exists(summary_path(path)):  # its rejects and summary would be lost
+            raise PrepareError(
+                f"output {path!r}: {other!r} already has its rejects and summary at {stem}.rejects.jsonl and "
+                f"{stem}.summary.json (named without the extension); choose another output name"
+            )
     return path
 
 

@@ -180,6 +180,12 @@ def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
     """(level, message) about what group_norm does to s(x) in this run; None for the other estimators."""
     if estimator != "group_norm" or plan.reward_func != "rlev":
         return None
+    if plan.settings.grpo == "value" and plan.settings.scaling == "none":
+        return (
+            "info",
+            "RLEV: --rlev.scaling none: s(x) = 1 (unless a label carries its own scale), so group_norm trains the "
+            "accuracy-only baseline with or without the value-preserving wrapper",
+        )
     if plan.settings.grpo == "value":
         return (
             "info",

@@ -129,6 +129,9 @@ def test_grpo_note():
     assert level == "info" and "value-preserving GRPO is on" in message
     level, message = launcher.grpo_note("group_norm", stock)
     assert level == "warning" and "divides s(x) out" in message
+    none = launcher.plan([*BASE, "--reward_func", "rlev", "--rlev.scaling", "none"], environ={})
+    level, message = launcher.grpo_note("group_norm", none)
+    assert level == "info" and "accuracy-only baseline" in message and "value-preserving GRPO is on" not in message
 
 
 # ── the real OpenRLHF parser ──
@@ -288,8 +291,8 @@ def test_config_passes_openrlhf_parser(tmp_path, preset, baseline):
     assert gpus == args["vllm"]["num_engines"] * args["vllm"]["tensor_parallel_size"] == {"7b": 8, "32b": 16}[size]
     assert result["rlev_settings"]["scaling"] == ("none" if baseline else "rlev")
     assert (result["grpo"] is not None) == (algo == "grpo")
-    if algo == "grpo":
-        assert "value-preserving" in result["grpo"]
+    if algo == "grpo":  # the baseline's note must not claim that the value is kept
+        assert ("accuracy-only baseline" if baseline else "value-preserving GRPO is on") in result["grpo"]
 
 
 def test_config_rejects_unknown_preset(tmp_path):
