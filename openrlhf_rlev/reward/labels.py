@@ -14,6 +14,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.verifiers.registry import choices as verifier_choices
@@ -22,6 +23,32 @@ from openrlhf_rlev.verifiers.registry import choices as verifier_choices
 # cost seconds per sample (a 10 MB label took 20 s in the reward thread, beyond the verifier's hard timeout).
 MAX_LABEL_CHARS = 100_000
 _JSON_OBJECT = re.compile(r'^\{\s*(?:"|\}$)')
+
+
+class _JSONNumber(float):
+    """A JSON number that remembers how the label wrote it: `0.00001` must stay "0.00001", not become "1e-05"."""
+
+    text: str
+
+    def __new__(cls, text: str):
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
+
+
+def number_text(x: int | float) -> str:
+    """The answer text of a numeric label entry: the label's own digits when it came as JSON text, else the
+    shortest decimal that reads back as the same float, written positionally (1e-05 -> 0.00001, 1e+20 ->
+    100000000000000000000): a scientific form would be compared with the response as a formula in e."""
+    text = getattr(x, "text", None)
+    if text is not None:
+        return text
+    if isinstance(x, int) or not math.isfinite(x):
+        return str(x)
+    try:
+        return format(Decimal(repr(x)), "f")
+    except InvalidOperation:  # pragma: no cover - repr of a finite float is always a valid Decimal
+        return str(x)
 
 
 class LabelError(ValueError):
@@ -45,7 +72,7 @@ def parse_label(raw) -> Label:
         text = raw.strip()
         if _JSON_OBJECT.match(text):
             try:
-                decoded = json.loads(text)
+                decoded = json.loads(text, parse_float=_JSONNumber)
             except (ValueError, RecursionError) as e:
                 raise LabelError(
                     reasons.LABEL_MALFORMED, f"label starts like a JSON object but is not one: {e}"
@@ -81,7 +108,7 @@ def _answers(raw) -> tuple[str, ...]:
             raise LabelError(reasons.LABEL_MALFORMED, f"answer entries must be strings, got {type(item).__name__}")
         if isinstance(item, int) and abs(item) >= 10**100:
             raise LabelError(reasons.LABEL_MALFORMED, "answer entry is an integer of more than 100 digits")
-        text = str(item).strip()
+        text = (item if isinstance(item, str) else number_text(item)).strip()
         size += len(text)
         if size > MAX_LABEL_CHARS:
             raise LabelError(reasons.LABEL_MALFORMED, f"label answers are above {MAX_LABEL_CHARS} characters")

@@ -8,7 +8,9 @@ LABEL_MALFORMED = "label_malformed"
 LABEL_MISSING_ANSWER = "label_missing_answer"
 LABEL_BAD_VALUE = "label_bad_value"
 RESPONSE_INVALID = "response_invalid"
-VERIFIER_TIMEOUT = "verifier_timeout"
+VERIFIER_TIMEOUT = "verifier_timeout"  # one verifier call passed RLEV_TIMEOUT (docs/limits.md)
+VERIFIER_BUSY = "verifier_busy"  # no verifier worker was free within RLEV_QUEUE_TIMEOUT
+SAMPLE_TIMEOUT = "sample_timeout"  # the sample's whole verification passed RLEV_SAMPLE_TIMEOUT
 VERIFIER_ERROR = "verifier_error"
 JUDGE_UNAVAILABLE = "judge_unavailable"
 INTERNAL_ERROR = "internal_error"
@@ -19,6 +21,8 @@ FAILURES = (
     LABEL_BAD_VALUE,
     RESPONSE_INVALID,
     VERIFIER_TIMEOUT,
+    VERIFIER_BUSY,
+    SAMPLE_TIMEOUT,
     VERIFIER_ERROR,
     JUDGE_UNAVAILABLE,
     INTERNAL_ERROR,

@@ -11,9 +11,16 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from openrlhf_rlev.reward.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
+from openrlhf_rlev.verifiers.pool import QUEUE_TIMEOUT
 from openrlhf_rlev.verifiers.registry import choices as verifier_choices
 
 GRPO_MODES = ("value", "stock")
+# Upper bounds of the verification limits (docs/limits.md). A verifier call of minutes is a hang, not a slow answer;
+# a worker is a ~150 MB process, and more of them per engine process than cores on a node only adds memory.
+MAX_TIMEOUT = 600.0
+MAX_SAMPLE_TIMEOUT = 3600.0
+MAX_QUEUE_TIMEOUT = 3600.0
+MAX_VERIFY_WORKERS = 64
 ENV_PREFIX = "RLEV_"
 
 
@@ -22,6 +29,34 @@ def _positive_float(text: str) -> float:
     if not x > 0 or x == float("inf"):
         raise ValueError(f"must be a finite number > 0, got {text!r}")
     return x
+
+
+def _seconds(upper: float) -> Callable[[str], float]:
+    """A duration in (0, upper] s: a bigger one is a typo or a hang by another name (RLEV_TIMEOUT=1e10 once leaked a
+    verifier worker per call), so it stops the launch instead."""
+
+    def parse(text: str) -> float:
+        x = _positive_float(text)
+        if x > upper:
+            raise ValueError(f"must be at most {upper:g} seconds, got {text!r} (see docs/limits.md)")
+        return x
+
+    return parse
+
+
+def _optional_seconds(upper: float) -> Callable[[str], float | None]:
+    parse = _seconds(upper)
+    return lambda text: parse(text) if text else None
+
+
+def _int_in(lower: int, upper: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        x = int(text)
+        if not lower <= x <= upper:
+            raise ValueError(f"must be an integer from {lower} to {upper}, got {text!r} (see docs/limits.md)")
+        return x
+
+    return parse
 
 
 def _positive_int(text: str) -> int:
@@ -74,7 +109,11 @@ class Settings:
     scaling: str = "rlev"
     uniform_scale: float | None = None
     verifier: str = "auto"
+    # Limits on one sample's verification (docs/limits.md): one worker call, the whole sample (None: 2 x timeout),
+    # and the sample's total wait for a free verifier worker.
     timeout: float = 5.0
+    sample_timeout: float | None = None
+    queue_timeout: float = QUEUE_TIMEOUT
     grpo: str = "value"
     verify_workers: int = max(1, min(4, os.cpu_count() or 1))
     judge_url: str | None = None
@@ -91,6 +130,7 @@ class Settings:
     judge_max_tokens: int = 16
 
     def __post_init__(self):
+        _check_ranges(self)
         if self.scaling == "uniform" and self.uniform_scale is None:
             raise ValueError("scaling 'uniform' needs uniform_scale (RLEV_UNIFORM_SCALE / --rlev.uniform_scale)")
         if self.verifier == "judge" and not self.judge_url:
@@ -130,9 +170,11 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "scaling": _choice(SCALINGS),
     "uniform_scale": _optional_scale,
     "verifier": _choice(verifier_choices),
-    "timeout": _positive_float,
+    "timeout": _seconds(MAX_TIMEOUT),
+    "sample_timeout": _optional_seconds(MAX_SAMPLE_TIMEOUT),
+    "queue_timeout": _seconds(MAX_QUEUE_TIMEOUT),
     "grpo": _choice(GRPO_MODES),
-    "verify_workers": _positive_int,
+    "verify_workers": _int_in(1, MAX_VERIFY_WORKERS),
     "judge_url": _optional_str,
     "judge_model": _optional_str,
     "judge_template_file": _judge_template_file,
@@ -145,6 +187,22 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "judge_breaker_cooldown": _positive_float,
     "judge_max_tokens": _positive_int,
 }
+
+
+def _check_ranges(s: "Settings") -> None:
+    """The same ranges for settings built in code (TRL, verl, tests) as for RLEV_* / --rlev.* text."""
+    for name in ("timeout", "sample_timeout", "queue_timeout", "verify_workers"):
+        value = getattr(s, name)
+        if value is not None:
+            try:
+                PARSERS[name](str(value))
+            except ValueError as e:
+                raise ValueError(f"invalid {name} {value!r}: {e}") from None
+    if s.sample_timeout is not None and s.sample_timeout < s.timeout:
+        raise ValueError(
+            f"sample_timeout {s.sample_timeout:g} s is below timeout {s.timeout:g} s: one verifier call could never "
+            "use its whole timeout (RLEV_SAMPLE_TIMEOUT / --rlev.sample_timeout, see docs/limits.md)"
+        )
 
 
 def env_name(field: str) -> str:

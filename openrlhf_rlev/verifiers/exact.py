@@ -1,9 +1,9 @@
 """Normalised string equality, for answers that are words rather than numbers."""
 
 import re
-import unicodedata
 
 from openrlhf_rlev.verifiers import extract
+from openrlhf_rlev.verifiers.unicode_math import nfkc
 
 _SPACE = re.compile(r"\s+")
 _WRAPPERS = re.compile(r"^\$+|\$+$|^\\\(|\\\)$|^\\\[|\\\]$")
@@ -12,7 +12,7 @@ _OPEN, _CLOSE = "([{（【", ")]}）】"
 
 
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).strip()
+    text = nfkc(text).strip()  # not plain NFKC: that reads 2³ as 23 and x² as x2
     text = extract.TEXT_CMD.sub(r"\1", text)
     text = _WRAPPERS.sub("", text.strip()).strip()
     text = _SPACE.sub(" ", text).strip(_TRAILING)

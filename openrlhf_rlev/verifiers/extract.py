@@ -5,7 +5,8 @@ no more than a short one), and every pattern here is linear-time so no input can
 """
 
 import re
-import unicodedata
+
+from openrlhf_rlev.verifiers.unicode_math import nfkc  # not plain NFKC: that reads 2³ as 23 and x² as x2
 
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7".
 MARKER = re.compile(
@@ -91,14 +92,14 @@ def after_last_marker(text: str) -> str | None:
 
 def unwrap_math(text: str) -> str:
     """NFKC, and the $...$, \\(...\\) or \\[...\\] around a whole answer removed."""
-    t = unicodedata.normalize("NFKC", text).strip()
+    t = nfkc(text).strip()
     m = _MATH_DELIMS.match(t)
     return m.group(1) if m else t
 
 
 def strip_answer(text: str) -> str:
     """'$\\frac12$.' -> '\\frac12': the punctuation and delimiters around a final answer are not part of it."""
-    t = unicodedata.normalize("NFKC", text).strip().strip(_TRAILING).strip()
+    t = nfkc(text).strip().strip(_TRAILING).strip()
     m = _MATH_DELIMS.match(t)
     if m:
         t = m.group(1).strip().strip(_TRAILING).strip()

@@ -13,13 +13,16 @@ The gold's parse is cached per process (LRU, thread-safe): every sample of a pro
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 
-from openrlhf_rlev.verifiers import exact, extract, latex_eval
+from openrlhf_rlev.verifiers import budget, exact, extract, latex_eval
+from openrlhf_rlev.verifiers.cache import bounded_cache
 from openrlhf_rlev.verifiers.pool import get_pool
 
 FLOAT_PLACES = 6  # math-verify's float_rounding default
 GOLD_CACHE_SIZE = 65536
+# Total gold text cached per process (docs/limits.md): a parsed list gold keeps ~40 bytes per character, so this
+# bounds the cache near 80 MB whatever the golds (an entry count alone let 65,536 long list answers take gigabytes).
+GOLD_CACHE_CHARS = 2_000_000
 
 _NOISE = re.compile(r"\\left|\\right|\\displaystyle|\\!|\\limits")
 _FRAC_CMD = re.compile(r"\\[dtc]frac")
@@ -214,10 +217,15 @@ def parse_items(text: str) -> tuple | None:
     parts = _split_top(t)
     if not parts or len(parts) < 2:
         return None
-    items = tuple(_item(p) for p in parts)
-    if any(i is None for i in items):
-        return None
-    return opener, closer, items
+    items = []
+    for i, part in enumerate(parts):
+        if i % 256 == 255:
+            budget.check()  # ~0.4 ms an item: a 100,000-character list answer is seconds of parsing
+        item = _item(part)
+        if item is None:
+            return None
+        items.append(item)
+    return opener, closer, tuple(items)
 
 
 def _item_equal(a, b) -> bool:
@@ -226,15 +234,44 @@ def _item_equal(a, b) -> bool:
     return numbers_equal(a, b)
 
 
+def _item_keys(item) -> tuple:
+    """Keys such that two equal items (under _item_equal) always share one: the 6-place rounding of the value and,
+    for a percentage, of the value over 100 (exact equality implies equal roundings)."""
+    if isinstance(item, str):
+        return (item,)
+    if item.percent:
+        return (_round(item.value), _round(item.value / 100))
+    return (_round(item.value),)
+
+
+def _covers(xs: tuple, ys: tuple) -> bool:
+    """Every x equals some y. Indexed by rounding, so 49,000 items take milliseconds, not minutes; items that share a
+    key are still compared pairwise, so the loop checks the sample's budget."""
+    index: dict = {}
+    for y in ys:
+        for key in _item_keys(y):
+            index.setdefault(key, []).append(y)
+    for i, x in enumerate(xs):
+        if i % 256 == 0:
+            budget.check()
+        candidates = [y for key in _item_keys(x) for y in index.get(key, ())]
+        for j, y in enumerate(candidates):
+            if j % 256 == 255:
+                budget.check()
+            if _item_equal(x, y):
+                break
+        else:
+            return False
+    return True
+
+
 def items_equal(a: tuple, b: tuple) -> bool | None:
     """Tuples and intervals compare in order, sets as sets; different bracket kinds are left to math-verify."""
     (oa, ca, xa), (ob, cb, xb) = a, b
     if (oa == "{") != (ob == "{"):
         return None
     if oa == "{":
-        return all(any(_item_equal(x, y) for y in xb) for x in xa) and all(
-            any(_item_equal(y, x) for x in xa) for y in xb
-        )
+        return _covers(xa, xb) and _covers(xb, xa)
     if len(xa) != len(xb):
         return False
     if all(_item_equal(x, y) for x, y in zip(xa, xb)):
@@ -242,7 +279,7 @@ def items_equal(a: tuple, b: tuple) -> bool | None:
     return False
 
 
-@lru_cache(maxsize=GOLD_CACHE_SIZE)
+@bounded_cache(GOLD_CACHE_SIZE, GOLD_CACHE_CHARS)
 def parse_answer(text: str) -> Parsed:
     """Cached: every sample of a prompt shares its gold, so the gold is parsed once per process."""
     plain = eval_text(text)
@@ -342,7 +379,11 @@ def check(response: str, answers: tuple[str, ...], *, settings, question=None) -
             raw = extract.clean_text(extract.tail(response))
         else:  # the text after "答案是" / "The answer is", delimiters already stripped
             raw = answer if "$" in answer else f"${answer}$"
-    return all(part_equal(p, g, timeout, workers, raw) for p, g in zip(got, answers))
+    for p, g in zip(got, answers):
+        budget.check()  # a label of many parts is bounded as a whole, not per part (docs/limits.md)
+        if not part_equal(p, g, timeout, workers, raw):
+            return False
+    return True
 
 
 def instruction(n_answers: int) -> str:

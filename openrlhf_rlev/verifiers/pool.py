@@ -14,13 +14,17 @@ Lifecycle guarantees:
 - bounded memory: a worker is recycled after `max_tasks` calls or once its RSS passes `max_rss`,
   and runs under an address-space limit so one runaway expression raises MemoryError instead of
   taking the machine down.
-A call's deadline covers waiting for a free worker as well as running, so no call outlives
-`timeout` (plus the time to kill a worker), except while the pool's very first workers start up.
+Two separate bounds per call (docs/limits.md): `timeout` covers the task in a worker only, from the moment a
+worker takes it, so no correct answer loses its reward because others hold the workers; `queue_timeout` bounds the
+wait for a free worker, and past it the caller gets `VerifierBusy` (a different reason than a hung task). Waiters
+are served first come, first served, so under a storm of hanging tasks no call starves behind later arrivals.
 When every worker has been busy for over a second (likely hung), a waiting call starts one extra
 worker (at most `size` extras, exiting when no call waits) so fast tasks are not lost behind hangs.
 """
 
 import atexit
+import collections
+import contextlib
 import json
 import os
 import queue
@@ -31,10 +35,15 @@ import threading
 import time
 
 import openrlhf_rlev
+from openrlhf_rlev.verifiers import budget
 
 
 class VerifierTimeout(Exception):
-    pass
+    """The task ran past its own deadline in a worker (which was killed)."""
+
+
+class VerifierBusy(Exception):
+    """No worker became free within the queue allowance: the pool is overloaded or unhealthy, not the task slow."""
 
 
 class VerifierFailed(Exception):
@@ -49,6 +58,8 @@ MAX_TASKS_PER_WORKER = 5000
 MAX_WORKER_RSS = 1 << 30
 RSS_CHECK_EVERY = 64
 STARTUP_TIMEOUT = 60.0
+QUEUE_TIMEOUT = 300.0  # default wait for a free worker (RLEV_QUEUE_TIMEOUT); see docs/limits.md
+MAX_SELECT_WAIT = 3600.0  # select() overflows on huge timeouts: wait in slices of at most this
 MAX_START_FAILURES = 3
 BURST_AFTER = 1.0  # s every worker must have been busy before a waiting call starts an extra one
 BROKEN_RETRY_AFTER = 30.0  # seconds a pool whose workers cannot start fails fast before it tries again
@@ -82,7 +93,10 @@ class _Worker:
         """The next line, or None at the deadline; VerifierFailed if the worker died."""
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
-            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            wait = min(MAX_SELECT_WAIT, max(0.0, deadline - time.monotonic()))
+            if not select.select([fd], [], [], wait)[0]:
+                if time.monotonic() < deadline:
+                    continue
                 return None
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -204,8 +218,9 @@ class WorkerPool:
         self.calls = 0  # tasks handed to a worker
         self.bursts = 0  # extra workers started because every worker was stuck
         self._busy: dict[_Worker, float] = {}  # worker -> when its current task started
-        self._waiting = 0  # callers waiting for a worker
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # pool state changes (wait_ready)
+        self._queue: collections.deque = collections.deque()  # one Condition per waiting caller, oldest first
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._pending = 0  # spawn requests not yet ready
@@ -220,12 +235,15 @@ class WorkerPool:
     # -- spawner side --------------------------------------------------------------------------
 
     def _fill(self) -> None:
-        """Ask for enough workers to bring the pool back to `size` (called under no lock or with _cond)."""
-        with self._cond:
-            missing = self.size - len(self._all) - self._pending
-            if missing <= 0 or self._closed or self._broken:
-                return
-            self._pending += missing
+        """Ask for enough workers to bring the pool back to `size`."""
+        with self._lock:
+            self._fill_locked()
+
+    def _fill_locked(self) -> None:
+        missing = self.size - len(self._all) - self._pending
+        if missing <= 0 or self._closed or self._broken:
+            return
+        self._pending += missing
         self._spawner.request(missing)
 
     def _start_one(self) -> _Worker | None:
@@ -252,7 +270,7 @@ class WorkerPool:
                 self._idle.append(w)
                 self._ever_ready = True
                 self._start_failures = 0
-                self._cond.notify()
+                self._wake()
         if kill:
             w.kill()
 
@@ -269,7 +287,7 @@ class WorkerPool:
             if self._start_failures >= MAX_START_FAILURES:
                 self._broken = reason  # e.g. math-verify missing: fail fast instead of respawning forever
                 self._broken_at = time.monotonic()
-                self._cond.notify_all()
+                self._wake(everyone=True)
 
     # -- caller side ---------------------------------------------------------------------------
 
@@ -284,12 +302,28 @@ class WorkerPool:
                 self._cond.wait(remaining)
             return len(self._idle) >= self.size
 
-    def call(self, op: str, args: list, timeout: float):
-        deadline = time.monotonic() + timeout
-        cold = not self._ever_ready
-        worker = self._checkout(deadline)
-        if cold:
-            deadline = max(deadline, time.monotonic() + timeout)
+    def _wake(self, everyone: bool = False) -> None:
+        """Called with the lock held: the oldest waiter (or all of them) re-checks the pool."""
+        self._cond.notify_all()
+        for waiter in self._queue if everyone else list(self._queue)[:1]:
+            waiter.notify()
+
+    def call(self, op: str, args: list, timeout: float, queue_timeout: float | None = None):
+        """Run `op` in a worker: at most `timeout` s once a worker has it, after at most `queue_timeout` s (default
+        QUEUE_TIMEOUT, or what the caller's sample budget has left) waiting for one. Raises VerifierTimeout,
+        VerifierBusy or VerifierFailed; never leaks a worker, whatever goes wrong."""
+        if queue_timeout is None:
+            queue_timeout = budget.queue_allowance(QUEUE_TIMEOUT)
+        queued_at = time.monotonic()
+        try:
+            worker = self._checkout(queued_at + queue_timeout)
+        finally:
+            budget.queued(time.monotonic() - queued_at)
+        left = budget.remaining_or_zero()
+        if left <= 0:
+            self._checkin(worker)
+            raise budget.SampleTimeout()
+        deadline = time.monotonic() + min(timeout, left)
         try:
             result = worker.call(op, args, deadline)
         except _WorkerBroken:
@@ -298,39 +332,47 @@ class WorkerPool:
         except VerifierFailed:
             self._checkin(worker)  # the task failed, the worker is fine
             raise
-        except (VerifierTimeout, OSError, ValueError) as e:
+        except VerifierTimeout:
             self._retire(worker, killed=True)
-            if isinstance(e, VerifierTimeout):
-                raise
-            raise VerifierFailed(f"verifier worker failed: {type(e).__name__}: {e}") from None
+            if budget.remaining_or_zero() <= 0:
+                raise budget.SampleTimeout() from None
+            raise
+        except BaseException as e:  # a broken pipe, a bad reply, an interrupt: the worker's state is unknown
+            self._retire(worker, killed=True)
+            if isinstance(e, Exception):
+                raise VerifierFailed(f"verifier worker failed: {type(e).__name__}: {e}") from None
+            raise
         self._checkin(worker)
         return result
 
     def _checkout(self, deadline: float) -> _Worker:
-        with self._cond:
+        me = threading.Condition(self._lock)
+        with self._lock:
             if not self._ever_ready:
                 deadline = max(deadline, time.monotonic() + STARTUP_TIMEOUT)  # cold start is not the task's fault
-            while not self._idle:
-                if self._closed:
-                    raise VerifierFailed("verifier pool is closed")
-                if self._broken:
-                    if time.monotonic() - self._broken_at < BROKEN_RETRY_AFTER:
-                        raise VerifierFailed(f"verifier pool is broken: {self._broken}")
-                    self._broken, self._start_failures = None, 0  # it may have been transient: try again
-                    self._fill()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise VerifierTimeout()
-                self._maybe_burst()
-                self._waiting += 1
-                try:
-                    self._cond.wait(min(remaining, 0.25))
-                finally:
-                    self._waiting -= 1
-            self.calls += 1
-            worker = self._idle.pop()
-            self._busy[worker] = time.monotonic()
-            return worker
+            self._queue.append(me)
+            try:
+                while not (self._idle and self._queue[0] is me):
+                    if self._closed:
+                        raise VerifierFailed("verifier pool is closed")
+                    if self._broken:
+                        if time.monotonic() - self._broken_at < BROKEN_RETRY_AFTER:
+                            raise VerifierFailed(f"verifier pool is broken: {self._broken}")
+                        self._broken, self._start_failures = None, 0  # it may have been transient: try again
+                        self._fill_locked()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise VerifierBusy()
+                    self._maybe_burst()
+                    me.wait(min(remaining, 0.25))
+                self.calls += 1
+                worker = self._idle.pop()
+                self._busy[worker] = time.monotonic()
+                return worker
+            finally:
+                self._queue.remove(me)
+                if self._idle:
+                    self._wake()
 
     def _maybe_burst(self) -> None:
         """Every worker busy on a task for over BURST_AFTER s (probably a hang): start one extra worker, so
@@ -351,7 +393,7 @@ class WorkerPool:
     def _checkin(self, worker: _Worker) -> None:
         with self._cond:
             self._busy.pop(worker, None)
-            extra = len(self._all) > self.size and not self._waiting
+            extra = len(self._all) > self.size and not self._queue
         if extra:
             with self._cond:
                 self._all.discard(worker)
@@ -367,7 +409,7 @@ class WorkerPool:
                 self._all.discard(worker)
             else:
                 self._idle.append(worker)
-                self._cond.notify()
+                self._wake()
                 return
         worker.kill()
 
@@ -390,7 +432,7 @@ class WorkerPool:
         with self._cond:
             self._closed = True
             workers, self._all, self._idle = list(self._all), set(), []
-            self._cond.notify_all()
+            self._wake(everyone=True)
         self._spawner.stop()
         for w in workers:
             w.kill()
@@ -421,9 +463,24 @@ def get_pool(size: int) -> WorkerPool:
         return _pool
 
 
+_no_prestart = threading.local()
+
+
+@contextlib.contextmanager
+def no_prestart():
+    """Loading the reward file here only checks it (the launcher, in the driver, dry runs included): start nothing."""
+    before = getattr(_no_prestart, "on", False)
+    _no_prestart.on = True
+    try:
+        yield
+    finally:
+        _no_prestart.on = before
+
+
 def prestart(size: int) -> None:
     """Start the workers now (non-blocking), e.g. when the reward file is loaded, so the first sympy call finds them up."""
-    get_pool(size)
+    if not getattr(_no_prestart, "on", False):
+        get_pool(size)
 
 
 def shutdown() -> None:

@@ -11,7 +11,8 @@ import importlib
 from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
-from openrlhf_rlev.verifiers.pool import VerifierFailed, VerifierTimeout  # stdlib only: cheap to import
+from openrlhf_rlev.verifiers import budget
+from openrlhf_rlev.verifiers.pool import VerifierBusy, VerifierFailed, VerifierTimeout  # stdlib only: cheap to import
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,25 @@ def default_kind(answers: tuple[str, ...]) -> str:
 
 
 def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, question: str | None = None) -> Check:
-    """Never raises for any response text: a verifier's timeout or failure is a Check with its reason."""
+    """Never raises for any response text: a verifier's timeout or failure is a Check with its reason.
+
+    The whole check runs inside one sample budget (docs/limits.md): `sample_timeout` seconds of verification, plus
+    at most `queue_timeout` seconds spent waiting for verifier workers; the reason names the limit that was hit."""
     check = module(kind).check  # an unknown kind is a programming error: raise
     try:
-        result = check(response, answers, settings=settings, question=question)
+        with budget.sample(sample_timeout(settings), settings.queue_timeout):
+            result = check(response, answers, settings=settings, question=question)
+    except budget.SampleTimeout:
+        return Check(False, reasons.SAMPLE_TIMEOUT)
+    except VerifierBusy:
+        return Check(False, reasons.VERIFIER_BUSY)
     except VerifierTimeout:
         return Check(False, reasons.VERIFIER_TIMEOUT)
     except (VerifierFailed, RecursionError, MemoryError, ValueError, TypeError, OSError):
         return Check(False, reasons.VERIFIER_ERROR)
     return result if isinstance(result, Check) else Check(bool(result))
+
+
+def sample_timeout(settings) -> float:
+    """RLEV_SAMPLE_TIMEOUT, or twice the per-call timeout when unset (one slow sympy call plus everything else)."""
+    return settings.sample_timeout if settings.sample_timeout is not None else 2 * settings.timeout

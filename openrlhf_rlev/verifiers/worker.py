@@ -12,7 +12,8 @@ import signal
 import sys
 import threading
 import time
-from functools import lru_cache
+
+from openrlhf_rlev.verifiers.cache import bounded_cache
 
 PR_SET_PDEATHSIG = 1
 
@@ -48,7 +49,7 @@ def _limit_memory() -> None:
         pass
 
 
-@lru_cache(maxsize=4096)
+@bounded_cache(4096, 2_000_000)  # sympy trees of long list answers would otherwise pile up to the RSS limit
 def _parse_gold(gold: str):
     from math_verify import parse
 

@@ -124,18 +124,64 @@ def test_calls_from_many_threads_run_in_parallel_across_workers(make_pool):
     assert wall < n * 1.0 * 0.6, f"{n} one-second tasks on {n} workers took {wall:.2f} s: they ran serially"
 
 
-def test_queue_wait_counts_against_the_deadline(make_pool, monkeypatch):
-    """With every worker hung (and no extra worker allowed), a queued call gives up at its own deadline."""
+def test_queue_wait_is_bounded_separately_and_says_so(make_pool, monkeypatch):
+    """With every worker hung (and no extra worker allowed), a queued call gives up at its queue allowance with
+    VerifierBusy, not VerifierTimeout: the reason must say which limit was hit."""
     monkeypatch.setattr(pool_mod, "BURST_AFTER", 600.0)
     p = make_pool(1)
     hung = threading.Thread(target=lambda: pytest.raises(VerifierTimeout, p.call, "sleep", [60], 3.0))
     hung.start()
     time.sleep(0.3)
     t0 = time.monotonic()
-    with pytest.raises(VerifierTimeout):
-        p.call("echo", [1], 1.0)
+    with pytest.raises(pool_mod.VerifierBusy):
+        p.call("echo", [1], 30.0, queue_timeout=1.0)
     assert time.monotonic() - t0 < 1.0 + MARGIN
     hung.join()
+
+
+def test_the_deadline_covers_the_task_not_the_wait(make_pool, monkeypatch):
+    """A 1 s task with a 1.5 s timeout, queued 2 s behind another one on a single worker, still succeeds."""
+    monkeypatch.setattr(pool_mod, "BURST_AFTER", 600.0)
+    p = make_pool(1)
+    first = threading.Thread(target=p.call, args=("sleep", [2.0], 30.0))
+    first.start()
+    time.sleep(0.2)
+    assert p.call("sleep", [1.0], 1.5) is True
+    first.join()
+    assert p.killed == 0
+
+
+def test_waiters_are_served_first_come_first_served(make_pool, monkeypatch):
+    """Under load no caller starves behind later arrivals."""
+    monkeypatch.setattr(pool_mod, "BURST_AFTER", 600.0)
+    p = make_pool(1)
+    order, lock = [], threading.Lock()
+    blocker = threading.Thread(target=p.call, args=("sleep", [1.0], 30.0))
+    blocker.start()
+    time.sleep(0.2)
+
+    def one(i):
+        p.call("echo", [i], 30.0)
+        with lock:
+            order.append(i)
+
+    threads = []
+    for i in range(8):
+        threads.append(threading.Thread(target=one, args=(i,)))
+        threads[-1].start()
+        time.sleep(0.05)
+    for t in [blocker, *threads]:
+        t.join()
+    assert order == list(range(8))
+
+
+def test_a_huge_timeout_does_not_leak_the_worker(make_pool):
+    """select() overflows on a 1e10 s timeout; the call must still work and give its worker back."""
+    p = make_pool(1)
+    pid = p.pids()[0]
+    for i in range(3):
+        assert p.call("echo", [i], 1e10) == i
+    assert p.pids() == [pid] and p.killed == 0
 
 
 def test_a_call_queued_behind_a_hang_gets_an_extra_worker(make_pool):

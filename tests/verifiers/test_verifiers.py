@@ -361,7 +361,7 @@ def test_gold_parse_is_cached_and_bounded():
     m.fast_check("0.25", "\\frac{1}{2}")
     info = m.parse_answer.cache_info()
     assert (info.hits, info.misses) == (1, 1)
-    assert info.maxsize == m.GOLD_CACHE_SIZE
+    assert info.maxsize == m.GOLD_CACHE_SIZE and info.max_chars == m.GOLD_CACHE_CHARS
 
 
 def test_cache_is_thread_safe_under_contention():

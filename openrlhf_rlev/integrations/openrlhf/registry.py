@@ -65,10 +65,13 @@ def load_like_openrlhf(path: str, name: str = "reward func"):
     A module with relative imports, or without a callable `reward_func`, fails here with its name
     instead of inside a vLLM actor after the cluster has started.
     """
+    from openrlhf_rlev.verifiers.pool import no_prestart  # a check must not start verifier workers in the driver
+
     try:
         spec = importlib.util.spec_from_file_location("reward_func", path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        with no_prestart():
+            spec.loader.exec_module(module)
     except Exception as e:
         raise RegistryError(f"{name}: OpenRLHF could not load {path}: {type(e).__name__}: {e}") from None
     func = getattr(module, ATTRIBUTE, None)
