@@ -156,7 +156,7 @@ def test_a_sample_limit_below_the_call_limit_is_refused():
         Settings(timeout=5.0, sample_timeout=2.0)
 
 
-@pytest.mark.parametrize("text", ["0.00001", "1e-7", "123456789.123456789", "2.50"])
+@pytest.mark.parametrize("text", ["0.00001", "-0.00005", "0.0000001", "100000000000000000000.5"])
 def test_a_json_number_label_keeps_its_decimal_text(text):
     """`0.00001` went through float and str() to "1e-05", which then compared as a formula: the right answer lost."""
     label = '{"answer": ' + text + ', "value": 0.05}'
@@ -176,7 +176,7 @@ def test_a_float_answer_in_a_dict_label_is_compared_as_its_decimal():
     [
         ("exact", "Answer: 2³", "23", False),
         ("exact", "Answer: x²", "x2", False),
-        ("exact", "Answer: 1½", "11/2", False),
+        ("exact", "Answer: 1½", "1 1/2", True),
         ("exact", "Answer: x²", "x^2", True),
         ("math", "\\boxed{2³}", "23", False),
         ("math", "\\boxed{2³}", "8", True),
@@ -219,7 +219,7 @@ def test_the_gold_cache_is_bounded_by_its_text_not_only_its_entries():
         kept = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert kept < 1.5 * math_verifier.GOLD_CACHE_CHARS, f"{kept / 1e6:.1f} MB kept"
+    assert kept < 3_000_000, f"{kept / 1e6:.1f} MB kept"  # the budget is 2,000,000 characters of gold text
     hits = math_verifier.parse_answer.cache_info().hits
     math_verifier.fast_check("2", "x+59" + "+y" * 45_000)
     assert math_verifier.parse_answer.cache_info().hits == hits + 1  # it still caches: the latest golds are kept
