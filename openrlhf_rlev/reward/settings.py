@@ -110,7 +110,7 @@ class Settings:
     uniform_scale: float | None = None
     verifier: str = "auto"
     # Limits on one sample's verification (docs/limits.md): one worker call, the whole sample (None: 2 x timeout),
-    # and the sample's total wait for a free verifier worker.
+    # and how long a wait for a verifier worker may see no progress in the pool before it gives up.
     timeout: float = 5.0
     sample_timeout: float | None = None
     queue_timeout: float = QUEUE_TIMEOUT
@@ -198,6 +198,11 @@ def _check_ranges(s: "Settings") -> None:
                 PARSERS[name](str(value))
             except ValueError as e:
                 raise ValueError(f"invalid {name} {value!r}: {e}") from None
+    if s.queue_timeout < s.timeout:
+        raise ValueError(
+            f"queue_timeout {s.queue_timeout:g} s is below timeout {s.timeout:g} s: a healthy pool whose workers all run "
+            "tasks to their timeout would look stalled (RLEV_QUEUE_TIMEOUT / --rlev.queue_timeout, see docs/limits.md)"
+        )
     if s.sample_timeout is not None and s.sample_timeout < s.timeout:
         raise ValueError(
             f"sample_timeout {s.sample_timeout:g} s is below timeout {s.timeout:g} s: one verifier call could never "

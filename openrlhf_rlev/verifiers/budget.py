@@ -4,7 +4,7 @@ A sample may run many steps (a label of 40 parts, a set of thousands of items, s
 is cheap, but their number is the input's to choose. `registry.verify` opens a budget of `sample_timeout` seconds
 around the whole verification, long loops call `check()`, and each worker call gets at most `remaining()`. Time
 spent waiting for a free verifier worker is not the sample's fault: the pool reports it with `queued()`, which
-moves the deadline back by that much and charges it to a separate allowance of `queue_timeout` seconds per sample.
+moves the deadline back by that much; that wait is bounded by the pool's health instead (`queue_timeout`, pool.py).
 Stdlib only, and a no-op outside `sample()`, so verifiers stay usable on their own.
 """
 
@@ -19,19 +19,19 @@ class SampleTimeout(Exception):
 
 
 class _Budget:
-    __slots__ = ("deadline", "queue_left")
+    __slots__ = ("deadline", "queue_timeout")
 
-    def __init__(self, seconds: float, queue_seconds: float):
+    def __init__(self, seconds: float, queue_timeout: float):
         self.deadline = time.monotonic() + seconds
-        self.queue_left = queue_seconds
+        self.queue_timeout = queue_timeout
 
 
 _current: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("rlev_sample_budget", default=None)
 
 
 @contextmanager
-def sample(seconds: float, queue_seconds: float):
-    token = _current.set(_Budget(seconds, queue_seconds))
+def sample(seconds: float, queue_timeout: float):
+    token = _current.set(_Budget(seconds, queue_timeout))
     try:
         yield
     finally:
@@ -63,14 +63,13 @@ def check() -> None:
 
 
 def queue_allowance(default: float) -> float:
-    """How long this sample may still wait for a free worker."""
+    """How long this sample waits for a worker while the pool makes no progress (RLEV_QUEUE_TIMEOUT)."""
     b = _current.get()
-    return default if b is None else max(0.0, b.queue_left)
+    return default if b is None else b.queue_timeout
 
 
 def queued(seconds: float) -> None:
-    """`seconds` were spent waiting for a worker: not charged to the sample's deadline, charged to its queue time."""
+    """`seconds` were spent waiting for a worker: not the sample's fault, so not charged to its deadline."""
     b = _current.get()
     if b is not None and seconds > 0:
         b.deadline += seconds
-        b.queue_left -= seconds

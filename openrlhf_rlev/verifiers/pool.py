@@ -15,9 +15,11 @@ Lifecycle guarantees:
   and runs under an address-space limit so one runaway expression raises MemoryError instead of
   taking the machine down.
 Two separate bounds per call (docs/limits.md): `timeout` covers the task in a worker only, from the moment a
-worker takes it, so no correct answer loses its reward because others hold the workers; `queue_timeout` bounds the
-wait for a free worker, and past it the caller gets `VerifierBusy` (a different reason than a hung task). Waiters
-are served first come, first served, so under a storm of hanging tasks no call starves behind later arrivals.
+worker takes it, so no correct answer loses its reward because others hold the workers. The wait for a free worker
+is bounded by the pool's health, not by the load: a caller gives up (`VerifierBusy`, a different reason than a hung
+task) only after `queue_timeout` seconds in which no worker of the pool finished, timed out or was replaced. A
+healthy pool always moves (every task ends within `timeout`), so a queue of any length is served; waiters are
+served first come, first served, so under a storm of hanging tasks no call starves behind later arrivals.
 When every worker has been busy for over a second (likely hung), a waiting call starts one extra
 worker (at most `size` extras, exiting when no call waits) so fast tasks are not lost behind hangs.
 """
@@ -58,7 +60,7 @@ MAX_TASKS_PER_WORKER = 5000
 MAX_WORKER_RSS = 1 << 30
 RSS_CHECK_EVERY = 64
 STARTUP_TIMEOUT = 60.0
-QUEUE_TIMEOUT = 300.0  # default wait for a free worker (RLEV_QUEUE_TIMEOUT); see docs/limits.md
+QUEUE_TIMEOUT = 300.0  # default: a pool with no progress for this long is unhealthy (RLEV_QUEUE_TIMEOUT)
 MAX_SELECT_WAIT = 3600.0  # select() overflows on huge timeouts: wait in slices of at most this
 MAX_START_FAILURES = 3
 BURST_AFTER = 1.0  # s every worker must have been busy before a waiting call starts an extra one
@@ -221,6 +223,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # pool state changes (wait_ready)
         self._queue: collections.deque = collections.deque()  # one Condition per waiting caller, oldest first
+        self._progress_at = time.monotonic()  # when a worker last finished, timed out, or became ready
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._pending = 0  # spawn requests not yet ready
@@ -270,6 +273,7 @@ class WorkerPool:
                 self._idle.append(w)
                 self._ever_ready = True
                 self._start_failures = 0
+                self._progress_at = time.monotonic()
                 self._wake()
         if kill:
             w.kill()
@@ -309,14 +313,14 @@ class WorkerPool:
             waiter.notify()
 
     def call(self, op: str, args: list, timeout: float, queue_timeout: float | None = None):
-        """Run `op` in a worker: at most `timeout` s once a worker has it, after at most `queue_timeout` s (default
-        QUEUE_TIMEOUT, or what the caller's sample budget has left) waiting for one. Raises VerifierTimeout,
-        VerifierBusy or VerifierFailed; never leaks a worker, whatever goes wrong."""
+        """Run `op` in a worker: at most `timeout` s once a worker has it. Waiting for one ends with VerifierBusy only
+        after `queue_timeout` s (default: the caller's sample budget's, else QUEUE_TIMEOUT) in which the pool made no
+        progress at all. Raises VerifierTimeout, VerifierBusy or VerifierFailed; never leaks a worker."""
         if queue_timeout is None:
             queue_timeout = budget.queue_allowance(QUEUE_TIMEOUT)
         queued_at = time.monotonic()
         try:
-            worker = self._checkout(queued_at + queue_timeout)
+            worker = self._checkout(queue_timeout)
         finally:
             budget.queued(time.monotonic() - queued_at)
         left = budget.remaining_or_zero()
@@ -345,11 +349,12 @@ class WorkerPool:
         self._checkin(worker)
         return result
 
-    def _checkout(self, deadline: float) -> _Worker:
+    def _checkout(self, stall_limit: float) -> _Worker:
         me = threading.Condition(self._lock)
         with self._lock:
+            start = time.monotonic()
             if not self._ever_ready:
-                deadline = max(deadline, time.monotonic() + STARTUP_TIMEOUT)  # cold start is not the task's fault
+                stall_limit = max(stall_limit, STARTUP_TIMEOUT)  # cold start is not the task's fault
             self._queue.append(me)
             try:
                 while not (self._idle and self._queue[0] is me):
@@ -360,7 +365,7 @@ class WorkerPool:
                             raise VerifierFailed(f"verifier pool is broken: {self._broken}")
                         self._broken, self._start_failures = None, 0  # it may have been transient: try again
                         self._fill_locked()
-                    remaining = deadline - time.monotonic()
+                    remaining = stall_limit - (time.monotonic() - max(start, self._progress_at))
                     if remaining <= 0:
                         raise VerifierBusy()
                     self._maybe_burst()
@@ -380,8 +385,7 @@ class WorkerPool:
         no caller is waiting. Called with _cond held."""
         now = time.monotonic()
         if (
-            self._pending == 0
-            and len(self._all) < 2 * self.size
+            len(self._all) + self._pending < 2 * self.size  # replacements of killed workers count towards it
             and self._busy
             and all(now - since > BURST_AFTER for since in self._busy.values())
             and not self._broken
@@ -393,6 +397,7 @@ class WorkerPool:
     def _checkin(self, worker: _Worker) -> None:
         with self._cond:
             self._busy.pop(worker, None)
+            self._progress_at = time.monotonic()
             extra = len(self._all) > self.size and not self._queue
         if extra:
             with self._cond:
@@ -417,6 +422,7 @@ class WorkerPool:
         with self._cond:
             self._all.discard(worker)
             self._busy.pop(worker, None)
+            self._progress_at = time.monotonic()
             if killed:
                 self.killed += 1
             else:

@@ -51,22 +51,26 @@ def test_64_concurrent_calls_with_adversarial_inputs_finish_in_time(monkeypatch)
     # As in a vLLM engine, whose loading of the reward file prestarts the workers (a cold pool lets the first calls
     # wait for worker start-up, bounded separately by pool.STARTUP_TIMEOUT).
     assert pool.get_pool(2).wait_ready(60)
+    t0 = time.monotonic()
     results = asyncio.run(_run_all(calls))  # an escaping exception would fail here
+    wall = time.monotonic() - t0
+    hangs = sum(1 for c in calls if c[2] == "hang")
     for (response, label, expected), (out, elapsed) in zip(calls, results):
-        assert elapsed < TIMEOUT + MARGIN, (expected, elapsed)
+        # Waiting for a worker is not part of a sample's deadline (docs/limits.md): a call ends within its own
+        # timeout after the hangs queued before it, which at worst is all of them, one at a time.
+        assert elapsed < hangs * TIMEOUT + MARGIN * 4, (expected, elapsed)
         assert set(out) == {"rewards", "scores", "scales", "extra_logs"}
         logs = out["extra_logs"]
         if expected == "hang":  # its worker is killed at the deadline
             assert out["rewards"] == 0.0 and out["scores"] == 0.0
             assert logs["rlev/fail_verifier_timeout"] == 1.0
-        elif expected is True:
+        elif expected is True or expected == "slow-ok":  # queued behind hangs or not, a correct answer is rewarded
             assert out["scores"] == 1.0 and out["rewards"] == pytest.approx(1 + min(10 * label["value"], 1))
-        elif expected is False:
+        else:
             assert out["rewards"] == 0.0
             if response is None:
                 assert logs["rlev/fail_response_invalid"] == 1.0
-        else:  # needs sympy: correct, or a counted timeout when the hung calls hold every worker
-            assert out["scores"] == 1.0 or logs["rlev/fail_verifier_timeout"] == 1.0
+    assert wall < hangs * TIMEOUT + MARGIN * 4
 
 
 def test_pool_is_cleaned_up_and_replaced_after_a_timeout():
