@@ -200,7 +200,8 @@ def main(argv=None) -> int:
 
     calm, storm = samples(args.n, 0), samples(args.n, args.hang_every)
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    print(f"{started}; {platform.machine()}, nproc {os.cpu_count()}; {len(storm) - len(calm)} hanging in the storm")
+    load = os.getloadavg()[0]  # a shared machine: absolute rates move with its load, ratios less so
+    print(f"{started}; {platform.machine()}, nproc {os.cpu_count()}, load {load:.1f}; {len(storm) - len(calm)} hanging")
     rows = [run_baseline(calm)]
     assert pool.get_pool(args.workers).wait_ready(120)  # an engine prestarts its workers when it loads the file
     rows.append(run_reward_func(calm, args.threads, f"reward_func, {args.threads} threads"))
@@ -221,7 +222,8 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     settings = {k: getattr(args, k) for k in ("n", "threads", "clients", "hang_every", "timeout", "workers")}
     with open(os.path.join(args.out, "load.json"), "w") as f:
-        json.dump({"started": started, "settings": settings, "arms": rows}, f, indent=1)
+        loads = {"start": load, "end": os.getloadavg()[0]}
+        json.dump({"started": started, "load_average": loads, "settings": settings, "arms": rows}, f, indent=1)
     lost = sum(sum(r["correct_lost"].values()) for r in rows[1:])
     print(f"correct answers scored 0: {lost}")
     return 1 if lost else 0

@@ -431,7 +431,7 @@ ADVERSARIAL = [
     ("\\boxed{\ud800\udfff}", "\\frac{1}{2}", {(False, None)}),
     ("", "1", {(False, None)}),
     (None, "1", {(False, reasons.RESPONSE_INVALID)}),
-    # these reach the pool, and may queue behind the hung tasks above: then they time out at their own deadline
+    # these reach the pool, and may queue behind the hung tasks above (which does not count against their deadline)
     (
         "\\boxed{" + "{" * 5000,
         "2",
@@ -465,8 +465,12 @@ def test_adversarial_inputs_from_64_threads_finish_within_timeout():
         futures = [ex.submit(run, job) for job in jobs]
         results = [f.result() for f in futures]  # re-raises anything that escaped score()
     wall = time.monotonic() - t0
-    margin = 8.0  # kills, respawns and 64 threads on a shared 2-core machine; a hang would take minutes
-    assert wall < timeout + margin
+    # A call's timeout covers its own verification; waiting for a worker is bounded by the queue ahead of it
+    # (docs/limits.md): here at worst every job that may hang, two at a time, each with a worker restart (up to 10 s
+    # on this shared 2-core machine). Without the kill, a hang would never end.
+    may_hang = sum(1 for job in jobs if (False, reasons.VERIFIER_TIMEOUT) in job[2])
+    bound = may_hang * (timeout + 10.0) / 2 + 8.0
+    assert wall < bound
     for job, (v, took) in zip(jobs, results):
-        assert took < timeout + margin, (job[0][:40] if job[0] else job[0], took)
+        assert took < bound, (job[0][:40] if job[0] else job[0], took)
         assert (v.correct, v.reason) in job[2], (repr(job[0])[:60], v)

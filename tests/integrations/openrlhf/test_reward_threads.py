@@ -16,6 +16,7 @@ from openrlhf_rlev.verifiers import pool
 
 TIMEOUT = 2.0
 MARGIN = 1.5
+RESTART = 10.0  # a killed worker's replacement imports sympy and math-verify: seconds on a shared 2-core machine
 
 HANG = "Compute it.\n\\boxed{5^{5^{5^{5^5}}}+x}"  # the fast paths cannot settle it: sympy hangs in a worker
 CASES = [
@@ -55,10 +56,11 @@ def test_64_concurrent_calls_with_adversarial_inputs_finish_in_time(monkeypatch)
     results = asyncio.run(_run_all(calls))  # an escaping exception would fail here
     wall = time.monotonic() - t0
     hangs = sum(1 for c in calls if c[2] == "hang")
+    bound = hangs * (TIMEOUT + RESTART) / 2 + MARGIN
     for (response, label, expected), (out, elapsed) in zip(calls, results):
         # Waiting for a worker is not part of a sample's deadline (docs/limits.md): a call ends within its own
-        # timeout after the hangs queued before it, which at worst is all of them, one at a time.
-        assert elapsed < hangs * TIMEOUT + MARGIN * 4, (expected, elapsed)
+        # timeout after the hangs queued before it, at worst all of them, two at a time, each with a worker restart.
+        assert elapsed < bound, (expected, elapsed)
         assert set(out) == {"rewards", "scores", "scales", "extra_logs"}
         logs = out["extra_logs"]
         if expected == "hang":  # its worker is killed at the deadline
@@ -70,7 +72,7 @@ def test_64_concurrent_calls_with_adversarial_inputs_finish_in_time(monkeypatch)
             assert out["rewards"] == 0.0
             if response is None:
                 assert logs["rlev/fail_response_invalid"] == 1.0
-    assert wall < hangs * TIMEOUT + MARGIN * 4
+    assert wall < bound
 
 
 def test_pool_is_cleaned_up_and_replaced_after_a_timeout():
