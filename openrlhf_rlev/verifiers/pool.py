@@ -309,8 +309,11 @@ class WorkerPool:
     def _wake(self, everyone: bool = False) -> None:
         """Called with the lock held: the oldest waiter (or all of them) re-checks the pool."""
         self._cond.notify_all()
-        for waiter in self._queue if everyone else list(self._queue)[:1]:
-            waiter.notify()
+        if everyone:
+            for waiter in self._queue:
+                waiter.notify()
+        elif self._queue:
+            self._queue[0].notify()
 
     def call(self, op: str, args: list, timeout: float, queue_timeout: float | None = None):
         """Run `op` in a worker: at most `timeout` s once a worker has it. Waiting for one ends with VerifierBusy only
@@ -483,9 +486,14 @@ def no_prestart():
         _no_prestart.on = before
 
 
+def prestart_off() -> bool:
+    """True inside `no_prestart()`: the reward file is only being checked."""
+    return getattr(_no_prestart, "on", False)
+
+
 def prestart(size: int) -> None:
     """Start the workers now (non-blocking), e.g. when the reward file is loaded, so the first sympy call finds them up."""
-    if not getattr(_no_prestart, "on", False):
+    if not prestart_off():
         get_pool(size)
 
 

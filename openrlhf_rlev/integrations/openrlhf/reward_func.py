@@ -37,6 +37,8 @@ def _prestart_when_loaded_by_openrlhf() -> None:
     try:
         from openrlhf_rlev.verifiers import pool
 
+        if pool.prestart_off():  # the launcher checking the file in the driver: no workers, no settings warning
+            return
         pool.prestart(Settings.from_env().verify_workers)
     except Exception as e:  # bad settings are reported per sample; never fail the engine's start
         _warner.warn("prestart", f"RLEV verifier workers not prestarted: {type(e).__name__}: {e}")
