@@ -201,7 +201,9 @@ def main(argv=None) -> int:
     calm, storm = samples(args.n, 0), samples(args.n, args.hang_every)
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     load = os.getloadavg()[0]  # a shared machine: absolute rates move with its load, ratios less so
-    print(f"{started}; {platform.machine()}, nproc {os.cpu_count()}, load {load:.1f}; {len(storm) - len(calm)} hanging")
+    print(
+        f"{started}; {platform.machine()}, nproc {os.cpu_count()}, load {load:.1f}; {len(storm) - len(calm)} hanging"
+    )
     rows = [run_baseline(calm)]
     assert pool.get_pool(args.workers).wait_ready(120)  # an engine prestarts its workers when it loads the file
     rows.append(run_reward_func(calm, args.threads, f"reward_func, {args.threads} threads"))
