@@ -109,7 +109,7 @@ def test_a_set_whose_items_defeat_the_index_still_stops_at_the_sample_limit():
     """Exact fractions that all round to 0.000000 share one index key: pairwise comparison again, so the loop
     must watch the sample's budget."""
     gold = "\\{" + ",".join(f"1/{10**7 + i}" for i in range(7_000)) + "\\}"
-    response = "\\boxed{\\{" + ",".join(["1/10000000"] * 1 + [f"1/{2 * 10**7 + i}" for i in range(300)]) + "\\}}"
+    response = "\\boxed{\\{" + ",".join([f"1/{10**7 + 6_999}"] * 300) + "\\}}"  # each matches the gold's last item
     settings = Settings(timeout=0.2, sample_timeout=0.2, verify_workers=1)
     math_verifier.parse_answer(gold)
     verdict, elapsed = _timed(score, response, gold, settings)
