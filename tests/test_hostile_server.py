@@ -14,7 +14,6 @@ import threading
 import time
 
 import pytest
-
 from servers import PROMPT, Server, SlowJudge, get_json, post
 
 
@@ -199,7 +198,7 @@ def test_a_client_that_hangs_up_is_not_an_internal_error(tmp_path):
     try:
         # hangs up mid-body
         c = socket.create_connection(("127.0.0.1", s.port))
-        c.sendall(b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"query\"")
+        c.sendall(b'POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{"query"')
         time.sleep(0.3)
         c.close()
         # hangs up while its sample is with the judge

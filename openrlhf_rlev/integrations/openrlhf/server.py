@@ -151,7 +151,9 @@ def quiet_accept_errors(loop, context: dict) -> None:
 
 def render(results: list, scales: bool) -> bytes:
     """The reply body, as JSONResponse would render it."""
-    return json.dumps(payload(results, scales=scales), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return json.dumps(
+        payload(results, scales=scales), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode()
 
 
 def create_app(
@@ -286,8 +288,7 @@ def connection_limit(requested: int) -> int:
         return requested
     allowed = max(1, soft - FD_RESERVE)
     logger.warning(
-        "RLEV reward server: --max-connections %d is above what the open-file limit (ulimit -n %d) allows; "
-        "using %d",
+        "RLEV reward server: --max-connections %d is above what the open-file limit (ulimit -n %d) allows; using %d",
         requested,
         soft,
         allowed,
@@ -297,7 +298,7 @@ def connection_limit(requested: int) -> int:
 
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
-    b'content-length: %d\r\n\r\n%s'
+    b"content-length: %d\r\n\r\n%s"
 )
 
 

@@ -12,21 +12,17 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from servers import PROMPT, Server, SlowJudge, descendants, get_json, post  # tests/servers.py
 
 from openrlhf_rlev.cli import serve as serve_cli
 from openrlhf_rlev.reward.logs import KEYS
-
-from servers import PROMPT, Server, SlowJudge, descendants, get_json, post  # tests/servers.py
 
 
 @pytest.fixture(scope="module")
