@@ -5,8 +5,11 @@ PromptDataset (and TRL's GRPOTrainer) hands the reward a dict. `--output-format 
 verl's RL dataset schema instead (`verl_row`).
 """
 
+import contextlib
 import json
 import os
+import signal
+import threading
 
 from openrlhf_rlev.prepare.records import PrepareError, Reject, valid_text
 
@@ -80,13 +83,30 @@ def write_set(
         for path, write in targets:
             tmps.append(f"{path}.tmp-{os.getpid()}")
             write(tmps[-1])
-        for (path, _), tmp in zip(targets, tmps):
-            os.replace(tmp, path)
-    except Exception as e:  # OSError, or pyarrow's own errors for a value it cannot store
+        with _deferred_interrupts():  # the three renames happen together or not at all
+            for (path, _), tmp in zip(targets, tmps):
+                os.replace(tmp, path)
+    except BaseException as e:  # OSError, pyarrow's own errors for a value it cannot store, or Ctrl-C
         for tmp in tmps:
             if os.path.exists(tmp):
                 os.remove(tmp)
+        if not isinstance(e, Exception):
+            raise  # KeyboardInterrupt / SystemExit: the temporaries are gone, the previous set is intact
         raise PrepareError(f"cannot write {path!r}: {e}; nothing was written") from None
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Ctrl-C (SIGINT) and SIGTERM held until the block ends, where the main thread can hold them (POSIX)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def write_json(path: str, obj: dict) -> None:
