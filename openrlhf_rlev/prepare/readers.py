@@ -127,9 +127,17 @@ def file_names(files: list[str]) -> dict[str, str]:
 
 
 def read_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...] = ()) -> ReadResult:
+    """Every item and reject of the inputs, in memory (for the steps that need them all: --sample, --eval, ...)."""
+    result = ReadResult(items=[], rejects=[], files=[], files_skipped=[])
+    for out in iter_inputs(paths, opts, outputs, result):
+        (result.rejects if isinstance(out, Reject) else result.items).append(out)
+    return result
+
+
+def iter_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...], result: ReadResult) -> Iterator:
+    """Items and rejects one at a time, in file order; `result` gets the counts and file lists (not the rows)."""
     files = expand_inputs(paths, outputs)
     names = file_names(files)
-    result = ReadResult(items=[], rejects=[], files=[], files_skipped=[])
     subjects = {s.casefold() for s in opts.subjects} if opts.subjects else None
     size = sum(os.path.getsize(f) for f in files)
     with tqdm(
@@ -153,14 +161,14 @@ def read_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...] = 
                     result.read += 1
                     if name is not None and isinstance(out, Item):
                         out.name = name
-                    (result.rejects if isinstance(out, Reject) else result.items).append(out)
+                    yield out
             except OSError as e:
                 raise PrepareError(f"{path}: cannot read: {e}") from None
+            del obj
     if subjects is not None and not result.files:
         raise PrepareError(
             f"--subjects {','.join(opts.subjects)}: no input file matches; known: {', '.join(gaokao.SUBJECTS)}"
         )
-    return result
 
 
 def _read_file(path: str, obj, opts: ReadOptions, bar) -> Iterator[Item | Reject]:
