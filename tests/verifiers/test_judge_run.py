@@ -2,8 +2,8 @@
 (local Ray), a failure-rate guard that stops the process instead of training on zeros, and an API key that the
 nodes hold (file or env) instead of the job's runtime env.
 
-The judge is a real OpenAI-compatible chat-completions server on loopback (`CountingJudge`), which counts TCP
-connections and requests in flight. Nothing is mocked.
+The judge is a real OpenAI-compatible chat-completions server on loopback (`FakeJudge`, tests/servers.py), which
+counts TCP connections and requests in flight. Nothing is mocked.
 """
 
 import dataclasses
@@ -12,12 +12,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from servers import FakeJudge  # tests/servers.py
 
 from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import judge_client
@@ -26,62 +25,15 @@ from openrlhf_rlev.verifiers.judge_client import ClientConfig, FailureRate, Judg
 from openrlhf_rlev.verifiers.judge_slots import SlotTable
 
 
-class CountingJudge:
-    """Answers YES (or `status` errors) after `hold` seconds; counts connections, requests, peak in flight."""
-
-    def __init__(self, hold: float = 0.0, status: int = 200):
-        self.hold, self.status = hold, status
-        self.connections = 0
-        self.idle_timeout = None
-        self.requests = []
-        self.in_flight = self.peak = 0
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def setup(self):
-                self.timeout = outer.idle_timeout  # StreamRequestHandler: the socket's timeout between requests
-                super().setup()
-                with outer.lock:
-                    outer.connections += 1
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with outer.lock:
-                    outer.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
-                    outer.in_flight += 1
-                    outer.peak = max(outer.peak, outer.in_flight)
-                try:
-                    time.sleep(outer.hold)
-                finally:
-                    with outer.lock:
-                        outer.in_flight -= 1
-                reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "YES"}}]}
-                data = json.dumps(reply if outer.status == 200 else {"error": "down"}).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def counting_judge(hold: float = 0.0, script: str = "yes") -> FakeJudge:
+    j = FakeJudge()
+    j.hold, j.script = hold, [script]
+    return j
 
 
 @pytest.fixture
 def judge():
-    j = CountingJudge()
+    j = counting_judge()
     yield j
     j.close()
 
@@ -137,7 +89,7 @@ def test_run_wide_cap_holds_across_engine_processes():
     """Three Ray worker processes, 8 threads each, per-process concurrency 8, run-wide cap 3: the judge never sees
     more than 3 requests at once, and every call still gets its answer."""
     ray = pytest.importorskip("ray")
-    judge = CountingJudge(hold=0.3)
+    judge = counting_judge(hold=0.3)
     ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
 
@@ -160,8 +112,8 @@ def test_run_wide_cap_holds_across_engine_processes():
     assert len({pid for pid, _ in results}) == 3, "the engines did not run in separate processes"
     assert all(replies == ["YES"] * 8 for _, replies in results)
     assert len(judge.requests) == 24
-    assert judge.peak <= 3, f"{judge.peak} judge requests in flight at once with a run-wide cap of 3"
-    assert judge.peak == 3  # the cap, not a lack of load, is what held it
+    assert judge.max_in_flight <= 3, f"{judge.max_in_flight} judge requests in flight at once with a run-wide cap of 3"
+    assert judge.max_in_flight == 3  # the cap, not a lack of load, is what held it
 
 
 def test_run_cap_without_ray_caps_this_process_and_says_so(judge, caplog):
@@ -169,7 +121,7 @@ def test_run_cap_without_ray_caps_this_process_and_says_so(judge, caplog):
     client = JudgeClient(config(judge.url, run_concurrency=2))
     with ThreadPoolExecutor(8) as ex:
         assert list(ex.map(client.complete, ["q"] * 8)) == ["YES"] * 8
-    assert judge.peak <= 2
+    assert judge.max_in_flight <= 2
     assert "judge_run_concurrency needs Ray" in caplog.text
 
 
@@ -203,7 +155,7 @@ FAIL_FAST_SCRIPT = textwrap.dedent(
 
 @pytest.mark.parametrize("rate", ["0.5", None])
 def test_a_failing_judge_stops_the_process_with_a_clear_error(rate, tmp_path):
-    judge = CountingJudge(status=500)
+    judge = counting_judge(script="500")
     script = tmp_path / "engine.py"
     source = FAIL_FAST_SCRIPT if rate else FAIL_FAST_SCRIPT.replace("judge_max_failure_rate=0.5,", "")
     script.write_text(source)
