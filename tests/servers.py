@@ -116,43 +116,6 @@ def post(url: str, body, timeout: float = 30, headers: dict | None = None) -> tu
         return e.code, json.loads(text)
 
 
-class SlowJudge:
-    """A chat-completions endpoint that answers YES only when released, to hold a request in flight."""
-
-    def __init__(self):
-        self.received = threading.Event()
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.set()
-                outer.release.wait(30)
-                data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "YES"}}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data.encode())
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class FakeJudge:
     """Behaviours are taken from `script` in order (the last one repeats): yes, no, garbage, not_json, slow,
     500, 401, drop, no_choices. `slow` waits `slow_seconds` before answering YES."""
@@ -168,6 +131,7 @@ class FakeJudge:
         self.idle_timeout = None  # close a keep-alive connection idle this long (None: never)
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.received = threading.Event()  # set when a chat request arrives
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -195,6 +159,7 @@ class FakeJudge:
                     behaviour = fake.script[0] if len(fake.script) == 1 else fake.script.pop(0)
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                fake.received.set()
                 try:
                     fake.stop.wait(fake.hold)
                     self._behave(behaviour)
@@ -256,3 +221,13 @@ def _completion(content: str) -> dict:
         "model": "judge",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
     }
+
+
+class SlowJudge(FakeJudge):
+    """Answers YES only when `release` is set (or after 30 s), to hold a request in flight; `received` is set when
+    a request arrives."""
+
+    def __init__(self):
+        super().__init__()
+        self.hold = 30.0
+        self.release = self.stop

@@ -369,23 +369,34 @@ class ConnectionPool:
         conn.close()
 
 
-_pools: dict = {}
-_pools_pid = None
-_pools_lock = threading.Lock()
+class PerProcess:
+    """A cache that empties itself in a forked child: sockets, locks and breakers are not shared across fork."""
+
+    def __init__(self, limit: int | None = None):
+        self.limit = limit
+        self._items: dict = {}
+        self._pid = None
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            if self._pid != os.getpid():
+                self._items.clear()
+                self._pid = os.getpid()
+            item = self._items.get(key)
+            if item is None:
+                if self.limit is not None and len(self._items) > self.limit:
+                    self._items.clear()
+                item = self._items[key] = make()
+            return item
+
+
+_pools = PerProcess()
 
 
 def connection_pool(url: urllib.parse.SplitResult) -> ConnectionPool:
-    """One pool per (scheme, host, port) per process; a forked child starts fresh (sockets are not shared)."""
-    global _pools_pid
-    key = (url.scheme, url.hostname, url.port)
-    with _pools_lock:
-        if _pools_pid != os.getpid():
-            _pools.clear()
-            _pools_pid = os.getpid()
-        pool = _pools.get(key)
-        if pool is None:
-            pool = _pools[key] = ConnectionPool(url)
-        return pool
+    """One pool per (scheme, host, port) per process."""
+    return _pools.get((url.scheme, url.hostname, url.port), lambda: ConnectionPool(url))
 
 
 def _request(
@@ -469,21 +480,9 @@ def _shutdown(sock) -> None:
         pass
 
 
-_clients: dict = {}
-_clients_pid = None
-_clients_lock = threading.Lock()
+_clients = PerProcess(limit=64)
 
 
 def get_client(config: ClientConfig) -> JudgeClient:
-    """One client (so one breaker and one concurrency bound) per config per process; a forked child starts fresh."""
-    global _clients_pid
-    with _clients_lock:
-        if _clients_pid != os.getpid():
-            _clients.clear()
-            _clients_pid = os.getpid()
-        client = _clients.get(config)
-        if client is None:
-            if len(_clients) > 64:
-                _clients.clear()
-            client = _clients[config] = JudgeClient(config)
-        return client
+    """One client (so one breaker and one concurrency bound) per config per process."""
+    return _clients.get(config, lambda: JudgeClient(config))
