@@ -16,6 +16,8 @@ import time
 import pytest
 from servers import PROMPT, Server, SlowJudge, get_json, post
 
+pytestmark = pytest.mark.slow  # each test starts a server process (4-7 s on the shared 2-core machine)
+
 
 def _samples(n: int, label=None) -> dict:
     label = label if label is not None else {"answer": "42", "value": 0.1, "verifier": "exact"}
@@ -49,7 +51,6 @@ def test_a_request_over_the_sample_cap_is_413_naming_the_cap(tmp_path):
         assert s.stop() == 0
 
 
-@pytest.mark.slow
 def test_health_stays_fast_while_a_huge_valid_request_is_verified(tmp_path):
     """A 50k-sample request (11 MB) must not stall /health: parsing, verification and the reply's rendering run
     off the event loop, verification in chunks. The old server did all but verification on the loop and queued

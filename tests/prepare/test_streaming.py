@@ -108,6 +108,7 @@ def prepare_command(*args) -> list[str]:
     return [sys.executable, "-m", "openrlhf_rlev.cli.main", "prepare", *args]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["reading", "writing"])
 def test_ctrl_c_leaves_no_temporary_file_no_traceback_and_the_old_set(tmp_path, when):
     src = big_input(tmp_path / "in.jsonl", 150_000)

@@ -153,7 +153,7 @@ FAIL_FAST_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("rate", ["0.5", None])
+@pytest.mark.parametrize("rate", ["0.5", pytest.param(None, marks=pytest.mark.slow)])
 def test_a_failing_judge_stops_the_process_with_a_clear_error(rate, tmp_path):
     judge = counting_judge(script="500")
     script = tmp_path / "engine.py"
