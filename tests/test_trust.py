@@ -216,7 +216,7 @@ def test_failed_write_keeps_the_previous_set_and_leaves_no_temporaries(tmp_path,
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writer, "write_json" if failing == "summary" else "_write_jsonl", disk_full)
+    monkeypatch.setattr(writer, "write_json" if failing == "summary" else "_write_line", disk_full)
     assert prepare_main([str(tmp_path / "in2.jsonl"), "-o", out, "--quiet"]) == 2
     assert snapshot(tmp_path) == before
 

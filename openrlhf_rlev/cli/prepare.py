@@ -181,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     except PrepareError as e:
         print(f"openrlhf-rlev prepare: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"\nopenrlhf-rlev prepare: interrupted; nothing written ({opts.output} and its rejects and summary "
+            "files are as they were)",
+            file=sys.stderr,
+        )
+        return 130
     if not args.quiet:
         print(format_text(result))
         print(f"  rejects: {result['rejects_file']}  summary: {summary_path(opts.output)}")

@@ -14,7 +14,15 @@ import argparse
 import os
 import sys
 
-from openrlhf_rlev.integrations.openrlhf.server import DEFAULT_MAX_BODY_MB, DEFAULT_THREADS, listen, serve
+from openrlhf_rlev.integrations.openrlhf.server import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_MB,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_SAMPLES,
+    DEFAULT_THREADS,
+    listen,
+    serve,
+)
 from openrlhf_rlev.reward.settings import PARSERS, Settings, env_name, resolve
 
 
@@ -33,7 +41,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB, help="larger request bodies get HTTP 413"
     )
     parser.add_argument(
-        "--graceful-timeout", type=float, default=60.0, help="seconds to finish in-flight requests on SIGTERM"
+        "--max-samples",
+        type=int,
+        default=DEFAULT_MAX_SAMPLES,
+        help=f"requests with more samples get HTTP 413 (default {DEFAULT_MAX_SAMPLES})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        help=f"close connections idle, or sending their request, this many seconds (default {DEFAULT_IDLE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"open connections past this get HTTP 503 and are closed (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to finish in-flight requests on SIGTERM; then they are cancelled and the server exits",
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request (off: one per sample is a lot)")
@@ -53,6 +82,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads < 1 or args.max_body_mb <= 0 or args.graceful_timeout < 0:
         parser.error("--threads must be >= 1, --max-body-mb > 0 and --graceful-timeout >= 0")
+    if args.max_samples < 1 or args.max_connections < 1 or not args.idle_timeout > 0:
+        parser.error("--max-samples and --max-connections must be >= 1, --idle-timeout > 0")
     if not 0 <= args.port <= 65535:
         print(f"openrlhf-rlev serve: error: --port must be in 0..65535, got {args.port}", file=sys.stderr)
         return 2
@@ -76,6 +107,9 @@ def main(argv=None) -> int:
         settings=settings,
         max_body_mb=args.max_body_mb,
         threads=args.threads,
+        max_samples=args.max_samples,
+        idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections,
         graceful_timeout=args.graceful_timeout,
         log_level=args.log_level,
         access_log=args.access_log,

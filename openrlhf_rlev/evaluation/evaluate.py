@@ -92,7 +92,7 @@ class DataJoin:
         if data_path:
             rows, _ = load_prepared(data_path)
             self.by_index = {r["index"]: r for r in rows}
-            self.by_id = {str(r["id"]): r for r in rows if "id" in r}
+            self.by_id = ids_of(rows, data_path)
         self.enabled = bool(data_path)
 
     def find(self, row: dict) -> dict | None:
@@ -104,18 +104,41 @@ class DataJoin:
                 raise RowRejected(f"index {row['index']} is not a row of --data")
             return hit
         if "id" in row:
-            hit = self.by_id.get(str(row["id"]))
+            hit = self.by_id.get(id_key(row["id"]))
             if hit is None:
-                raise RowRejected(f"id {row['id']!r} is not in --data")
+                same_text = [r["id"] for r in self.by_id.values() if str(r["id"]) == str(row["id"])][:1]
+                hint = f" (--data has {same_text[0]!r}: the JSON types differ)" if same_text else ""
+                raise RowRejected(f"id {json.dumps(row['id'])} is not in --data{hint}")
             return hit
         return None
+
+
+def id_key(value) -> str:
+    """An id as its JSON text: 0 and "0" (or 1 and 1.0 and true) stay different ids."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def ids_of(rows: list[dict], data_path: str) -> dict[str, dict]:
+    """The prepared rows by id; ValueError if two rows share one (a join by id would pick one of them silently)."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        if "id" not in r:
+            continue
+        key = id_key(r["id"])
+        if key in out:
+            raise ValueError(
+                f"{data_path}: id {key} is on rows {out[key]['index']} and {r['index']} (0-based): ids must be "
+                "unique to join predictions by id (prepare gives inputs that share a file name distinct ids)"
+            )
+        out[key] = r
+    return out
 
 
 def prompt_key(row: dict, line_no: int) -> str:
     if "index" in row:
         return f"index:{row['index']}"
     if "id" in row:
-        return f"id:{row['id']}"
+        return f"id:{id_key(row['id'])}"
     if "prompt" in row:
         return "prompt:" + json.dumps(row["prompt"], ensure_ascii=False, sort_keys=True)
     return f"line:{line_no}"

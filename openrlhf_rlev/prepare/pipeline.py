@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from openrlhf_rlev.integrations.openrlhf import eval_labels
 from openrlhf_rlev.prepare import gaokao, select, summary, values, writer
 from openrlhf_rlev.prepare.prompts import build_prompt
-from openrlhf_rlev.prepare.readers import FORMATS, Keys, ReadOptions, read_inputs
+from openrlhf_rlev.prepare.readers import (
+    FORMATS,
+    Keys,
+    ReadOptions,
+    ReadResult,
+    expand_inputs,
+    iter_inputs,
+    read_inputs,
+)
 from openrlhf_rlev.prepare.records import DUPLICATE_PROMPT, Item, NothingWritten, PrepareError, Reject
 from openrlhf_rlev.reward.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
 from openrlhf_rlev.reward.scaling import scale as scale_of
@@ -50,24 +58,27 @@ class PrepareOptions:
 
 def prepare(opts: PrepareOptions) -> dict:
     """Write opts.output, its rejects and summary files as one set; return the summary. PrepareError for unusable
-    arguments or input files, NothingWritten (nothing written) when no row survives."""
+    arguments or input files, NothingWritten (nothing written) when no row survives.
+
+    Without --sample, --shuffle-values and --eval, the run streams: rows are read, valued and written one at a
+    time (a first pass sums the groups for --group-key), so memory does not grow with the input. Those three
+    options need every question at once and run in memory."""
     keys = _check(opts)
     outputs = (opts.output, writer.rejects_path(opts.output), writer.summary_path(opts.output))
-    read = read_inputs(
-        opts.inputs,
-        ReadOptions(
-            fmt=opts.fmt,
-            keys=keys,
-            fixed_total=opts.total,
-            datasource=opts.datasource,
-            verifier=opts.verifier,
-            subjects=tuple(opts.subjects) if opts.subjects else None,
-            difficulty_key=opts.difficulty_key,
-            paper_total=opts.paper_total,
-            progress=opts.progress,
-        ),
-        outputs,
+    read_opts = ReadOptions(
+        fmt=opts.fmt,
+        keys=keys,
+        fixed_total=opts.total,
+        datasource=opts.datasource,
+        verifier=opts.verifier,
+        subjects=tuple(opts.subjects) if opts.subjects else None,
+        difficulty_key=opts.difficulty_key,
+        paper_total=opts.paper_total,
+        progress=opts.progress,
     )
+    if opts.sample is None and opts.shuffle_values is None and not opts.eval:
+        return _prepare_streaming(opts, keys, read_opts, outputs)
+    read = read_inputs(opts.inputs, read_opts, outputs)
     dmap = values.load_difficulty_map(opts.difficulty_map) if opts.difficulty_key else None
     items, value_rejects, group_warnings = values.normalise(read.items, dmap, read.rejects)
     rejects = read.rejects + value_rejects
@@ -79,9 +90,7 @@ def prepare(opts: PrepareOptions) -> dict:
     if opts.shuffle_values is not None:
         values.shuffle_values(items, opts.shuffle_values)
 
-    alpha = opts.alpha if opts.alpha is not None else DEFAULT_ALPHA
-    scaling = opts.scaling or "rlev"
-    precompute = not opts.eval and (opts.alpha is not None or opts.scaling is not None)
+    alpha, scaling, precompute = _scaling(opts)
     rows = [_row(it, opts.instruction, (alpha, scaling, opts.uniform_scale) if precompute else None) for it in items]
     extra = dict(opts.extra)
     if opts.eval:
@@ -92,37 +101,95 @@ def prepare(opts: PrepareOptions) -> dict:
     if any(gaokao.is_gaokao_item(it) for it in read.items) and opts.total is None:
         extra["paper_total"] = {"rule": opts.paper_total, "printed_total_unknown": dict(sorted(unknown.items()))}
 
+    tally = summary.tally_of(rows, items, rejects, skipped_open, alpha, scaling, opts.uniform_scale)
+    result = _summary(opts, tally, read, skipped_sample, skipped_limit, extra)
+    if not rows:
+        raise NothingWritten(_nothing_written(result, tally), result)
+    writer.write_set(opts.output, rows, precompute or opts.eval, rejects, result, opts.output_format)
+    return result
+
+
+def _prepare_streaming(opts: PrepareOptions, keys: Keys | None, read_opts: ReadOptions, outputs: tuple) -> dict:
+    """prepare() one row at a time: what it holds is a few counters (and one sum per group with --group-key)."""
+    dmap = values.load_difficulty_map(opts.difficulty_map) if opts.difficulty_key else None
+    groups = values.GroupSums()
+    # v = points / the group's sum (--group-key; a GAOKAO-Bench paper): a first pass sums the groups
+    if (keys is not None and keys.group) or _may_be_gaokao(opts, outputs):
+        for out in iter_inputs(opts.inputs, read_opts, outputs, ReadResult([], [], files=[], files_skipped=[])):
+            groups.add(out)
+        groups.close()
+    alpha, scaling, precompute = _scaling(opts)
+    tally = summary.Tally(alpha, scaling, opts.uniform_scale)
+    read = ReadResult([], [], files=[], files_skipped=[])
+    unknown, gaokao_seen, skipped_limit = Counter(), False, 0
+    with writer.SetWriter(opts.output, precompute, opts.output_format) as out_set:
+        for out in iter_inputs(opts.inputs, read_opts, outputs, read):
+            if isinstance(out, Item):
+                gaokao_seen = gaokao_seen or gaokao.is_gaokao_item(out)
+                out = values.set_value(out, groups.sums, dmap) or out
+            if isinstance(out, Reject):
+                tally.reject(out)
+                out_set.reject(out)
+            elif out.open_ended and not opts.include_open_ended:
+                tally.skip_open_ended(out)
+            elif opts.limit is not None and tally.written >= opts.limit:
+                skipped_limit += 1
+            else:
+                if "printed_total_unknown" in out.meta:
+                    unknown[out.meta["printed_total_unknown"]] += 1
+                row = _row(out, opts.instruction, (alpha, scaling, opts.uniform_scale) if precompute else None)
+                tally.item(out)
+                tally.row(row)
+                out_set.row(row)
+        extra = dict(opts.extra)
+        if groups.warnings():
+            extra["groups_with_rejects"] = groups.warnings()
+        if gaokao_seen and opts.total is None:
+            extra["paper_total"] = {"rule": opts.paper_total, "printed_total_unknown": dict(sorted(unknown.items()))}
+        result = _summary(opts, tally, read, 0, skipped_limit, extra)
+        if not tally.rows:
+            raise NothingWritten(_nothing_written(result, tally), result)
+        out_set.commit(result)
+    return result
+
+
+def _may_be_gaokao(opts: PrepareOptions, outputs: tuple) -> bool:
+    """GAOKAO-Bench files are .json (read whole anyway); other inputs need no group pass."""
+    return opts.fmt in ("auto", "gaokao") and any(
+        f.lower().endswith(".json") for f in expand_inputs(opts.inputs, outputs)
+    )
+
+
+def _scaling(opts: PrepareOptions) -> tuple[float, str, bool]:
+    """(alpha, scaling, whether labels carry a precomputed scale)."""
+    alpha = opts.alpha if opts.alpha is not None else DEFAULT_ALPHA
+    scaling = opts.scaling or "rlev"
+    return alpha, scaling, not opts.eval and (opts.alpha is not None or opts.scaling is not None)
+
+
+def _summary(opts, tally, read: ReadResult, skipped_sample: int, skipped_limit: int, extra: dict) -> dict:
     result = summary.build(
         output=opts.output,
-        rows=rows,
-        items=items,
+        tally=tally,
         read=read.read,
-        rejects=rejects,
-        skipped_open_ended=skipped_open,
         skipped_sample=skipped_sample,
         skipped_limit=skipped_limit,
-        alpha=alpha,
-        scaling=scaling,
-        uniform_scale=opts.uniform_scale,
         files=read.files,
         files_skipped=read.files_skipped,
         extra=extra,
     )
     result["rejects_file"] = writer.rejects_path(opts.output)
-    if not rows:
-        raise NothingWritten(_nothing_written(result, rejects), result)
-    writer.write_set(opts.output, rows, precompute or opts.eval, rejects, result, opts.output_format)
     return result
 
 
-def _nothing_written(result: dict, rejects: list[Reject]) -> str:
+def _nothing_written(result: dict, tally: summary.Tally) -> str:
     """Why no row survived, with the first rejects (file, row, reason, detail) to act on."""
     c = result["counts"]
     lines = [f"no usable row: read {c['read']}, rejected {c['rejected']}, skipped {c['read'] - c['rejected']}"]
-    lines += [f"  {r.source}:{r.row}: {r.reason}: {r.detail}" for r in rejects[:5]]
-    if len(rejects) > 5:
+    lines += [f"  {r.source}:{r.row}: {r.reason}: {r.detail}" for r in tally.first_rejects]
+    if tally.rejected > 5:
         lines.append(
-            f"  ... and {len(rejects) - 5} more ({', '.join(f'{k} {v}' for k, v in result['rejected_by_reason'].items())})"
+            f"  ... and {tally.rejected - 5} more ({', '.join(f'{k} {v}' for k, v in result['rejected_by_reason'].items())})"
         )
     lines.append(f"nothing written ({result['output']} and its rejects and summary files are unchanged)")
     return "\n".join(lines)

@@ -110,9 +110,34 @@ def _own_output(path: str, outputs: tuple[str, ...]) -> bool:
     return False
 
 
+def file_names(files: list[str]) -> dict[str, str]:
+    """The name each file goes by in ids: its base name, or, where inputs share one, the shortest tail of its
+    path that tells it from the others with that base name ('a/data.jsonl', 'b/data.jsonl')."""
+    parts = {f: os.path.normpath(os.path.abspath(f)).split(os.sep) for f in dict.fromkeys(files)}
+    by_base: dict[str, list[str]] = {}
+    for f, p in parts.items():
+        by_base.setdefault(p[-1], []).append(f)
+    names = {}
+    for group in by_base.values():
+        depth = 1
+        while len({tuple(parts[f][-depth:]) for f in group}) < len(group):
+            depth += 1
+        names.update({f: "/".join(parts[f][-depth:]) for f in group})
+    return names
+
+
 def read_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...] = ()) -> ReadResult:
-    files = expand_inputs(paths, outputs)
+    """Every item and reject of the inputs, in memory (for the steps that need them all: --sample, --eval, ...)."""
     result = ReadResult(items=[], rejects=[], files=[], files_skipped=[])
+    for out in iter_inputs(paths, opts, outputs, result):
+        (result.rejects if isinstance(out, Reject) else result.items).append(out)
+    return result
+
+
+def iter_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...], result: ReadResult) -> Iterator:
+    """Items and rejects one at a time, in file order; `result` gets the counts and file lists (not the rows)."""
+    files = expand_inputs(paths, outputs)
+    names = file_names(files)
     subjects = {s.casefold() for s in opts.subjects} if opts.subjects else None
     size = sum(os.path.getsize(f) for f in files)
     with tqdm(
@@ -131,16 +156,19 @@ def read_inputs(paths: list[str], opts: ReadOptions, outputs: tuple[str, ...] = 
                     continue
             result.files.append(path)
             try:
+                name = names[path] if names[path] != os.path.basename(path) else None
                 for out in _read_file(path, obj, opts, bar):
                     result.read += 1
-                    (result.rejects if isinstance(out, Reject) else result.items).append(out)
+                    if name is not None and isinstance(out, Item):
+                        out.name = name
+                    yield out
             except OSError as e:
                 raise PrepareError(f"{path}: cannot read: {e}") from None
+            del obj
     if subjects is not None and not result.files:
         raise PrepareError(
             f"--subjects {','.join(opts.subjects)}: no input file matches; known: {', '.join(gaokao.SUBJECTS)}"
         )
-    return result
 
 
 def _read_file(path: str, obj, opts: ReadOptions, bar) -> Iterator[Item | Reject]:
@@ -164,9 +192,34 @@ def _read_file(path: str, obj, opts: ReadOptions, bar) -> Iterator[Item | Reject
         yield row if isinstance(row, Reject) else item_from_row(path, n, row, _keys_for(row, opts), opts)
 
 
+BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+READABLE = ("utf-8", "utf-8-sig", "utf-16")
+
+
+def text_encoding(path: str) -> str:
+    """The file's encoding from its byte-order mark (Excel saves "CSV UTF-8" with one, "Unicode text" as UTF-16);
+    UTF-8 without one. PrepareError, naming the encoding, for what prepare cannot read: UTF-32, or UTF-16
+    without a mark (NUL bytes in every other position)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    encoding = next((enc for bom, enc in BOMS if head.startswith(bom)), "utf-8")
+    if encoding == "utf-8" and len(head) >= 4 and head.count(b"\x00") >= len(head) // 4:
+        encoding = "UTF-16 without a byte-order mark"
+    if encoding not in READABLE:
+        shown = encoding.upper() if encoding == "utf-32" else encoding
+        raise PrepareError(f"{path}: the file is {shown}; save it as UTF-8 (or UTF-16 with a byte-order mark)")
+    return encoding
+
+
 def _load_json(path: str):
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding=text_encoding(path)) as f:
             return json.load(f)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise PrepareError(f"{path}: not valid JSON: {e}") from None
@@ -187,9 +240,15 @@ def _iter_rows(path: str, bar) -> Iterator[tuple[int, dict | Reject]]:
 
 
 def _jsonl_rows(path: str, bar):
+    encoding = text_encoding(path)
+    if encoding == "utf-16":
+        yield from _jsonl_utf16_rows(path, bar)
+        return
     with open(path, "rb") as f:
         for n, line in enumerate(f, start=1):
             bar.update(len(line))
+            if n == 1 and encoding == "utf-8-sig":
+                line = line[3:]
             if not line.strip():
                 continue  # blank lines are not rows
             try:
@@ -198,10 +257,35 @@ def _jsonl_rows(path: str, bar):
                 yield n, Reject(path, n, R.BAD_JSON, str(e), raw=line.decode("utf-8", "replace").rstrip("\r\n"))
 
 
+def _jsonl_utf16_rows(path: str, bar):
+    with open(path, encoding="utf-16", newline="") as f:
+        try:
+            for n, line in enumerate(f, start=1):
+                bar.update(2 * len(line))
+                if not line.strip():
+                    continue
+                try:
+                    yield n, json.loads(line)
+                except (ValueError, RecursionError) as e:
+                    yield n, Reject(path, n, R.BAD_JSON, str(e), raw=line.rstrip("\r\n"))
+        except UnicodeDecodeError as e:
+            raise PrepareError(f"{path}: not valid UTF-16 (it starts with a UTF-16 byte-order mark): {e}") from None
+
+
 def _csv_rows(path: str):
     """Data rows numbered from 1 after the header. A row with more or fewer fields than the header, one the
-    parser cannot read, or one with bytes that are not UTF-8 is rejected on its own; the rest are read."""
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+    parser cannot read, or one with bytes that are not UTF-8 is rejected on its own; the rest are read.
+    UTF-8 with a byte-order mark and UTF-16 (with one) are read too (text_encoding)."""
+    encoding = text_encoding(path)
+    errors = "strict" if encoding == "utf-16" else "surrogateescape"
+    try:
+        yield from _csv_decoded_rows(path, encoding, errors)
+    except UnicodeDecodeError as e:
+        raise PrepareError(f"{path}: not valid {encoding.upper()}: {e}") from None
+
+
+def _csv_decoded_rows(path: str, encoding: str, errors: str):
+    with open(path, encoding=encoding, errors=errors, newline="") as f:
         reader = csv.reader(f)
         header = None
         n = 0

@@ -98,14 +98,16 @@ class Item:
     open_ended: bool = False  # GAOKAO essay questions: skipped unless --include-open-ended
     meta: dict = field(default_factory=dict)
     raw: object = None  # the original row, for the rejects file if a later step rejects it
+    name: str | None = None  # the file's name in ids when inputs share a base name (readers.file_names)
 
     def reject(self, reason: str, detail: str) -> "Reject":
         return Reject(self.source, self.row, reason, detail, self.raw, self.points, self.group)
 
     @property
     def id(self) -> str:
-        """'<file name>:<row>', stable across machines (the rejects file keeps the full path)."""
-        return f"{os.path.basename(self.source)}:{self.row}"
+        """'<file name>:<row>', stable across machines (the rejects file keeps the full path). Inputs that share a
+        base name are told apart by as many parent folders as it takes ('a/data.jsonl:1', 'b/data.jsonl:1')."""
+        return f"{self.name or os.path.basename(self.source)}:{self.row}"
 
 
 def valid_text(x) -> bool:

@@ -6,58 +6,101 @@ from openrlhf_rlev.prepare.gaokao import PAPER_SHARE_ABOVE_CLIP, PAPER_VALUE_MEA
 from openrlhf_rlev.reward.scaling import scale as scale_of
 
 
+class Tally:
+    """The summary's numbers, kept as running sums: what was written, rejected and skipped, one row at a time, so
+    a streaming run holds a few counters instead of its rows."""
+
+    def __init__(self, alpha: float, scaling: str, uniform_scale: float | None):
+        self.alpha, self.scaling, self.uniform_scale = alpha, scaling, uniform_scale
+        self.threshold = 1.0 / alpha if alpha > 0 else float("inf")
+        self.rows = self.written = 0
+        self.value_sum = self.scale_sum = 0.0
+        self.value_min = self.value_max = None
+        self.above_clip = 0
+        self.rows_per_datasource: Counter = Counter()
+        self.rejected = 0
+        self.rejected_by_reason: Counter = Counter()
+        self.first_rejects: list = []  # what an error message shows
+        self.skipped_open_ended: Counter = Counter()
+
+    def item(self, item) -> None:
+        """One question written (its rows are counted by `row`: --eval writes two per question)."""
+        v = item.value
+        self.written += 1
+        self.value_sum += v
+        self.value_min = v if self.value_min is None else min(self.value_min, v)
+        self.value_max = v if self.value_max is None else max(self.value_max, v)
+        self.above_clip += v > self.threshold
+        self.scale_sum += scale_of(v, self.scaling, self.alpha, self.uniform_scale)
+
+    def row(self, row: dict) -> None:
+        self.rows += 1
+        self.rows_per_datasource[row["datasource"]] += 1
+
+    def reject(self, reject) -> None:
+        self.rejected += 1
+        self.rejected_by_reason[reject.reason] += 1
+        if len(self.first_rejects) < 5:
+            self.first_rejects.append(reject)
+
+    def skip_open_ended(self, item) -> None:
+        self.skipped_open_ended[item.datasource] += 1
+
+
+def tally_of(rows: list[dict], items: list, rejects: list, skipped_open_ended: list, alpha, scaling, uniform):
+    """A Tally of lists already in memory."""
+    t = Tally(alpha, scaling, uniform)
+    for it in items:
+        t.item(it)
+    for row in rows:
+        t.row(row)
+    for r in rejects:
+        t.reject(r)
+    for it in skipped_open_ended:
+        t.skip_open_ended(it)
+    return t
+
+
 def build(
     *,
     output: str,
-    rows: list[dict],
-    items: list,
+    tally: Tally,
     read: int,
-    rejects: list,
-    skipped_open_ended: list,
     skipped_sample: int,
     skipped_limit: int,
-    alpha: float,
-    scaling: str,
-    uniform_scale: float | None,
     files: list[str],
     files_skipped: list[str],
     extra: dict | None = None,
 ) -> dict:
-    values = [it.value for it in items]
-    threshold = 1.0 / alpha if alpha > 0 else float("inf")
-    scales = [scale_of(v, scaling, alpha, uniform_scale) for v in values]
+    t = tally
     out = {
         "output": output,
-        "rows": len(rows),
+        "rows": t.rows,
         "counts": {
             "read": read,
-            "written": len(items),
-            "rejected": len(rejects),
-            "skipped_open_ended": len(skipped_open_ended),
+            "written": t.written,
+            "rejected": t.rejected,
+            "skipped_open_ended": sum(t.skipped_open_ended.values()),
             "skipped_sample": skipped_sample,
             "skipped_limit": skipped_limit,
         },
-        "rejected_by_reason": dict(sorted(Counter(r.reason for r in rejects).items())),
-        "skipped_open_ended_by_datasource": dict(sorted(Counter(it.datasource for it in skipped_open_ended).items())),
-        "rows_per_datasource": dict(sorted(Counter(r["datasource"] for r in rows).items())),
+        "rejected_by_reason": dict(sorted(t.rejected_by_reason.items())),
+        "skipped_open_ended_by_datasource": dict(sorted(t.skipped_open_ended.items())),
+        "rows_per_datasource": dict(sorted(t.rows_per_datasource.items())),
         "value": {
-            "mean": _mean(values),
-            "min": min(values) if values else None,
-            "max": max(values) if values else None,
-            "clip_threshold": threshold,
-            "share_above_clip": _mean([1.0 if v > threshold else 0.0 for v in values]),
+            "mean": t.value_sum / t.written if t.written else None,
+            "min": t.value_min,
+            "max": t.value_max,
+            "clip_threshold": t.threshold,
+            "share_above_clip": t.above_clip / t.written if t.written else None,
         },
-        "scale": {"scaling": scaling, "alpha": alpha, "mean": _mean(scales)},
+        "scale": {"scaling": t.scaling, "alpha": t.alpha, "mean": t.scale_sum / t.written if t.written else None},
         "files": files,
         "files_skipped": files_skipped,
     }
     if extra:
         out.update(extra)
     return out
-
-
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
 
 
 def _fmt(x) -> str:

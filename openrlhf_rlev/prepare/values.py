@@ -96,40 +96,63 @@ def load_difficulty_map(spec: str | None) -> dict[str, float]:
     return out
 
 
+class GroupSums:
+    """Each group's total: the points of every valid item of the group, including GAOKAO open-ended questions
+    that are later skipped (they are on the exam paper), and the points of rejected rows of the group where those
+    are known. Fed one item or reject at a time, so a streaming pass holds only one number per group."""
+
+    def __init__(self):
+        self.sums: dict[tuple, float] = defaultdict(float)
+        self._lost: dict[tuple, list[int]] = {}
+        self._lost_points: dict[tuple, float] = defaultdict(float)
+
+    def add(self, out: Item | Reject) -> None:
+        if isinstance(out, Reject):
+            if out.group is not None:
+                known = self._lost.setdefault(out.group, [0, 0])
+                known[out.points is None] += 1
+                if out.points is not None:
+                    self._lost_points[out.group] += out.points
+        elif out.value is None and out.difficulty is None and out.total is None and out.group is not None:
+            self.sums[out.group] += out.points
+
+    def close(self) -> None:
+        """Add the rejected rows' known points to the groups that have valid items (call once, after the pass)."""
+        for g, points in self._lost_points.items():
+            if g in self.sums:
+                self.sums[g] += points
+        self._lost_points.clear()
+
+    def warnings(self) -> list[dict]:
+        """One per group that lost rows to rejects: {"group", "rejected", "points_known", "points_unknown"}."""
+        return [
+            {"group": _show(g), "rejected": k + u, "points_known": k, "points_unknown": u}
+            for g, (k, u) in sorted(self._lost.items(), key=lambda kv: _show(kv[0]))
+            if g in self.sums
+        ]
+
+
 def normalise(
     items: list[Item], difficulty_map: dict[str, float] | None = None, rejected: list[Reject] = ()
 ) -> tuple[list[Item], list[Reject], list[dict]]:
-    """Set each item's `value`; items that cannot have one become rejects. Group sums use every valid item of the
-    group, including GAOKAO open-ended questions that are later skipped (they are on the exam paper), and the
-    points of `rejected` rows of the group where those are known. Also returns one warning per group that lost
-    rows to rejects: {"group", "rejected", "points_known", "points_unknown"}."""
+    """Set each item's `value`; items that cannot have one become rejects (GroupSums says what a group's total
+    counts). Also returns one warning per group that lost rows to rejects."""
+    groups = GroupSums()
+    for out in (*items, *rejected):
+        groups.add(out)
+    groups.close()
     kept, rejects = [], []
-    group_sums: dict[tuple, float] = defaultdict(float)
     for it in items:
-        if it.value is None and it.difficulty is None and it.total is None and it.group is not None:
-            group_sums[it.group] += it.points
-    lost: dict[tuple, list[int]] = {}
-    for r in rejected:
-        if r.group is not None:
-            known = lost.setdefault(r.group, [0, 0])
-            known[r.points is None] += 1
-            if r.points is not None and r.group in group_sums:
-                group_sums[r.group] += r.points
-    for it in items:
-        reject = _set_value(it, group_sums, difficulty_map)
+        reject = set_value(it, groups.sums, difficulty_map)
         if reject is None:
             kept.append(it)
         else:
             rejects.append(reject)
-    warnings = [
-        {"group": _show(g), "rejected": k + u, "points_known": k, "points_unknown": u}
-        for g, (k, u) in sorted(lost.items(), key=lambda kv: _show(kv[0]))
-        if g in group_sums
-    ]
-    return kept, rejects, warnings
+    return kept, rejects, groups.warnings()
 
 
-def _set_value(it: Item, group_sums: dict, difficulty_map: dict | None) -> Reject | None:
+def set_value(it: Item, group_sums: dict, difficulty_map: dict | None) -> Reject | None:
+    """Set `it.value`, or return the reject saying why it has none."""
     if it.value is not None:
         return None
     if it.difficulty is not None:

@@ -5,8 +5,11 @@ PromptDataset (and TRL's GRPOTrainer) hands the reward a dict. `--output-format 
 verl's RL dataset schema instead (`verl_row`).
 """
 
+import contextlib
 import json
 import os
+import signal
+import threading
 
 from openrlhf_rlev.prepare.records import PrepareError, Reject, valid_text
 
@@ -60,33 +63,120 @@ def verl_row(row: dict, index: int) -> dict:
 def write_set(
     output: str, rows: list[dict], with_scale: bool, rejects: list[Reject], summary: dict, fmt: str = "openrlhf"
 ) -> None:
-    """Each file goes to a temporary first and is renamed into place only once all three are written, so a
-    failed write (full disk, no permission, a bad value) leaves the previous run's set as it was and no
-    temporaries behind."""
-    parquet = output.lower().endswith(".parquet")
-    if fmt == "verl":
-        rows = [verl_row(row, i) for i, row in enumerate(rows)]
-        schema = None  # Arrow infers it: every row has the same keys and types
-    else:
-        schema = _schema(with_scale)
-    targets = [
-        (output, lambda tmp: _write_parquet(tmp, rows, schema) if parquet else _write_jsonl(tmp, rows)),
-        (rejects_path(output), lambda tmp: _write_jsonl(tmp, [r.to_json() for r in rejects])),
-        (summary_path(output), lambda tmp: write_json(tmp, summary)),
-    ]
-    tmps, path = [], output
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        for path, write in targets:
-            tmps.append(f"{path}.tmp-{os.getpid()}")
-            write(tmps[-1])
-        for (path, _), tmp in zip(targets, tmps):
-            os.replace(tmp, path)
-    except Exception as e:  # OSError, or pyarrow's own errors for a value it cannot store
-        for tmp in tmps:
+    """The three files from lists in memory (SetWriter does the work)."""
+    with SetWriter(output, with_scale, fmt) as w:
+        for row in rows:
+            w.row(row)
+        for r in rejects:
+            w.reject(r)
+        w.commit(summary)
+
+
+class SetWriter:
+    """The dataset, its rejects and its summary, written as one set: rows and rejects as they come (memory stays
+    flat whatever the input's size), each file to a temporary that is renamed into place only by `commit`, after
+    all three are complete. Leaving the block without commit (an error, NothingWritten, Ctrl-C) removes the
+    temporaries and leaves the previous run's set as it was; an OSError or pyarrow error becomes PrepareError."""
+
+    BATCH = 2048  # Parquet rows per row group write
+
+    def __init__(self, output: str, with_scale: bool, fmt: str = "openrlhf"):
+        self.output, self.fmt = output, fmt
+        self.parquet = output.lower().endswith(".parquet")
+        self.schema = None if fmt == "verl" else _schema(with_scale)  # verl: inferred from the first rows
+        self.targets = [output, rejects_path(output), summary_path(output)]
+        self.tmps = [f"{path}.tmp-{os.getpid()}" for path in self.targets]
+        self.n = 0
+        self._batch: list[dict] = []
+        self._rows = self._rejects = self._parquet = None
+        self._path = output
+
+    def __enter__(self) -> "SetWriter":
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.output)), exist_ok=True)
+            if not self.parquet:
+                self._rows = open(self.tmps[0], "w", encoding="utf-8")
+            self._path = self.targets[1]
+            self._rejects = open(self.tmps[1], "w", encoding="utf-8")
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
+            raise
+        return self
+
+    def row(self, row: dict) -> None:
+        self._path = self.output
+        if self.fmt == "verl":
+            row = verl_row(row, self.n)
+        self.n += 1
+        if self.parquet:
+            self._batch.append(row)
+            if len(self._batch) >= self.BATCH:
+                self._flush()
+        else:
+            _write_line(self._rows, row)
+
+    def reject(self, reject: Reject) -> None:
+        self._path = self.targets[1]
+        _write_line(self._rejects, reject.to_json())
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(self._batch, schema=self.schema)
+        self._batch = []
+        if self._parquet is None:
+            self.schema = table.schema
+            self._parquet = pq.ParquetWriter(self.tmps[0], self.schema)
+        self._parquet.write_table(table)
+
+    def commit(self, summary: dict) -> None:
+        self._path = self.output
+        if self.parquet:
+            if self._batch or self._parquet is None:
+                self._flush()
+            self._parquet.close()
+        else:
+            self._rows.close()
+        self._rejects.close()
+        self._path = self.targets[2]
+        write_json(self.tmps[2], summary)
+        with _deferred_interrupts():  # the three renames happen together or not at all
+            for path, tmp in zip(self.targets, self.tmps):
+                self._path = path
+                os.replace(tmp, path)
+        self.tmps = []
+
+    def __exit__(self, kind, error, tb) -> bool:
+        for f in (self._rows, self._rejects):
+            if f is not None and not f.closed:
+                f.close()
+        if self._parquet is not None and self.tmps:
+            try:
+                self._parquet.close()
+            except Exception:
+                pass
+        for tmp in self.tmps:
             if os.path.exists(tmp):
                 os.remove(tmp)
-        raise PrepareError(f"cannot write {path!r}: {e}; nothing was written") from None
+        if error is not None and isinstance(error, Exception) and not isinstance(error, PrepareError):
+            # OSError, or pyarrow's own errors for a value it cannot store
+            raise PrepareError(f"cannot write {self._path!r}: {error}; nothing was written") from None
+        return False  # PrepareError (NothingWritten), KeyboardInterrupt, SystemExit: as they are
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Ctrl-C (SIGINT) and SIGTERM held until the block ends, where the main thread can hold them (POSIX)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def write_json(path: str, obj: dict) -> None:
@@ -95,13 +185,11 @@ def write_json(path: str, obj: dict) -> None:
         f.write("\n")
 
 
-def _write_jsonl(path: str, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            line = json.dumps(row, ensure_ascii=False, default=str)
-            if not valid_text(line):  # a reject's text that is not valid Unicode: keep it as \u escapes
-                line = json.dumps(row, default=str)
-            f.write(line + "\n")
+def _write_line(f, obj: dict) -> None:
+    line = json.dumps(obj, ensure_ascii=False, default=str)
+    if not valid_text(line):  # a reject's text that is not valid Unicode: keep it as \u escapes
+        line = json.dumps(obj, default=str)
+    f.write(line + "\n")
 
 
 def _schema(with_scale: bool):
@@ -118,10 +206,3 @@ def _schema(with_scale: bool):
             ("id", pa.string()),
         ]
     )
-
-
-def _write_parquet(path: str, rows: list[dict], schema) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)

@@ -93,6 +93,25 @@ def _non_negative_int(text: str) -> int:
     return x
 
 
+def _optional_positive_int(text: str) -> int | None:
+    return _positive_int(text) if text else None
+
+
+def _optional_rate(text: str) -> float | None:
+    if not text:
+        return None
+    x = float(text)
+    if not 0 < x <= 1:
+        raise ValueError(f"must be a fraction in (0, 1], got {text!r}")
+    return x
+
+
+def _env_var_name(text: str) -> str | None:
+    if text and not text.replace("_", "a").isalnum():
+        raise ValueError(f"must be the name of an environment variable, got {text!r}")
+    return text or None
+
+
 def _judge_template_file(text: str) -> str | None:
     """Checked when the setting is read, so that a bad template stops a launch instead of zeroing every reward."""
     if not text:
@@ -128,6 +147,14 @@ class Settings:
     judge_breaker_failures: int = 5
     judge_breaker_cooldown: float = 30.0
     judge_max_tokens: int = 16
+    # Run-wide cap on judge requests in flight, across every engine process of the Ray job (docs/judge.md).
+    judge_run_concurrency: int | None = None
+    # Stop the run when more than this fraction of the last judge_failure_window judge calls failed.
+    judge_max_failure_rate: float | None = None
+    judge_failure_window: int = 100
+    # Where the nodes hold the API key, so the key itself never rides in the job's runtime env.
+    judge_api_key_file: str | None = None
+    judge_api_key_env: str | None = None
 
     def __post_init__(self):
         _check_ranges(self)
@@ -186,6 +213,11 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "judge_breaker_failures": _positive_int,
     "judge_breaker_cooldown": _positive_float,
     "judge_max_tokens": _positive_int,
+    "judge_run_concurrency": _optional_positive_int,
+    "judge_max_failure_rate": _optional_rate,
+    "judge_failure_window": _positive_int,
+    "judge_api_key_file": _optional_str,
+    "judge_api_key_env": _env_var_name,
 }
 
 

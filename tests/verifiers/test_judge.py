@@ -9,9 +9,9 @@ import logging
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from servers import FakeJudge  # tests/servers.py
 
 from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
 from openrlhf_rlev.reward import reasons
@@ -20,103 +20,6 @@ from openrlhf_rlev.verifiers import judge, verify
 from openrlhf_rlev.verifiers.judge_client import CircuitBreaker
 
 API_KEY = "sk-test-not-a-real-key-7f3a"
-
-
-class FakeJudge:
-    """Behaviours are taken from `script` in order (the last one repeats): yes, no, garbage, not_json, slow,
-    500, 401, drop, no_choices. `slow` waits `slow_seconds` before answering YES."""
-
-    def __init__(self):
-        self.script = ["yes"]
-        self.slow_seconds = 5.0
-        self.requests: list[dict] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.hold = 0.0  # seconds each answer takes, to observe concurrency
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path.endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "served-judge", "object": "model"}]})
-                else:
-                    self._json(404, {"error": "not found"})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake.lock:
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                    behaviour = fake.script[0] if len(fake.script) == 1 else fake.script.pop(0)
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    fake.stop.wait(fake.hold)
-                    self._behave(behaviour)
-                finally:
-                    with fake.lock:
-                        fake.in_flight -= 1
-
-            def _behave(self, behaviour):
-                if behaviour == "slow":
-                    fake.stop.wait(fake.slow_seconds)
-                    behaviour = "yes"
-                if behaviour == "drop":
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                if behaviour == "500":
-                    self._json(500, {"error": "internal"})
-                elif behaviour == "401":
-                    self._json(401, {"error": "bad key"})
-                elif behaviour == "not_json":
-                    self._raw(200, b"<html>proxy error</html>")
-                elif behaviour == "no_choices":
-                    self._json(200, {"object": "chat.completion", "choices": []})
-                else:
-                    content = {"yes": "YES", "no": "NO", "garbage": "Well, it depends on the units."}[behaviour]
-                    self._json(200, _completion(content))
-
-            def _json(self, status, obj):
-                self._raw(status, json.dumps(obj).encode())
-
-            def _raw(self, status, data):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def posts(self) -> int:
-        with self.lock:
-            return len(self.requests)
-
-    def close(self):
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
-def _completion(content: str) -> dict:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": "judge",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-    }
 
 
 @pytest.fixture

@@ -172,8 +172,23 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         dry_run="dry_run" in switches,
         print_runtime_env="print_runtime_env" in switches,
         cpu=cpu,
-        secret_env={k: environ[k] for k in SECRET_ENV if environ.get(k)},
+        secret_env=secrets_to_forward(settings, environ),
     )
+
+
+def secrets_to_forward(settings: Settings, environ: Mapping[str, str]) -> dict:
+    """The secrets the workers need from the driver's env: none when the nodes hold the judge's key themselves
+    (judge_api_key_file / judge_api_key_env); then only the file's path or the variable's name travels."""
+    if settings.judge_api_key_file or settings.judge_api_key_env:
+        return {}
+    return {k: environ[k] for k in SECRET_ENV if environ.get(k)}
+
+
+KEY_IN_RUNTIME_ENV = (
+    "WARNING RLEV: RLEV_JUDGE_API_KEY travels in plain text in the job's runtime env (Ray's dashboard and job "
+    "records show it); where the nodes can hold it, use --rlev.judge_api_key_file PATH or "
+    "--rlev.judge_api_key_env NAME instead (docs/judge.md)"
+)
 
 
 def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
@@ -291,6 +306,8 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
 
     if note:
         log(("WARNING " if note[0] == "warning" else "") + note[1])
+    if launch.secret_env:
+        log(KEY_IN_RUNTIME_ENV)
     env = {**launch.worker_env, **launch.secret_env}
     if launch.cpu:
         env[cpu_install.SEED_ENV] = str(parsed.args.train.seed)

@@ -12,118 +12,17 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from servers import PROMPT, Server, SlowJudge, descendants, get_json, post  # tests/servers.py
 
 from openrlhf_rlev.cli import serve as serve_cli
 from openrlhf_rlev.reward.logs import KEYS
-
-PROMPT = "<|im_start|>user\nWhat is 6 * 7?<|im_end|>\n<|im_start|>assistant\n"
-
-
-# --- process helpers ---------------------------------------------------------------------------------------------
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (Linux /proc), to check that a stopped server leaves nothing behind."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] != "Z":  # a zombie is gone in all but name
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve_command() -> list[str]:
-    script = Path(sys.executable).with_name("openrlhf-rlev")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "openrlhf_rlev.cli.main"]
-
-
-class Server:
-    def __init__(self, tmp_path: Path, *args: str, env: dict | None = None):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.url = self.base + "/get_reward"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("RLEV_")}
-        full_env.update(env or {}, PYTHONUNBUFFERED="1")
-        self.log_path = tmp_path / f"server-{self.port}.log"
-        self.log = open(self.log_path, "wb")
-        cmd = serve_command() + ["serve", "--port", str(self.port), "--log-level", "info", *args]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=full_env)
-        deadline = time.monotonic() + 90
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if get_json(self.base + "/health", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"server did not come up:\n{self.output()}")
-            time.sleep(0.1)
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def health(self) -> dict:
-        return get_json(self.base + "/health")[1]
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-        return self.proc.returncode
-
-
-def get_json(url: str, timeout: float = 10) -> tuple[int, dict]:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, json.loads(r.read())
-
-
-def post(url: str, body, timeout: float = 30, headers: dict | None = None) -> tuple[int, dict]:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        text = e.read().decode()
-        assert "Traceback" not in text
-        return e.code, json.loads(text)
 
 
 @pytest.fixture(scope="module")
@@ -262,43 +161,6 @@ def test_settings_flags_reach_the_scorer(tmp_path):
 
 
 # --- graceful shutdown -------------------------------------------------------------------------------------------
-
-
-class SlowJudge:
-    """A chat-completions endpoint that answers YES only when released, to hold a request in flight."""
-
-    def __init__(self):
-        self.received = threading.Event()
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.set()
-                outer.release.wait(30)
-                data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "YES"}}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data.encode())
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_sigterm_finishes_in_flight_requests(tmp_path):
