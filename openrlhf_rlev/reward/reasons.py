@@ -12,6 +12,10 @@ VERIFIER_TIMEOUT = "verifier_timeout"
 VERIFIER_ERROR = "verifier_error"
 JUDGE_UNAVAILABLE = "judge_unavailable"
 INTERNAL_ERROR = "internal_error"
+# The response named no answer: it restated the option list or named every option (choice questions).
+OPTIONS_LISTED = "options_listed"
+# The strict answer format: neither a marked answer nor a bare one (RLEV_ANSWER_FORMAT / a label's answer_format).
+ANSWER_FORMAT = "answer_format"
 
 FAILURES = (
     LABEL_MALFORMED,
@@ -22,4 +26,6 @@ FAILURES = (
     VERIFIER_ERROR,
     JUDGE_UNAVAILABLE,
     INTERNAL_ERROR,
+    OPTIONS_LISTED,
+    ANSWER_FORMAT,
 )

@@ -14,6 +14,8 @@ from openrlhf_rlev.reward.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
 from openrlhf_rlev.verifiers.registry import choices as verifier_choices
 
 GRPO_MODES = ("value", "stock")
+# lenient: any stated answer, a guess from the last line included; strict: only a marked or a bare answer.
+ANSWER_FORMATS = ("lenient", "strict")
 ENV_PREFIX = "RLEV_"
 
 
@@ -89,6 +91,7 @@ class Settings:
     judge_breaker_failures: int = 5
     judge_breaker_cooldown: float = 30.0
     judge_max_tokens: int = 16
+    answer_format: str = "lenient"  # a label's own answer_format wins (prepare writes "strict" into its labels)
 
     def __post_init__(self):
         if self.scaling == "uniform" and self.uniform_scale is None:
@@ -144,6 +147,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "judge_breaker_failures": _positive_int,
     "judge_breaker_cooldown": _positive_float,
     "judge_max_tokens": _positive_int,
+    "answer_format": _choice(ANSWER_FORMATS),
 }
 
 

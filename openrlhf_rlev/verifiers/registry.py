@@ -18,6 +18,7 @@ from openrlhf_rlev.verifiers.pool import VerifierFailed, VerifierTimeout  # stdl
 class Check:
     correct: bool
     reason: str | None = None
+    source: str | None = None  # where the answer came from: extract.SOURCES, or None (e.g. the judge)
 
 
 AUTO = "auto"  # not a verifier: option letters -> choice, anything else -> math (see default_kind)
