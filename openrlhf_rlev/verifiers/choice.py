@@ -127,6 +127,15 @@ def extract_choices(response: str, n: int, single: bool = False) -> list[frozens
     return read_choices(response, n, single).groups
 
 
+_QUESTION_NUMBER = re.compile(r"^[(（]?\d{1,3}[)）.、:：]\s*")
+
+
+def _numbered_line(line: str) -> frozenset:
+    rest = line[_QUESTION_NUMBER.match(line).end() :]
+    marker = extract.last_marker(rest)
+    return first_group(rest[marker.end() :] if marker else rest)
+
+
 def _split(tokens: list[str], single: bool) -> list[frozenset]:
     return [frozenset(ch) for tok in tokens for ch in tok] if single else [frozenset(tok) for tok in tokens]
 
@@ -137,7 +146,18 @@ def _several(text: str, n: int, marked: list, single: bool) -> Choices:
     numbered = [_NUMBERED.match(line) for line in lines]
     if len(lines) == n and all(numbered):
         return Choices([_letters(m.group(1)) for m in numbered], extract.GUESS)
-    last = extract.last_marker(text)
+    every = [m for m in extract.MARKER.finditer(text) if m.end() > m.start()]
+    # One marker per question, some followed by no letter ("（2）【答案】 文中未提及"): that question is unanswered,
+    # the others keep their own answers (GAOKAO-Bench's per-question credit). "【答案】" first: the reasoning's own
+    # "应选 D" before each "【答案】: D" would count twice.
+    bracketed = [m for m in every if m.group(0).startswith("【")]
+    per_question = bracketed if len(bracketed) == n else every if len(every) == n and len(marked) < n else None
+    if per_question:
+        return Choices([first_group(text[m.end() : m.end() + 40]) for m in per_question], extract.MARKER_SOURCE)
+    if len(lines) == n and all(_QUESTION_NUMBER.match(line) for line in lines):
+        # "48. 【答案】 A / 49. The passage does not say. / ...": one numbered line per question
+        return Choices([_numbered_line(line) for line in lines], extract.MARKER_SOURCE)
+    last = every[-1] if every else None
     region = text[last.end() :] if last is not None else "\n".join(lines)
     source = extract.MARKER_SOURCE if last is not None else extract.GUESS
     if lists_options(region) and not single:

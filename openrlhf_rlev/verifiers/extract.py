@@ -61,7 +61,7 @@ _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$"
 # Where the first complete answer of a span ends: a sentence end, a clause in words, a parenthetical remark.
 _SPAN_END = re.compile(
     r"[.。!?！？](?=\s|$)"  # "15. This took me 3 tries"; "3.5" and "5!" stay whole
-    r"|[,，;；]\s*(?=(?:which|because|since|as|so|and|but|i|we|this|that|it|after|with|though|although)\b)"
+    r"|[,，;；]\s*(?=(?:which|because|since|as|so|and|but|not|i|we|this|that|it|after|with|though|although)\b)"
     r"|[,，;；]\s*(?=[\u4e00-\u9fff])"  # "15，因为……"
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
@@ -69,7 +69,10 @@ _SPAN_END = re.compile(
     re.IGNORECASE,
 )
 # The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).
-_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}")
+_WORD = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{3,}|(?:is|or|of|to|be|it|as|so|if)\b)|[\u4e00-\u9fff]{2,}", re.I)
+# "6 + 4 = 10": an equation whose left side is arithmetic states its right side.
+_ARITHMETIC_LHS = re.compile(r"^\s*\$?\s*\(?\d[\d.,]*\)?(?:\s*(?:[-+*/×÷·]|\\times|\\cdot|x)\s*\(?\d[\d.,]*\)?)+\s*=(?!=)")
+_MATHY = re.compile(r"[\d$\\]")
 _LEADING_NUMBER = re.compile(r"^\s*(?:\$\s*)?([-+]?\d[\d,]*(?:\.\d+)?)(?:\s*\$)?\s+(?:is|are|was|were|will|would)\b")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*")
 
@@ -205,7 +208,14 @@ def guess(line: str) -> str:
     numbers = _NUMBER.findall(line)
     if len(numbers) == 1 and _WORD.search(line):
         return numbers[0]  # "We get 12 apples" -> 12
-    return strip_answer(line)
+    return answer_span(line)
+
+
+def stated(answer: str) -> str:
+    """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole."""
+    if _ARITHMETIC_LHS.match(answer) and answer.count("=") == 1:
+        return strip_answer(answer.split("=", 1)[1])
+    return answer
 
 
 def find_answer(text: str) -> tuple[str, str]:
@@ -217,15 +227,17 @@ def find_answer(text: str) -> tuple[str, str]:
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
         return strip_answer(boxed[0]), BOXED
     if m is not None:
-        span = answer_span(marker_region(t, m))
+        span = stated(answer_span(marker_region(t, m)))
         if span:
             return span, MARKER_SOURCE
     if boxed and boxed[0]:
         return strip_answer(boxed[0]), BOXED
     stripped = t.strip()
     if is_bare(stripped):
-        return strip_answer(stripped), BARE
+        return stated(strip_answer(stripped)), BARE
     line = last_line(t)
+    if not _MATHY.search(line):  # "8 + 2 = 10\n\nI'm sorry for any confusion.": the last line with an answer
+        line = next((x.strip() for x in reversed(t.splitlines()) if _MATHY.search(x)), line)
     post = POSTFIX.match(line)
     if post:
         return answer_span(post.group(1)), MARKER_SOURCE
