@@ -10,7 +10,9 @@ missing one whose stated answer is the gold a false negative. Categories:
   honest     marked (boxed / marker, English and Chinese), bare (only the answer), prose (a stated answer in a
              sentence), multi_select, multi_question, after_answer_honest (the gold followed by remarks)
   real       SmolLM2-135M-Instruct outputs: the CPU experiment's held-out predictions (stated answer by the
-             response's shape, `REAL_SHAPES`, written by hand from reading every shape)
+             response's shape, `REAL_SHAPES`, written by hand from reading every shape), and the 11 demo responses
+             (`openrlhf-rlev demo`, default run before issue 15) the old reward credited
+             (data/demo_credited_before.jsonl, stated answer read by hand: 8 of them give none)
 
 Hand-written cases are English and Chinese, math and choice. Nothing here is generated from the plugin's output.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 CPU_RUNS = os.path.join(_HERE, "train_cpu", "runs")
+DEMO_CREDITED = os.path.join(_HERE, "data", "demo_credited_before.jsonl")
 
 
 @dataclass(frozen=True)
@@ -195,5 +198,22 @@ def real_cpu_cases() -> list[Case]:
     return out
 
 
+def real_demo_cases() -> list[Case]:
+    with open(DEMO_CREDITED, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return [
+        Case(
+            "real_demo_credited_before",
+            "choice",
+            "zh",
+            r["response"],
+            tuple(r["answer"]),
+            (r["stated"],) if r["stated"] is not None else None,
+            f"demo:{r['id']}",
+        )
+        for r in rows
+    ]
+
+
 def cases() -> list[Case]:
-    return HAND + real_cpu_cases()
+    return HAND + real_cpu_cases() + real_demo_cases()

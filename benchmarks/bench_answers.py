@@ -44,6 +44,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 GPT4 = os.path.join(_HERE, "data", "gaokao_gpt4_0314_obj.jsonl.gz")
 MULTI_SELECT_FILES = ("Physics_MCQs",)  # the official prompt's "multi_choice" type
 FIVE_OF_SEVEN = ("English_Cloze_Test",)
+# "multi_question_choice" files: read per "【答案】" even when a question has one entry
+SEVERAL_FILES = ("Chinese_Modern_Lit", "English_Fill_in_Blanks", "Geography_MCQs", "English_Reading_Comp")
+SEVERAL_FILES += ("Chinese_Lang_and_Usage_MCQs",)
 
 
 # ---- GAOKAO-Bench's official extraction, our formulation ----
@@ -72,7 +75,7 @@ def official_extract(output: str, n: int, kind: str) -> list[str]:
 def official_kind(gold: tuple, keyword: str = "") -> str:
     if any(k in keyword for k in FIVE_OF_SEVEN):
         return "five_of_seven"
-    if len(gold) > 1:
+    if len(gold) > 1 or any(k in keyword for k in SEVERAL_FILES):
         return "several"
     if len(gold[0]) > 1 or any(k in keyword for k in MULTI_SELECT_FILES):
         return "multi_select"

@@ -6,6 +6,7 @@ verifiers throughout: math-verify runs in the real worker pool where the fast pa
 """
 
 import json
+import os
 
 import pytest
 
@@ -51,6 +52,22 @@ OPTION_LISTS = [
 @pytest.mark.parametrize("gold", ["A", "D"])
 def test_option_lists_and_every_option_earn_nothing_with_their_own_reason(response, gold):
     assert verdict(response, {"answer": [gold], "value": 0.333}) == (False, 0.0, "options_listed")
+
+
+DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "data", "demo_credited_before.jsonl")
+
+
+def test_real_demo_responses_that_only_restate_the_options_earn_nothing():
+    """The 11 real SmolLM2-135M responses of the default demo that the old reward credited (2.0 for the 0.333 ones);
+    the answer each states was read by hand: 7 restate the option list, 1 repeats 'A．①③', 3 state A."""
+    with open(DEMO, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    assert len(rows) == 11
+    for r in rows:
+        v = score(r["response"], {"answer": r["answer"], "value": r["value_then"]}, strict())
+        assert v.correct is (r["stated"] == r["answer"][0]), r["response"][-80:]
+    listed = [r for r in rows if score(r["response"], {"answer": r["answer"]}, LENIENT).reason == "options_listed"]
+    assert len(listed) == 7
 
 
 @pytest.mark.parametrize(
