@@ -71,7 +71,9 @@ _SPAN_END = re.compile(
 # The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).
 _WORD = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{3,}|(?:is|or|of|to|be|it|as|so|if)\b)|[\u4e00-\u9fff]{2,}", re.I)
 # "6 + 4 = 10": an equation whose left side is arithmetic states its right side.
-_ARITHMETIC_LHS = re.compile(r"^\s*\$?\s*\(?\d[\d.,]*\)?(?:\s*(?:[-+*/×÷·]|\\times|\\cdot|x)\s*\(?\d[\d.,]*\)?)+\s*=(?!=)")
+_ARITHMETIC_LHS = re.compile(
+    r"^\s*\$?\s*\(?\d[\d.,]*\)?(?:\s*(?:[-+*/×÷·]|\\times|\\cdot|x)\s*\(?\d[\d.,]*\)?)+\s*=(?!=)"
+)
 _MATHY = re.compile(r"[\d$\\]")
 _LEADING_NUMBER = re.compile(r"^\s*(?:\$\s*)?([-+]?\d[\d,]*(?:\.\d+)?)(?:\s*\$)?\s+(?:is|are|was|were|will|would)\b")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*")

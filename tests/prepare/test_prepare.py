@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 import openrlhf_rlev
 from openrlhf_rlev.cli.prepare import main as cli_main
-from openrlhf_rlev.prepare import PrepareError, PrepareOptions, prepare
-from openrlhf_rlev.prepare import gaokao
+from openrlhf_rlev.prepare import PrepareError, PrepareOptions, gaokao, prepare
 from openrlhf_rlev.prepare import records as R
 from openrlhf_rlev.prepare.gaokao import bundled_dir, paper_category, subject
 from openrlhf_rlev.prepare.values import load_difficulty_map

@@ -58,8 +58,7 @@ def progress_line(global_step: int, logs: dict, max_steps=None) -> str:
         f"RLEV step {step}: {fmt(logs.get('timing/step_total'), '.1f')} s | "
         f"Acc {fmt(logs.get('rlev/correct'), '.3f')} | H-Acc {fmt(h_acc(logs), '.3f')} | "
         f"mean length {fmt(logs.get('rollout/response_length_mean'), '.1f')} | "
-        f"reward {fmt(logs.get('rollout/reward_mean'), '.3f')}"
-        + answers_part(logs)
+        f"reward {fmt(logs.get('rollout/reward_mean'), '.3f')}" + answers_part(logs)
     )
 
 
