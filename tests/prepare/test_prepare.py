@@ -154,11 +154,13 @@ def test_no_bundled_value_exceeds_what_a_printed_paper_allows(tmp_path):
     assert cli_main(["--gaokao", "-o", out]) == 0
     s = json.load(open(tmp_path / "all.summary.json"))
     assert s["paper_total"]["printed_total_unknown"] == {}
+    files = {}
     for row in read_jsonl(out):
         name, index = row["id"].rsplit(":", 1)
-        kind = "Objective_Questions" if os.path.exists(os.path.join(GAOKAO, "Objective_Questions", name)) else ""
-        path = os.path.join(GAOKAO, kind or "Subjective_Questions", name)
-        ex = json.load(open(path))["example"][int(index) - 1]
+        if name not in files:
+            kind = "Objective_Questions" if os.path.exists(os.path.join(GAOKAO, "Objective_Questions", name)) else ""
+            files[name] = json.load(open(os.path.join(GAOKAO, kind or "Subjective_Questions", name)))["example"]
+        ex = files[name][int(index) - 1]
         subject = gaokao.subject(gaokao.keyword(name))
         total = gaokao.PRINTED_TOTALS[(subject, gaokao.NATIONAL)]
         points = ex["score"] * len(row["label"]["answer"])
