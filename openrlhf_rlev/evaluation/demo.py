@@ -22,7 +22,7 @@ from openrlhf_rlev.evaluation import termination as term
 from openrlhf_rlev.integrations.openrlhf import replay
 
 DEFAULT_OUT = "rlev_demo_out"
-# 180 sampled questions of which 85 have prompts within 384 SmolLM2 tokens (the rest, mostly long Chinese and
+# 180 sampled questions of which 79 have prompts within 384 SmolLM2 tokens (the rest, mostly long Chinese and
 # English reading passages, are skipped and listed): under 5 minutes on 2 CPU cores shared with a training run.
 DEFAULT_SAMPLE = 180
 DEFAULT_MAX_NEW_TOKENS = 96

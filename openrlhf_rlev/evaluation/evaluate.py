@@ -20,10 +20,12 @@ from tqdm import tqdm
 from openrlhf_rlev.evaluation import metrics
 from openrlhf_rlev.evaluation.datafiles import iter_jsonl, load_prepared
 from openrlhf_rlev.prepare.records import valid_text
+from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.reward.core import score
 from openrlhf_rlev.reward.labels import Label, LabelError, parse_label
 from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import choice, default_kind
+from openrlhf_rlev.verifiers.extract import SOURCES as ANSWER_SOURCES
 
 UNIT_CHARS = "characters"
 UNIT_TOKENS = "tokens"
@@ -41,6 +43,8 @@ class RowRejected(ValueError):
 
 
 # ---- scoring one response ----
+
+NO_ANSWER = (reasons.OPTIONS_LISTED, reasons.ANSWER_FORMAT)
 
 
 def choice_credit(response: str, answers: tuple[str, ...]) -> float:
@@ -69,16 +73,18 @@ def label_kind(label: Label, settings: Settings) -> str:
 
 
 def score_response(response: str, raw_label, settings: Settings, partial_credit: bool = False):
-    """(credit in [0, 1], value, failure reason or None, partial credit applied?). Raises RowRejected for a bad
-    label: an eval must not silently count a broken label as a wrong answer."""
+    """(credit in [0, 1], value, failure reason or None, partial credit applied?, answer source). Raises
+    RowRejected for a bad label: an eval must not silently count a broken label as a wrong answer. A response the
+    reward gives nothing for its form (an option list, the strict format's guess) earns no partial credit either."""
     try:
         label = parse_label(raw_label)
     except LabelError as e:
         raise RowRejected(f"bad label ({e.reason}): {e}") from None
     verdict = score(response, raw_label, settings)
     if partial_credit and label_kind(label, settings) == "choice":
-        return choice_credit(response, label.answers), verdict.value, verdict.reason, True
-    return (1.0 if verdict.correct else 0.0), verdict.value, verdict.reason, False
+        credit = 0.0 if verdict.reason in NO_ANSWER else choice_credit(response, label.answers)
+        return credit, verdict.value, verdict.reason, True, verdict.source
+    return (1.0 if verdict.correct else 0.0), verdict.value, verdict.reason, False, verdict.source
 
 
 # ---- reading and joining ----
@@ -162,6 +168,7 @@ def evaluate(
     join = DataJoin(data)
     scored, rejects, n_tokens = [], [], []
     fail_reasons: Counter = Counter()
+    sources: Counter = Counter()
     n_read = n_partial = n_without_value = 0
     for line_no, row, error, raw in tqdm(iter_jsonl(predictions), desc="eval", unit="row", disable=not progress):
         n_read += 1
@@ -172,7 +179,8 @@ def evaluate(
         except RowRejected as e:
             rejects.append({"line": line_no, "reason": str(e), "raw": raw.rstrip("\r\n")})
             continue
-        s, reason, partial, has_value, toks = item
+        s, reason, partial, has_value, toks, source = item
+        sources[source or "none"] += 1
         scored.append(s)
         n_tokens.append(toks)
         fail_reasons.update([reason] if reason else [])
@@ -197,6 +205,7 @@ def evaluate(
         n_partial_credit_rows=n_partial,
         n_without_value=n_without_value,
         fail_reasons=dict(fail_reasons),
+        answer_sources={k: sources.get(k, 0) for k in (*ANSWER_SOURCES, "none")},
         value_bins=[vars(b) for b in metrics.value_bins(prompts)],
         per_datasource=metrics.summarize_by_datasource(prompts),
     )
@@ -218,7 +227,7 @@ def _score_row(row, line_no, join, tokenizer, partial_credit, settings):
             why = "pass --data to join labels" if not join.enabled else "the row has neither 'index' nor 'id'"
             raise RowRejected(f"no 'label' ({why})")
         label = joined["label"]
-    credit, value, reason, partial = score_response(response, label, settings, partial_credit)
+    credit, value, reason, partial, source = score_response(response, label, settings, partial_credit)
     datasource = row.get("datasource") or (joined or {}).get("datasource") or "unknown"
     if tokenizer is not None:
         length = float(len(tokenizer(response, add_special_tokens=False)["input_ids"]))
@@ -233,6 +242,7 @@ def _score_row(row, line_no, join, tokenizer, partial_credit, settings):
         partial,
         has_value,
         toks,
+        source,
     )
 
 
@@ -265,7 +275,22 @@ def markdown_table(m: dict) -> str:
     if m["partial_credit"]:
         notes.append("partial credit: GAOKAO-Bench per-entry rule for choice labels")
     counts = f"rows: read {m['n_rows_read']} = scored {m['n_scored']} + rejected {m['n_rejected']}"
-    return counts + "\n\n" + "\n".join(lines) + "\n\n" + "; ".join(notes)
+    return counts + "\n\n" + "\n".join(lines) + "\n\n" + answers_table(m) + "\n\n" + "; ".join(notes)
+
+
+def answers_table(m: dict) -> str:
+    """Where the scored answers came from, and the rows that named no answer: rewards that come from guesses or
+    from restated option lists show here at once."""
+    src = m.get("answer_sources") or {}
+    fails = m.get("fail_reasons") or {}
+    cols = [*ANSWER_SOURCES, "none"]
+    head = "| answers from | " + " | ".join(cols) + " | options listed | answer format |"
+    row = (
+        "| rows | "
+        + " | ".join(str(src.get(c, 0)) for c in cols)
+        + f" | {fails.get(reasons.OPTIONS_LISTED, 0)} | {fails.get(reasons.ANSWER_FORMAT, 0)} |"
+    )
+    return "\n".join([head, "|" + "---|" * (len(cols) + 3), row])
 
 
 def output_paths(predictions: str, out_json: str | None = None, plots_dir: str | None = None) -> dict:

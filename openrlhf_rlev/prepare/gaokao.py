@@ -4,9 +4,9 @@ A file is `{"keywords": ..., "example": [{year, category, question, answer, anal
 `score` is the points of each entry of `answer` (a list, or a string counting as one entry). A question is worth
 score x entries, and v is its points over its exam paper's total, as the paper defines v:
 
-- `printed` (default): the paper's printed total, from `PRINTED_TOTALS` by subject and paper type. Where the
-  type is not known (GAOKAO-Bench's "解析版" category), the question falls back to the `bench` rule and the
-  summary says which papers did.
+- `printed` (default): the paper's printed total, from `PRINTED_TOTALS` by subject and paper type (the 2021
+  "解析版" questions: their subject's national paper, see ANNOTATED_EDITION). Where the type is not known, the
+  question falls back to the `bench` rule and the summary says which papers did.
 - `bench`: the points of that paper present in the bench. Its paper is (subject, year, category) across all
   files of the subject (Math_I_MCQs, Math_I_Fill-in-the-Blank and Math_I_Open-ended_Questions of one year and
   category are one paper). The bench holds only part of each paper, so these values are far above the paper's
@@ -52,10 +52,14 @@ NATIONAL = "national"
 # language 150 points each; the combined science paper 理科综合 (Physics, Chemistry, Biology in one paper) and the
 # combined humanities paper 文科综合 (Politics, History, Geography) 300 each. So a 6-point Physics multiple-choice
 # question is v = 6/300. Provincial papers (e.g. Beijing's, or the separate 100-point subjects of the reformed
-# provinces) would need their own rows; the bundled bench has none. Not in the table: the category "解析版"
-# ("annotated edition", 2021 Chemistry and English, 11 questions). Their format points to national papers (6-point
-# chemistry multiple choice exists only in the 理科综合 paper; English error correction only in national papers),
-# but the category names no paper, so they fall back to the bench rule and the summary lists them.
+# provinces) would need their own rows; the bundled bench has none.
+# The category "解析版" ("annotated edition", 11 questions of 2021, 9 of them objective) names no paper, but its
+# subject's national paper of that year is the only one its questions fit, so they get that paper's printed
+# total (ANNOTATED_EDITION): Chemistry's 6-point multiple choice exists only in the 300-point 理科综合 paper; the
+# English ones are the national paper's sections, point for point (短文改错 10 x 1, 语法填空 10 x 1.5, 七选五 5 x 2,
+# reading 2 each, 完形填空 20 x 1.5), in its 150-point paper. Falling back to the bench rule instead gave them
+# v = 0.333 (the points of the few questions present), s = 2: the largest rewards of the bundle for no reason.
+# A "解析版" question of another subject or year still falls back to the bench rule, and the summary lists it.
 PRINTED_TOTALS = {
     ("Chinese", NATIONAL): 150.0,
     ("Math_I", NATIONAL): 150.0,
@@ -68,6 +72,8 @@ PRINTED_TOTALS = {
     ("History", NATIONAL): 300.0,
     ("Geography", NATIONAL): 300.0,
 }
+ANNOTATED = "解析版"
+ANNOTATED_EDITION = {("Chemistry", "2021"): NATIONAL, ("English", "2021"): NATIONAL}
 _NATIONAL = re.compile(r"(?:新课标|全国)(?:i{1,3}|甲|乙)?|甲|乙")
 # The paper's own dataset, for comparison in prepare's summary (RLEV, arXiv 2510.20187, Sec. 4).
 PAPER_VALUE_MEAN = 0.02
@@ -113,8 +119,11 @@ def paper_type(category) -> str | None:
     return NATIONAL if _NATIONAL.fullmatch(paper_category(category)) else None
 
 
-def printed_total(subj: str, category) -> float | None:
-    return PRINTED_TOTALS.get((subj, paper_type(category)))
+def printed_total(subj: str, category, year=None) -> float | None:
+    kind = paper_type(category)
+    if kind is None and paper_category(category) == ANNOTATED:
+        kind = ANNOTATED_EDITION.get((subj, str(year or "")))
+    return PRINTED_TOTALS.get((subj, kind))
 
 
 def kind_of(answer, kw: str) -> tuple[str, bool]:
@@ -140,7 +149,7 @@ def _item(path: str, row: int, ex, kw: str, subj: str, fixed_total: float | None
         return Reject(path, row, R.NOT_AN_OBJECT, f"example is a {type(ex).__name__}", raw=ex)
     total = fixed_total
     if total is None and paper_total == "printed":
-        total = printed_total(subj, ex.get("category"))
+        total = printed_total(subj, ex.get("category"), ex.get("year"))
     paper = (subj, str(ex.get("year", "")), paper_category(ex.get("category")))
     group = None if total is not None else paper
     answer = ex.get("answer")

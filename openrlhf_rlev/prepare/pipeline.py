@@ -217,8 +217,20 @@ def _eval(items: list[Item], rows: list[dict], opts: PrepareOptions):
     return items, rows, rejects, info
 
 
+def answer_format(verifier: str, add_instruction: bool) -> str:
+    """The format the prompt asked for, written into the label so the reward holds the policy to it: "strict" when
+    prepare appended an answer instruction its verifier extracts (a marked answer), else "lenient" (no instruction,
+    or the judge, which reads a line and not a marked answer)."""
+    return "strict" if add_instruction and verifier != "judge" else "lenient"
+
+
 def _row(it: Item, add_instruction: bool, scaling: tuple | None) -> dict:
-    label = {"answer": list(it.answers), "value": float(it.value), "verifier": it.verifier}
+    label = {
+        "answer": list(it.answers),
+        "value": float(it.value),
+        "verifier": it.verifier,
+        "answer_format": answer_format(it.verifier, add_instruction),
+    }
     if scaling is not None:
         alpha, mode, uniform = scaling
         label["scale"] = float(scale_of(it.value, mode, alpha, uniform))

@@ -195,7 +195,12 @@ def _write_line(f, obj: dict) -> None:
 def _schema(with_scale: bool):
     import pyarrow as pa
 
-    label = [("answer", pa.list_(pa.string())), ("value", pa.float64()), ("verifier", pa.string())]
+    label = [
+        ("answer", pa.list_(pa.string())),
+        ("value", pa.float64()),
+        ("verifier", pa.string()),
+        ("answer_format", pa.string()),
+    ]
     if with_scale:
         label.append(("scale", pa.float64()))
     return pa.schema(

@@ -7,6 +7,9 @@ from openrlhf_rlev.reward.labels import Label, LabelError, parse_label
 from openrlhf_rlev.reward.scaling import scale as scale_of
 from openrlhf_rlev.reward.settings import Settings
 from openrlhf_rlev.verifiers import default_kind, verify
+from openrlhf_rlev.verifiers.extract import GUESS
+
+STRICT = "strict"
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,7 @@ class Verdict:
     scale: float
     reward: float
     reason: str | None = None
+    source: str | None = None  # where the answer came from: boxed, marker, bare, guess (None: not extracted)
 
 
 def scale_for(label: Label, settings: Settings) -> float:
@@ -56,4 +60,8 @@ def _score(response, label, settings: Settings, question: str | None) -> Verdict
         return Verdict(False, value, s, 0.0, reasons.RESPONSE_INVALID)
     kind = parsed.verifier or (settings.verifier if settings.verifier != "auto" else default_kind(parsed.answers))
     check = verify(kind, response, parsed.answers, settings=settings, question=question)
-    return Verdict(check.correct, value, s, s if check.correct else 0.0, check.reason)
+    strict = (parsed.answer_format or settings.answer_format) == STRICT
+    if strict and check.reason is None and check.source == GUESS:
+        # Neither marked nor bare: the strict format pays nothing for an answer read out of prose.
+        return Verdict(False, value, s, 0.0, reasons.ANSWER_FORMAT, check.source)
+    return Verdict(check.correct, value, s, s if check.correct else 0.0, check.reason, check.source)

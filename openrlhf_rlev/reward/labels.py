@@ -1,7 +1,8 @@
 """The label schema: the one column that survives OpenRLHF's `PromptDataset` carries answer and value.
 
     {"answer": str | [str, ...], "value": float in [0, 1], "scale": float >= 0 (optional),
-     "verifier": "math" | "choice" | "exact" | "judge" | a registered kind (optional)}
+     "verifier": "math" | "choice" | "exact" | "judge" | a registered kind (optional),
+     "answer_format": "strict" | "lenient" (optional; prepare writes the format its instruction asked for)}
 
 A dict or its JSON string. A plain string is an answer with no value (s = 1), unless it starts like a JSON
 object (`{"`): then it must parse, or it is `label_malformed` (a truncated label must not pass as an answer;
@@ -63,6 +64,7 @@ class Label:
     value: float | None = None
     scale: float | None = None
     verifier: str | None = None
+    answer_format: str | None = None  # "strict" | "lenient"; None: the settings' answer_format
 
 
 def parse_label(raw) -> Label:
@@ -94,6 +96,7 @@ def _from_dict(d: dict) -> Label:
         value=_number(d, "value", upper=1.0),
         scale=_number(d, "scale", upper=math.inf),
         verifier=_verifier(d.get("verifier")),
+        answer_format=_answer_format(d.get("answer_format")),
     )
 
 
@@ -143,3 +146,16 @@ def _verifier(raw) -> str | None:
             reasons.LABEL_MALFORMED, f"label verifier must be one of {', '.join(verifier_choices())}, got {raw!r}"
         )
     return None if raw == "auto" else raw
+
+
+ANSWER_FORMATS = ("lenient", "strict")
+
+
+def _answer_format(raw) -> str | None:
+    if raw is None:
+        return None
+    if raw not in ANSWER_FORMATS:
+        raise LabelError(
+            reasons.LABEL_MALFORMED, f"label answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {raw!r}"
+        )
+    return raw

@@ -5,9 +5,12 @@ Every call returns every key (OpenRLHF stacks them per batch), errors included.
 """
 
 from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.verifiers.extract import SOURCES
 
 PREFIX = "rlev/"
 FAIL_KEYS = {reason: f"{PREFIX}fail_{reason}" for reason in reasons.FAILURES}
+# Where each answer came from (extract.SOURCES): a batch whose rewards come from guesses shows it at once.
+SOURCE_KEYS = {source: f"{PREFIX}answer_from_{source}" for source in SOURCES}
 KEYS = (
     f"{PREFIX}correct",
     f"{PREFIX}value",
@@ -15,6 +18,7 @@ KEYS = (
     f"{PREFIX}value_x_correct",
     f"{PREFIX}prompt_not_found",
     *FAIL_KEYS.values(),
+    *SOURCE_KEYS.values(),
 )
 
 
@@ -29,6 +33,9 @@ def extra_logs(verdict, prompt_found: bool = True) -> dict[str, float]:
     }
     for reason, key in FAIL_KEYS.items():
         logs[key] = 1.0 if verdict.reason == reason else 0.0
+    source = getattr(verdict, "source", None)
+    for name, key in SOURCE_KEYS.items():
+        logs[key] = 1.0 if source == name else 0.0
     return logs
 
 

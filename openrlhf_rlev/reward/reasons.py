@@ -14,6 +14,10 @@ SAMPLE_TIMEOUT = "sample_timeout"  # the sample's whole verification passed RLEV
 VERIFIER_ERROR = "verifier_error"
 JUDGE_UNAVAILABLE = "judge_unavailable"
 INTERNAL_ERROR = "internal_error"
+# The response named no answer: it restated the option list or named every option (choice questions).
+OPTIONS_LISTED = "options_listed"
+# The strict answer format: neither a marked answer nor a bare one (RLEV_ANSWER_FORMAT / a label's answer_format).
+ANSWER_FORMAT = "answer_format"
 
 FAILURES = (
     LABEL_MALFORMED,
@@ -26,4 +30,6 @@ FAILURES = (
     VERIFIER_ERROR,
     JUDGE_UNAVAILABLE,
     INTERNAL_ERROR,
+    OPTIONS_LISTED,
+    ANSWER_FORMAT,
 )

@@ -21,6 +21,8 @@ MAX_TIMEOUT = 600.0
 MAX_SAMPLE_TIMEOUT = 3600.0
 MAX_QUEUE_TIMEOUT = 3600.0
 MAX_VERIFY_WORKERS = 64
+# lenient: any stated answer, a guess from the last line included; strict: only a marked or a bare answer.
+ANSWER_FORMATS = ("lenient", "strict")
 ENV_PREFIX = "RLEV_"
 
 
@@ -155,6 +157,7 @@ class Settings:
     # Where the nodes hold the API key, so the key itself never rides in the job's runtime env.
     judge_api_key_file: str | None = None
     judge_api_key_env: str | None = None
+    answer_format: str = "lenient"  # a label's own answer_format wins (prepare writes "strict" into its labels)
 
     def __post_init__(self):
         _check_ranges(self)
@@ -218,6 +221,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "judge_failure_window": _positive_int,
     "judge_api_key_file": _optional_str,
     "judge_api_key_env": _env_var_name,
+    "answer_format": _choice(ANSWER_FORMATS),
 }
 
 

@@ -9,8 +9,11 @@ list ("答案：C F A E D", "1. C 2. F"; "答案：CF" when each question has on
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
+from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.verifiers import extract
+from openrlhf_rlev.verifiers.registry import Check
 
 LETTERS = "ABCDEFG"
 _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
@@ -42,72 +45,158 @@ def first_group(region: str) -> frozenset:
     return _letters(m.group(0))
 
 
-def _after_markers(text: str) -> list[frozenset]:
-    """The letter set after each answer marker that is followed by one, in order."""
+def _after_markers(text: str) -> list[tuple[frozenset, str]]:
+    """(letter set, the marker's line) after each answer marker that is followed by one, in order."""
     out = []
     for m in extract.MARKER.finditer(text):
         if m.end() > m.start():
             group = first_group(text[m.end() : m.end() + 40])
             if group:
-                out.append(group)
+                out.append((group, extract.marker_region(text, m)))
     return out
 
 
-def extract_choices(response: str, n: int, single: bool = False) -> list[frozenset]:
+# An option label: "A.", "(B)", "C：", "D、" (a letter that introduces an option's text).
+_OPTION_LABEL = re.compile(r"(?<![A-Za-z])[(（]?([A-G])\s*(?:[)）]|[.．、:：](?!\d))")
+
+
+def lists_options(text: str) -> bool:
+    """The text restates an option list: three or more different option labels ("A. 3 B. 4 C. 5", one per line or
+    inline). A response that does this names no answer, whatever letter it happens to end on."""
+    return len({m.group(1) for m in _OPTION_LABEL.finditer(text)}) >= 3
+
+
+def option_letters(question: str | None) -> frozenset:
+    """The options a question offers (its option labels), or A-D when it is not known."""
+    found = frozenset(m.group(1) for m in _OPTION_LABEL.finditer(question or ""))
+    return found if len(found) >= 2 else frozenset("ABCD")
+
+
+def _tail_lists_options(text: str) -> bool:
+    lines = [line.strip() for line in text.splitlines() if line.strip()][-8:]
+    items = [line for line in lines if _OPTION_LABEL.match(line)]
+    return bool(lines) and _OPTION_LABEL.match(lines[-1]) is not None and lists_options("\n".join(items))
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a response answers: one letter set per entry, where it came from, and whether it only restated the
+    option list (then it answers nothing)."""
+
+    groups: list
+    source: str
+    listed: bool = False
+
+
+def read_choices(response: str, n: int, single: bool = False) -> Choices:
     """The response's letter set for each of the n entries, in order (shorter if it gave fewer). `single`: every
     entry is one letter (n single-answer questions), so a run of letters is one per question: "答案：AC" for two
     questions is A then C, as GAOKAO-Bench's official scorer reads the first n letters."""
     text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
+    b_start = extract._last_boxed_start(text)
+    marker = extract.last_marker(text)
     boxed = extract.last_boxed(text)
-    if boxed is not None:
+    if boxed is not None and (marker is None or marker.end() <= b_start or n > 1):
         boxed = extract.TEXT_CMD.sub(r"\1", boxed)
+        if lists_options(boxed):
+            return Choices([], extract.BOXED, True)
         if n == 1:
             group = first_group(boxed)
-            return [group] if group else []
-        return _split(_TOKEN.findall(boxed), single)[:n]
+            return Choices([group] if group else [], extract.BOXED)
+        return Choices(_split(_TOKEN.findall(boxed), single)[:n], extract.BOXED)
     marked = _after_markers(text)
     if n == 1:
         if marked:
-            return marked[-1:]
+            group, line = marked[-1]
+            return Choices([] if lists_options(line) else [group], extract.MARKER_SOURCE, lists_options(line))
+        stripped = text.strip()
+        if extract.is_bare(stripped) or re.fullmatch(r"[(（]?[A-G][)）]?[.。]?", stripped):
+            group = first_group(stripped)
+            if group:
+                return Choices([group], extract.BARE)
         line = extract.last_line(text)
+        if _tail_lists_options(text) or lists_options(line):
+            return Choices([], extract.GUESS, True)
         tokens = _TOKEN.findall(line)
-        return [frozenset(tokens[-1])] if tokens and not _HEDGED_PAIR.search(line) else []
-    return _several(text, n, marked, single)
+        ok = tokens and not _HEDGED_PAIR.search(line)
+        return Choices([frozenset(tokens[-1])] if ok else [], extract.GUESS)
+    return _several(text, n, [g for g, _ in marked], single)
+
+
+def extract_choices(response: str, n: int, single: bool = False) -> list[frozenset]:
+    return read_choices(response, n, single).groups
+
+
+_QUESTION_NUMBER = re.compile(r"^[(（]?\d{1,3}[)）.、:：]\s*")
+
+
+def _numbered_line(line: str) -> frozenset:
+    rest = line[_QUESTION_NUMBER.match(line).end() :]
+    marker = extract.last_marker(rest)
+    return first_group(rest[marker.end() :] if marker else rest)
 
 
 def _split(tokens: list[str], single: bool) -> list[frozenset]:
     return [frozenset(ch) for tok in tokens for ch in tok] if single else [frozenset(tok) for tok in tokens]
 
 
-def _several(text: str, n: int, marked: list, single: bool) -> list[frozenset]:
+def _several(text: str, n: int, marked: list, single: bool) -> Choices:
     """n questions: a closing numbered list, else one list after the last marker, else one marker per question."""
     lines = [line.strip() for line in text.splitlines() if line.strip()][-n:]
     numbered = [_NUMBERED.match(line) for line in lines]
     if len(lines) == n and all(numbered):
-        return [_letters(m.group(1)) for m in numbered]
-    last = None
-    for m in extract.MARKER.finditer(text):
-        if m.end() > m.start():
-            last = m
+        return Choices([_letters(m.group(1)) for m in numbered], extract.GUESS)
+    every = [m for m in extract.MARKER.finditer(text) if m.end() > m.start()]
+    # One marker per question, some followed by no letter ("（2）【答案】 文中未提及"): that question is unanswered,
+    # the others keep their own answers (GAOKAO-Bench's per-question credit). "【答案】" first: the reasoning's own
+    # "应选 D" before each "【答案】: D" would count twice.
+    bracketed = [m for m in every if m.group(0).startswith("【")]
+    per_question = bracketed if len(bracketed) == n else every if len(every) == n and len(marked) < n else None
+    if per_question:
+        return Choices([first_group(text[m.end() : m.end() + 40]) for m in per_question], extract.MARKER_SOURCE)
+    if len(lines) == n and all(_QUESTION_NUMBER.match(line) for line in lines):
+        # "48. 【答案】 A / 49. The passage does not say. / ...": one numbered line per question
+        return Choices([_numbered_line(line) for line in lines], extract.MARKER_SOURCE)
+    last = every[-1] if every else None
     region = text[last.end() :] if last is not None else "\n".join(lines)
+    source = extract.MARKER_SOURCE if last is not None else extract.GUESS
+    if lists_options(region) and not single:
+        return Choices([], source, True)
     tokens = _split(_TOKEN.findall(region), single)
     if len(tokens) >= n or len(marked) < n:
-        return tokens[:n]
-    return marked[-n:]
+        return Choices(tokens[:n], source)
+    return Choices(marked[-n:], extract.MARKER_SOURCE)
 
 
 def one_letter_each(answers: tuple[str, ...]) -> bool:
     return len(answers) > 1 and all(len(_letters(a.upper())) == 1 for a in answers)
 
 
-def choice_parts(response: str, answers: tuple[str, ...]) -> list[bool]:
+def choice_parts(response: str, answers: tuple[str, ...], question: str | None = None) -> list[bool]:
     """Per-entry correctness, for all-or-nothing rewards and for GAOKAO-style partial credit."""
-    got = extract_choices(response, len(answers), one_letter_each(answers))
-    return [i < len(got) and got[i] == _letters(gold.upper()) for i, gold in enumerate(answers)]
+    return read_parts(response, answers, question)[0]
 
 
-def check(response: str, answers: tuple[str, ...], *, settings=None, question=None) -> bool:
-    return all(choice_parts(response, answers))
+def read_parts(response: str, answers: tuple[str, ...], question: str | None = None) -> tuple[list[bool], Choices]:
+    """(per-entry correctness, what was read). An entry that names every option the question offers names no
+    answer (unless the gold itself is every option)."""
+    got = read_choices(response, len(answers), one_letter_each(answers))
+    everything = option_letters(question)
+    parts = []
+    for i, gold in enumerate(answers):
+        want = _letters(gold.upper())
+        have = got.groups[i] if i < len(got.groups) else None
+        if have is not None and len(have) > 1 and have >= everything and want != have:
+            got = Choices(got.groups, got.source, True)
+        parts.append(have is not None and have == want)
+    return parts, got
+
+
+def check(response: str, answers: tuple[str, ...], *, settings=None, question=None) -> Check:
+    parts, got = read_parts(response, answers, question)
+    if got.listed:
+        return Check(False, reasons.OPTIONS_LISTED, got.source)
+    return Check(all(parts), None, got.source)
 
 
 def instruction(n_answers: int) -> str:

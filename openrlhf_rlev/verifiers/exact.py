@@ -3,6 +3,7 @@
 import re
 
 from openrlhf_rlev.verifiers import extract
+from openrlhf_rlev.verifiers.registry import Check
 from openrlhf_rlev.verifiers.unicode_math import nfkc
 
 _SPACE = re.compile(r"\s+")
@@ -46,9 +47,11 @@ def split_parts(answer: str, n: int) -> list[str]:
     return parts if len(parts) == n else [answer]
 
 
-def check(response: str, answers: tuple[str, ...], *, settings=None, question=None) -> bool:
-    got = split_parts(extract.final_answer(response), len(answers))
-    return len(got) == len(answers) and all(normalize(g) == normalize(a) for g, a in zip(got, answers))
+def check(response: str, answers: tuple[str, ...], *, settings=None, question=None) -> Check:
+    answer, source = extract.find_answer(response)
+    got = split_parts(answer, len(answers))
+    ok = len(got) == len(answers) and all(normalize(g) == normalize(a) for g, a in zip(got, answers))
+    return Check(ok, None, source)
 
 
 def instruction(n_answers: int) -> str:

@@ -1,18 +1,37 @@
-"""Find the final answer in free text, without sympy: the cheap step every verifier starts with.
+"""Find the answer a response gives, without sympy: the cheap step every verifier starts with.
 
-Only the tail of a response is scanned (a final answer sits at the end; a 1 MB response must cost
-no more than a short one), and every pattern here is linear-time so no input can make it crawl.
+The answer is what a response *states*, not any letter or number it mentions:
+- a marked answer (`\\boxed{}`, "The answer is", "Final answer:", "Answer:", "####", "答案是/为", "故选", "【答案】",
+  "X is the answer") is the expression right after the marker. The LAST marker wins (a later one is a revision);
+  within its span the FIRST complete answer counts, so explanations, checks, units, confidence or step counts after
+  it ("The answer is 15. This took me 3 tries.") never change the verdict;
+- a response that is nothing but an answer ("94", "$\\frac12$.", "(B)") is a bare answer;
+- anything else is a guess read from the last line (lenient mode only: the strict answer format gives it reward 0).
+  A guess never takes a number out of prose that states another: "27 is larger than 94." states 27.
+
+Only the tail of a response is scanned (a final answer sits at the end; a 1 MB response must cost no more than a
+short one), and every pattern here is linear-time so no input can make it crawl.
 """
 
 import re
 
 from openrlhf_rlev.verifiers.unicode_math import nfkc  # not plain NFKC: that reads 2³ as 23 and x² as x2
 
-# "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7".
+BOXED, MARKER_SOURCE, BARE, GUESS = "boxed", "marker", "bare", "guess"
+SOURCES = (BOXED, MARKER_SOURCE, BARE, GUESS)
+
+# "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7",
+# "#### 72" (GSM8K), "the correct option is C", "the result is 6".
 MARKER = re.compile(
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
-    r"|(?:the\s+)?(?:(?:final|correct)\s+answer\s*(?:is|:|=)?|answer\s*(?:is|:|=))\s*(?:\*\*)?\s*[:：]?)",
+    r"|(?<!#)####(?!#)"
+    r"|(?:the\s+)?(?:(?:final|correct)\s+(?:answer|option|choice)\s*(?:is|:|=)?|answer\s*(?:is|:|=))\s*(?:\*\*)?\s*[:：]?)",
+    re.IGNORECASE,
+)
+# "22 is the answer.", "B is correct" (the answer before the marker), on one line.
+POSTFIX = re.compile(
+    r"^\s*(?:so|thus|hence|therefore)?[,\s]*(.{1,80}?)\s+is\s+(?:the\s+)?(?:(?:final|correct)\s+)?answer\b",
     re.IGNORECASE,
 )
 MAX_TAIL = 4000
@@ -40,6 +59,25 @@ _END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), 
 TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _TRAILING = " \t.。;；,，:：*"  # not "!": 5! is an answer
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
+# Where the first complete answer of a span ends: a sentence end, a clause in words, a parenthetical remark.
+_SPAN_END = re.compile(
+    r"[.。!?！？](?=\s|$)"  # "15. This took me 3 tries"; "3.5" and "5!" stay whole
+    r"|[,，;；]\s*(?=(?:which|because|since|as|so|and|but|not|i|we|this|that|it|after|with|though|although)\b)"
+    r"|[,，;；]\s*(?=[\u4e00-\u9fff])"  # "15，因为……"
+    r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
+    r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
+    r"|\s*[(（](?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)"
+    re.IGNORECASE,
+)
+# The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).
+_WORD = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{3,}|(?:is|or|of|to|be|it|as|so|if)\b)|[\u4e00-\u9fff]{2,}", re.I)
+# "6 + 4 = 10": an equation whose left side is arithmetic states its right side.
+_ARITHMETIC_LHS = re.compile(
+    r"^\s*\$?\s*\(?\d[\d.,]*\)?(?:\s*(?:[-+*/×÷·]|\\times|\\cdot|x)\s*\(?\d[\d.,]*\)?)+\s*=(?!=)"
+)
+_MATHY = re.compile(r"[\d$\\]")
+_LEADING_NUMBER = re.compile(r"^\s*(?:\$\s*)?([-+]?\d[\d,]*(?:\.\d+)?)(?:\s*\$)?\s+(?:is|are|was|were|will|would)\b")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*")
 
 
 def tail(text: str) -> str:
@@ -51,17 +89,14 @@ def clean_text(text: str) -> str:
     return _END_TOKENS.sub("", text)
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} (or \\fbox{...}), braces balanced; `\\boxed 5` counts too."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
+def _boxed_at(text: str, start: int) -> tuple[str, int] | None:
+    """(content, end) of the \\boxed{...} / \\fbox{...} starting at `start`, braces balanced; `\\boxed 5` counts."""
     j = start + (6 if text.startswith("\\boxed", start) else 5)
     if j < len(text) and text[j] == " ":
         rest = text[j:].lstrip()
         if rest and rest[0] != "{":
             m = re.match(r"[^\s$]+", rest)
-            return m.group(0).strip() if m else None
+            return (m.group(0).strip(), len(text) - len(rest) + m.end()) if m else None
     i = text.find("{", j)
     if i < 0 or text[j:i].strip():
         return None
@@ -73,21 +108,65 @@ def last_boxed(text: str) -> str | None:
         elif ch == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1 : k].strip()
+                return text[i + 1 : k].strip(), k + 1
     return None
 
 
-def after_last_marker(text: str) -> str | None:
-    """Rest of the line after the last answer marker, trailing punctuation and math delimiters removed."""
+def _last_boxed_start(text: str) -> int:
+    return max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} (or \\fbox{...}), braces balanced; `\\boxed 5` counts too."""
+    start = _last_boxed_start(text)
+    if start < 0:
+        return None
+    found = _boxed_at(text, start)
+    return found[0] if found else None
+
+
+def last_marker(text: str):
+    """The last non-empty answer-marker match, or None."""
     last = None
     for m in MARKER.finditer(text):
         if m.end() > m.start():
             last = m
-    if last is None:
+    return last
+
+
+def marker_region(text: str, m) -> str:
+    """What follows a marker: the rest of its line, or the next non-empty line when the line ends at the marker."""
+    rest = text[m.end() :].lstrip(" \t:：*")
+    line, _, after = rest.partition("\n")
+    if not line.strip():
+        for nxt in after.split("\n"):
+            if nxt.strip():
+                return nxt.strip()
+        return ""
+    return line
+
+
+def answer_span(region: str) -> str:
+    """The first complete answer of a marker's region: 'The answer is 15. I tried 3 times' -> '15'."""
+    text = region.strip()
+    if text.startswith("$"):  # a whole formula: its closing delimiter ends the answer
+        close = text.find("$$", 2) + 2 if text.startswith("$$") else text.find("$", 1) + 1
+        if close > 0:
+            return strip_answer(text[:close])
+    if text.startswith("\\(") or text.startswith("\\["):
+        close = text.find(text[0] + (")" if text[1] == "(" else "]"), 2)
+        if close > 0:
+            return strip_answer(text[: close + 2])
+    m = _SPAN_END.search(text, 1)  # never an empty span: "(B)" and "(1, 2)" start with their bracket
+    return strip_answer(text[: m.start()] if m else text)
+
+
+def after_last_marker(text: str) -> str | None:
+    """The answer span after the last answer marker, or None."""
+    m = last_marker(text)
+    if m is None:
         return None
-    line = text[last.end() :].lstrip(" \t:：").split("\n", 1)[0]
-    found = strip_answer(line)
-    return found or None
+    return answer_span(marker_region(text, m)) or None
 
 
 def unwrap_math(text: str) -> str:
@@ -113,18 +192,66 @@ def last_line(text: str) -> str:
     return ""
 
 
-def final_answer_with_source(text: str) -> tuple[str, str]:
-    """(answer, where it came from): 'boxed', 'marker' or 'line' (the last non-empty line, a guess)."""
+def is_bare(text: str) -> bool:
+    """A response that is only an answer: one short line with no prose ('94', '$x = 3$.', '(B)', '5 cm')."""
+    t = text.strip()
+    if not t or "\n" in t or len(t) > 200:
+        return False
+    return not _WORD.search(TEXT_CMD.sub("", strip_answer(t)))
+
+
+def guess(line: str) -> str:
+    """The answer a prose line states, for lenient mode: after its last '=' ('62 + 7 = 13.' -> '13'), its subject
+    number ('27 is larger than 94.' -> '27'), or the line itself when it names at most one number."""
+    if "=" in line and not re.search(r"[<>≤≥]|\\[lg]eq?", line):
+        return answer_span(line.rsplit("=", 1)[1])
+    m = _LEADING_NUMBER.match(line)
+    if m:
+        return m.group(1)
+    numbers = _NUMBER.findall(line)
+    if len(numbers) == 1 and _WORD.search(line):
+        return numbers[0]  # "We get 12 apples" -> 12
+    return answer_span(line)
+
+
+def stated(answer: str) -> str:
+    """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole."""
+    if _ARITHMETIC_LHS.match(answer) and answer.count("=") == 1:
+        return strip_answer(answer.split("=", 1)[1])
+    return answer
+
+
+def find_answer(text: str) -> tuple[str, str]:
+    """(answer, source), source one of SOURCES; see the module docstring for the rules."""
     t = clean_text(tail(text))
-    boxed = last_boxed(t)
-    if boxed:
-        return strip_answer(boxed), "boxed"
-    marked = after_last_marker(t)
-    if marked:
-        return marked, "marker"
-    return strip_answer(last_line(t)), "line"
+    b_start = _last_boxed_start(t)
+    m = last_marker(t)
+    boxed = _boxed_at(t, b_start) if b_start >= 0 else None
+    if boxed and boxed[0] and (m is None or m.end() <= b_start):
+        return strip_answer(boxed[0]), BOXED
+    if m is not None:
+        span = stated(answer_span(marker_region(t, m)))
+        if span:
+            return span, MARKER_SOURCE
+    if boxed and boxed[0]:
+        return strip_answer(boxed[0]), BOXED
+    stripped = t.strip()
+    if is_bare(stripped):
+        return stated(strip_answer(stripped)), BARE
+    line = last_line(t)
+    if not _MATHY.search(line):  # "8 + 2 = 10\n\nI'm sorry for any confusion.": the last line with an answer
+        line = next((x.strip() for x in reversed(t.splitlines()) if _MATHY.search(x)), line)
+    post = POSTFIX.match(line)
+    if post:
+        return answer_span(post.group(1)), MARKER_SOURCE
+    return guess(line), GUESS
+
+
+def final_answer_with_source(text: str) -> tuple[str, str]:
+    """Kept for callers of the earlier API: the same as find_answer."""
+    return find_answer(text)
 
 
 def final_answer(text: str) -> str:
-    """\\boxed{} wins, then an answer marker, then the last non-empty line."""
-    return final_answer_with_source(text)[0]
+    """The answer a response gives (find_answer without its source)."""
+    return find_answer(text)[0]

@@ -10,6 +10,7 @@ import re
 
 from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.reward.ratelimit import RateLimitedWarner
+from openrlhf_rlev.verifiers import choice
 from openrlhf_rlev.verifiers.judge_client import ClientConfig, JudgeUnavailable, get_client, logger
 from openrlhf_rlev.verifiers.judge_template import DEFAULT_TEMPLATE, TemplateError, load_template
 from openrlhf_rlev.verifiers.registry import Check
@@ -27,6 +28,7 @@ _USER_TURNS = (
 )
 _warner = RateLimitedWarner(logger)
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+_VERDICT_LABEL = re.compile(r"^(?:final\s+)?(?:answer|verdict|judgement|judgment|decision)\s*[:：]\s*", re.IGNORECASE)
 
 
 def last_line(response: str) -> str:
@@ -62,9 +64,16 @@ def build_prompt(template: str, question: str | None, line: str, answers: tuple[
 
 
 def parse_verdict(reply: str) -> bool:
-    """True only for a plain YES (case, surrounding punctuation and a leading <think> block aside)."""
-    text = _THINK.sub("", reply).strip().strip("*`'\".!。 \n\t").strip()
-    return text.upper() == "YES"
+    """True only when the reply's FINAL line is a plain YES (case, markup, surrounding punctuation, a leading
+    "Answer:"/"Verdict:" and a leading <think> block aside), as the paper's protocol asks. Reasoning above that line
+    may say anything; a reply that echoes the question's option list ("A. ... B. ... C. ...") is never a YES, nor is
+    a final line that names both verdicts ("YES/NO")."""
+    text = _THINK.sub("", reply)
+    if choice.lists_options(text):
+        return False
+    line = last_line(text).strip("*`'\".!。 \t")
+    line = _VERDICT_LABEL.sub("", line).strip("*`'\".!。 \t")
+    return line.upper() == "YES"
 
 
 def client_config(settings) -> ClientConfig:

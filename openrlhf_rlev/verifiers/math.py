@@ -17,6 +17,7 @@ from fractions import Fraction
 from openrlhf_rlev.verifiers import budget, exact, extract, latex_eval
 from openrlhf_rlev.verifiers.cache import bounded_cache
 from openrlhf_rlev.verifiers.pool import get_pool
+from openrlhf_rlev.verifiers.registry import Check
 
 FLOAT_PLACES = 6  # math-verify's float_rounding default
 GOLD_CACHE_SIZE = 65536
@@ -366,24 +367,23 @@ def for_math_verify(text: str) -> str:
     return _MATHRM_LETTER.sub(r"\1", text).replace("~", " ")
 
 
-def check(response: str, answers: tuple[str, ...], *, settings, question=None) -> bool:
+def check(response: str, answers: tuple[str, ...], *, settings, question=None) -> Check:
     """Raises VerifierTimeout / VerifierFailed from the pool; the caller turns them into reasons."""
     timeout, workers = settings.timeout, settings.verify_workers
-    answer, source = extract.final_answer_with_source(response)
+    answer, source = extract.find_answer(response)
     got = exact.split_parts(answer, len(answers))
     if len(got) != len(answers):
-        return False
+        return Check(False, None, source)
     raw = None
-    if len(answers) == 1 and source != "boxed":
-        if source == "line":
-            raw = extract.clean_text(extract.tail(response))
-        else:  # the text after "答案是" / "The answer is", delimiters already stripped
-            raw = answer if "$" in answer else f"${answer}$"
+    if len(answers) == 1 and source != extract.BOXED:
+        # Only the answer span goes to math-verify, never the response: it would read the last number anywhere
+        # ("27 is larger than 94." -> 94), which is how a reward pays for an answer the response did not give.
+        raw = answer if "$" in answer else f"${answer}$"
     for p, g in zip(got, answers):
         budget.check()  # a label of many parts is bounded as a whole, not per part (docs/limits.md)
         if not part_equal(p, g, timeout, workers, raw):
-            return False
-    return True
+            return Check(False, None, source)
+    return Check(True, None, source)
 
 
 def instruction(n_answers: int) -> str:

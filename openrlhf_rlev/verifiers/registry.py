@@ -2,7 +2,8 @@
 the `openrlhf_rlev.verifiers` group (`kind = "package.module"`, seen in every Ray worker), or `register`.
 
 A verifier module defines
-    check(response, answers, *, settings, question=None) -> bool | Check   (True/False: correct, no failure)
+    check(response, answers, *, settings, question=None) -> bool | Check   (True/False: correct, no failure;
+        a Check may say where the answer came from, `source`, which the strict answer format and the logs read)
     instruction(n_answers) -> str   (what `prepare` appends to the prompt: the form `check` extracts)
 Modules are imported on first use, so importing the registry (as settings and labels do) costs nothing.
 """
@@ -19,6 +20,7 @@ from openrlhf_rlev.verifiers.pool import VerifierBusy, VerifierFailed, VerifierT
 class Check:
     correct: bool
     reason: str | None = None
+    source: str | None = None  # where the answer came from: extract.SOURCES, or None (e.g. the judge)
 
 
 AUTO = "auto"  # not a verifier: option letters -> choice, anything else -> math (see default_kind)

@@ -310,3 +310,22 @@ def test_markdown_table_handles_missing_numbers():
     )
     table = markdown_table(m)
     assert "| **all** | 0 | – | – |" in table
+
+
+def test_the_table_counts_where_answers_came_from_and_the_rows_that_named_none(tmp_path):
+    rows = [
+        {"index": 0, "response": "Answer: B", "label": label("B", 0.1)},
+        {"index": 1, "response": "\\boxed{B}", "label": label("B", 0.1)},
+        {"index": 2, "response": "B", "label": label("B", 0.1)},
+        {"index": 3, "response": "I think B is it", "label": label("B", 0.1)},
+        {"index": 4, "response": "A. 1\nB. 2\nC. 3\nD. 4", "label": label("B", 0.1)},
+        {"index": 5, "response": "I think B is it", "label": {**label("B", 0.1), "answer_format": "strict"}},
+    ]
+    result = evaluate(write_jsonl(tmp_path / "p.jsonl", rows), partial_credit=True, progress=False)
+    m = result.metrics
+    assert m["answer_sources"] == {"boxed": 1, "marker": 1, "bare": 1, "guess": 3, "none": 0}
+    assert m["fail_reasons"] == {"options_listed": 1, "answer_format": 1}
+    assert m["acc"] == pytest.approx(4 / 6)  # the option list and the strict guess earn nothing, partial credit too
+    table = markdown_table(m)
+    assert "| answers from | boxed | marker | bare | guess | none | options listed | answer format |" in table
+    assert "| rows | 1 | 1 | 1 | 3 | 0 | 1 | 1 |" in table

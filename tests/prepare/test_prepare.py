@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import openrlhf_rlev
 from openrlhf_rlev.cli.prepare import main as cli_main
-from openrlhf_rlev.prepare import PrepareError, PrepareOptions, prepare
+from openrlhf_rlev.prepare import PrepareError, PrepareOptions, gaokao, prepare
 from openrlhf_rlev.prepare import records as R
 from openrlhf_rlev.prepare.gaokao import bundled_dir, paper_category, subject
 from openrlhf_rlev.prepare.values import load_difficulty_map
@@ -76,7 +76,8 @@ def test_bundled_gaokao_loads_in_openrlhf(tmp_path, openrlhf_loaders, ext):
     assert len(ds) == summary["counts"]["written"] == summary["rows"] > 300
     assert set(ds.datasources) == {"gaokao/Math_I_MCQs", "gaokao/Math_I_Fill-in-the-Blank", "gaokao/Physics_MCQs"}
     for prompt, label in zip(ds.prompts, ds.labels):
-        assert isinstance(label, dict) and set(label) == {"answer", "value", "verifier"}
+        assert isinstance(label, dict) and set(label) == {"answer", "value", "verifier", "answer_format"}
+        assert label["answer_format"] == "strict"  # the format its instruction asked for survives into the reward
         assert isinstance(label["answer"], list) and 0 < label["value"] <= 1
         assert prompt.startswith("<|user|>\n") and prompt.endswith("<|assistant|>\n")
     # prompt is chat messages, as --data.apply_chat_template expects
@@ -129,32 +130,41 @@ def test_gaokao_printed_paper_totals_by_subject_with_visible_fallback(tmp_path, 
     for name, total in (("Physics_MCQs", 300), ("English_Reading_Comp", 150), ("Chemistry_MCQs", 300)):
         src = json.load(open(os.path.join(GAOKAO, "Objective_Questions", f"2010-2022_{name}.json")))["example"]
         for i, ex in enumerate(src, start=1):
-            if "解析版" not in ex["category"]:
-                expected = ex["score"] * len(ex["answer"]) / total
-                assert rows[f"2010-2022_{name}.json:{i}"]["label"]["value"] == pytest.approx(expected)
-    # the category that names no paper falls back to the bench rule, and says so (2 English ones are open-ended)
+            # the 2021 "解析版" (annotated edition) questions too: their subject's national paper of that year
+            expected = ex["score"] * len(ex["answer"]) / total
+            assert rows[f"2010-2022_{name}.json:{i}"]["label"]["value"] == pytest.approx(expected)
     s = json.load(open(tmp_path / "gk.summary.json"))
-    assert s["paper_total"] == {
-        "rule": "printed",
-        "printed_total_unknown": {"Chemistry 2021 （解析版）": 3, "English 2021 （解析版）": 6},
-    }
-    assert "printed total unknown, fell back to the points in the bench" in text
+    assert s["paper_total"] == {"rule": "printed", "printed_total_unknown": {}}
     assert "(the paper's data: mean 0.02, 1.18% above 0.1)" in text
-    # counted over the questions written, not read: a sample warns about its own rows only
-    out = str(tmp_path / "few.jsonl")
-    assert cli_main(["--gaokao", "--subjects", "Chemistry", "--sample", "5", "--seed", "0", "-o", out]) == 0
-    fallback = 0
+    # a category that names no paper of a subject or year without a known annotated edition still falls back
+    doc = {"example": [{"year": "2010", "category": "（解析版）", "score": 6, "answer": ["C"], "question": "q"}]}
+    path = tmp_path / "2010-2022_Physics_MCQs.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False))
+    out = str(tmp_path / "fb.jsonl")
+    assert cli_main([str(path), "-o", out]) == 0
+    unknown = json.load(open(tmp_path / "fb.summary.json"))["paper_total"]["printed_total_unknown"]
+    assert unknown == {"Physics 2010 （解析版）": 1}
+    assert "printed total unknown, fell back to the points in the bench" in capsys.readouterr().out
+
+
+def test_no_bundled_value_exceeds_what_a_printed_paper_allows(tmp_path):
+    """Every bundled question's v is its points over its subject's printed paper total (no bench fallback), so no
+    value can inflate a reward: the 2021 "解析版" questions used to fall back to v = 0.333 (s = 2)."""
+    out = str(tmp_path / "all.jsonl")
+    assert cli_main(["--gaokao", "-o", out]) == 0
+    s = json.load(open(tmp_path / "all.summary.json"))
+    assert s["paper_total"]["printed_total_unknown"] == {}
+    files = {}
     for row in read_jsonl(out):
         name, index = row["id"].rsplit(":", 1)
-        kind = (
-            "Objective_Questions"
-            if os.path.exists(os.path.join(GAOKAO, "Objective_Questions", name))
-            else "Subjective_Questions"
-        )
-        example = json.load(open(os.path.join(GAOKAO, kind, name)))["example"][int(index) - 1]
-        fallback += "解析版" in example["category"]
-    unknown = json.load(open(tmp_path / "few.summary.json"))["paper_total"]["printed_total_unknown"]
-    assert sum(unknown.values()) == fallback < 3
+        if name not in files:
+            kind = "Objective_Questions" if os.path.exists(os.path.join(GAOKAO, "Objective_Questions", name)) else ""
+            files[name] = json.load(open(os.path.join(GAOKAO, kind or "Subjective_Questions", name)))["example"]
+        ex = files[name][int(index) - 1]
+        subject = gaokao.subject(gaokao.keyword(name))
+        total = gaokao.PRINTED_TOTALS[(subject, gaokao.NATIONAL)]
+        points = ex["score"] * len(row["label"]["answer"])
+        assert row["label"]["value"] == pytest.approx(points / total), row["id"]
 
 
 def test_gaokao_fixed_total_and_open_ended(tmp_path):
@@ -214,7 +224,12 @@ def test_rlev_release_reader(tmp_path):
     _, rows, summary = run(tmp_path, [path])
     assert [r["label"]["value"] for r in rows] == pytest.approx([3 / 150, 12 / 100])
     assert rows[0]["prompt"] == [{"role": "user", "content": "What is 2+3?\n\nPut your final answer in \\boxed{}."}]
-    assert rows[0]["label"] == {"answer": ["5"], "value": pytest.approx(0.02), "verifier": "math"}
+    assert rows[0]["label"] == {
+        "answer": ["5"],
+        "value": pytest.approx(0.02),
+        "verifier": "math",
+        "answer_format": "strict",
+    }
     assert rows[1]["prompt"][0] == {"role": "system", "content": "Be brief."}
     assert rows[1]["prompt"][1]["content"].startswith("Pick: A or B\n\nEnd your response with a final line 'Answer:")
     assert rows[1]["label"]["verifier"] == "choice"
@@ -489,7 +504,13 @@ def test_cli_end_to_end_prints_summary(tmp_path, capsys):
     import pyarrow.parquet as pq
 
     table = pq.read_table(out).to_pylist()
-    assert table[0]["label"] == {"answer": ["2"], "value": 0.25, "verifier": "math", "scale": 2.0}
+    assert table[0]["label"] == {
+        "answer": ["2"],
+        "value": 0.25,
+        "verifier": "math",
+        "scale": 2.0,
+        "answer_format": "strict",
+    }
     assert os.path.exists(tmp_path / "o.rejects.jsonl") and os.path.exists(tmp_path / "o.summary.json")
 
 

@@ -108,7 +108,12 @@ def test_empty_response_is_no_without_a_request(fake):
 @pytest.mark.parametrize(
     "reply, verdict",
     [("YES", True), ("yes.", True), ("**Yes**", True), ("<think>compare 42 and 42</think>\nYES", True),
-     ("NO", False), ("Yes, but", False), ("YES NO", False), ("", False), ("Y", False)],
+     ("NO", False), ("Yes, but", False), ("YES NO", False), ("", False), ("Y", False),
+     # the verdict is the FINAL line only (the paper's protocol): reasoning above it is not read
+     ("The response gives 42 and the reference is 42.\nYES", True), ("Verdict: **YES**", True),
+     ("YES\nOn second thought the units differ.\nNO", False), ("YES\n\nNO.", False), ("YES/NO", False),
+     # a reply that echoes the question's options is no verdict, whatever its last line says
+     ("A. 3\nB. 4\nC. 5\nD. 6\nYES", False), ("The options were A. 3 B. 4 C. 5.\nYES", False)],
 )  # fmt: skip
 def test_parse_verdict(reply, verdict):
     assert judge.parse_verdict(reply) is verdict

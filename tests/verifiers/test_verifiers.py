@@ -49,8 +49,8 @@ def _no_leftover_workers():
         ("The answer is 3.", "3", "marker"),
         ("**Final Answer:** 17", "17", "marker"),
         ("【答案】C <eoa>", "C", "marker"),
-        ("To answer this we compute.\nWe get 12 apples", "We get 12 apples", "line"),
-        ("", "", "line"),
+        ("To answer this we compute.\nWe get 12 apples", "12", "guess"),
+        ("", "", "guess"),
     ],
 )
 def test_final_answer_with_source(text, answer, source):
@@ -111,7 +111,7 @@ def test_unbalanced_boxed_is_no_answer_and_a_huge_text_is_cut_to_its_tail():
     ],
 )
 def test_choice_conventions(response, answers, correct):
-    assert choice.check(response, answers) is correct
+    assert choice.check(response, answers).correct is correct
     assert score(response, {"answer": list(answers) if len(answers) > 1 else answers[0]}, FAST).correct is correct
 
 

@@ -15,6 +15,8 @@ import time
 
 from openrlhf_rlev.integrations.openrlhf import import_hooks
 from openrlhf_rlev.reward.logs import h_acc
+from openrlhf_rlev.reward.reasons import ANSWER_FORMAT, OPTIONS_LISTED
+from openrlhf_rlev.verifiers.extract import SOURCES
 
 LOG_ENV = "OPENRLHF_RLEV_LOG_JSONL"
 TRAINER_MODULE = "openrlhf.trainer.ppo_trainer"
@@ -56,8 +58,19 @@ def progress_line(global_step: int, logs: dict, max_steps=None) -> str:
         f"RLEV step {step}: {fmt(logs.get('timing/step_total'), '.1f')} s | "
         f"Acc {fmt(logs.get('rlev/correct'), '.3f')} | H-Acc {fmt(h_acc(logs), '.3f')} | "
         f"mean length {fmt(logs.get('rollout/response_length_mean'), '.1f')} | "
-        f"reward {fmt(logs.get('rollout/reward_mean'), '.3f')}"
+        f"reward {fmt(logs.get('rollout/reward_mean'), '.3f')}" + answers_part(logs)
     )
+
+
+def answers_part(logs: dict) -> str:
+    """' | answers boxed 0.50 marker 0.25 bare 0.00 guess 0.25 | no answer 0.06': where the batch's answers came
+    from (`rlev/answer_from_*`) and the share that named none (options listed, strict format); empty without them."""
+    shares = [(s, logs.get(f"rlev/answer_from_{s}")) for s in SOURCES]
+    if all(x is None for _, x in shares):
+        return ""
+    out = " | answers " + " ".join(f"{s} {float(x or 0):.2f}" for s, x in shares)
+    none = sum(float(logs.get(f"rlev/fail_{r}") or 0) for r in (OPTIONS_LISTED, ANSWER_FORMAT))
+    return out + f" | no answer {none:.2f}"
 
 
 def eval_line(global_step: int, metrics: dict) -> str | None:

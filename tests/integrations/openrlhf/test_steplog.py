@@ -82,3 +82,19 @@ def test_values_become_plain_json():
     entry = steplog.record("train", 3, {"a": torch.tensor([2.0]), "b": float("nan"), "c": types.SimpleNamespace()})
     assert entry["a"] == 2.0 and entry["b"] == "nan" and entry["c"].startswith("namespace")
     json.dumps(entry)
+
+
+def test_the_step_line_says_where_the_answers_came_from():
+    """A batch whose rewards come from guesses or restated option lists shows it in the line every step prints."""
+    logs = {
+        "rlev/correct": 0.5,
+        "rlev/answer_from_boxed": 0.25,
+        "rlev/answer_from_marker": 0.125,
+        "rlev/answer_from_bare": 0.0,
+        "rlev/answer_from_guess": 0.625,
+        "rlev/fail_options_listed": 0.125,
+        "rlev/fail_answer_format": 0.25,
+    }
+    line = steplog.progress_line(3, logs, 10)
+    assert line.endswith(" | answers boxed 0.25 marker 0.12 bare 0.00 guess 0.62 | no answer 0.38")
+    assert "answers" not in steplog.progress_line(3, {"rlev/correct": 0.5}, 10)  # older logs: unchanged line

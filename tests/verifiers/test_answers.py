@@ -1,0 +1,195 @@
+"""The reward credits the answer a response gives, never a letter or number it merely mentions (issue 15).
+
+One test per gaming category: each asserts through `core.score` (the call every adapter makes), with reasons as
+plain strings, so the same file runs against the code before the fix and fails there on each category. Real
+verifiers throughout: math-verify runs in the real worker pool where the fast paths cannot decide.
+"""
+
+import json
+import os
+
+import pytest
+
+from openrlhf_rlev.reward.core import score
+from openrlhf_rlev.reward.labels import LabelError, parse_label
+from openrlhf_rlev.reward.logs import extra_logs
+from openrlhf_rlev.reward.settings import Settings
+from openrlhf_rlev.verifiers import pool
+
+LENIENT = Settings(timeout=3.0, verify_workers=1)
+
+
+def strict() -> Settings:
+    return Settings(timeout=3.0, verify_workers=1, answer_format="strict")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_workers():
+    yield
+    pool.shutdown()
+
+
+def verdict(response, label, settings=LENIENT):
+    v = score(response, label, settings)
+    return v.correct, v.reward, v.reason
+
+
+# ---- 1. option lists: restating the options names no answer --------------------------------------
+
+OPTION_LISTS = [
+    "A. A\nB. B\nC. C\nD. D",  # the issue's example: reward 2.0 before
+    "A. 3\nB. 4\nC. 5\nD. 6",
+    "The options are:\nA) 12\nB) 15\nC) 18\nD) 21",
+    "A. 是 B. 否 C. 不确定 D. 都对",  # inline, Chinese
+    "Answer: A. 3 B. 4 C. 5 D. 6",  # a marker followed by the whole list
+    "答案：ABCD",  # every option named
+    "The answer is A, B, C, D.",
+    "\\boxed{ABCD}",
+]
+
+
+@pytest.mark.parametrize("response", OPTION_LISTS)
+@pytest.mark.parametrize("gold", ["A", "D"])
+def test_option_lists_and_every_option_earn_nothing_with_their_own_reason(response, gold):
+    assert verdict(response, {"answer": [gold], "value": 0.333}) == (False, 0.0, "options_listed")
+
+
+DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "data", "demo_credited_before.jsonl")
+
+
+def test_real_demo_responses_that_only_restate_the_options_earn_nothing():
+    """The 11 real SmolLM2-135M responses of the default demo that the old reward credited (2.0 for the 0.333 ones);
+    the answer each states was read by hand: 7 restate the option list, 1 repeats 'A．①③', 3 state A."""
+    with open(DEMO, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    assert len(rows) == 11
+    for r in rows:
+        v = score(r["response"], {"answer": r["answer"], "value": r["value_then"]}, strict())
+        assert v.correct is (r["stated"] == r["answer"][0]), r["response"][-80:]
+    listed = [r for r in rows if score(r["response"], {"answer": r["answer"]}, LENIENT).reason == "options_listed"]
+    assert len(listed) == 7
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("答案：AC", "AC"),
+        ("答案：A 和 C", "AC"),
+        ("The answer is A, C.", "AC"),
+        ("故选 A、C、D", "ACD"),
+        ("\\boxed{B, D}", "BD"),
+        ("答案：ABCD", "ABCD"),  # the gold itself is every option: naming them is the answer
+    ],
+)
+def test_real_multi_select_answers_keep_working(response, gold):
+    assert verdict(response, {"answer": [gold], "value": 0.1}) == (True, 2.0, None)
+
+
+def test_multi_question_labels_are_read_per_question():
+    label = {"answer": ["C", "F", "A"], "value": 0.05}
+    assert verdict("答案：C F A", label)[0]
+    assert verdict("(1)【答案】C\n(2)【答案】F\n(3)【答案】A", label)[0]
+    assert not verdict("答案：C F B", label)[0]
+
+
+# ---- 2. the answer span: what follows an answer never changes the verdict ----------------------
+
+
+@pytest.mark.parametrize(
+    "response, right, wrong",
+    [
+        ("The answer is 15. This took me 3 tries.", "15", "3"),
+        ("The answer is 15, which I checked 2 times.", "15", "2"),
+        ("Final answer: 15 (I am 90% sure)", "15", "90"),
+        ("Answer: 15 because 5 * 3 = 15 and 4 is wrong", "15", "4"),
+        ("答案是15，因为我算了3次。", "15", "3"),
+        ("故答案为：$\\frac{1}{2}$，验算 2 次。", "\\frac{1}{2}", "2"),
+        ("The answer is $7$. Step count: 4.", "7", "4"),
+        ("#### 72\nI used 3 steps.", "72", "3"),
+        # the last marker wins: a later one revises
+        ("\\boxed{5}\nWait, I made an error. Final answer: 6", "6", "5"),
+        ("The answer is 5.\nNo: the answer is 6.", "6", "5"),
+        ("答案是 B。\n重新检查后，答案是 C。", "C", "B"),
+    ],
+)
+def test_the_answer_is_the_last_markers_first_complete_answer(response, right, wrong):
+    assert verdict(response, right)[0] is True
+    assert verdict(response, wrong)[0] is False
+
+
+# ---- 3. prose that mentions the gold without stating it ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("27 is larger than 94.", "94"),  # benchmarks/train_cpu held-out, credited before
+        ("35 is larger than 66.", "66"),
+        ("60 is 15 more than 60.", "61"),
+    ],
+)
+def test_false_statements_that_mention_the_gold_are_wrong(response, gold):
+    assert verdict(response, gold)[0] is False
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [("94 is larger than 27.", "94"), ("22 is the answer.", "22"), ("62 + 7 = 69.", "69"), ("We get 12 apples", "12")],
+)
+def test_stated_answers_in_prose_still_count_in_lenient_mode(response, gold):
+    assert verdict(response, gold)[0] is True
+
+
+# ---- 4. the strict answer format ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "response, source",
+    [("\\boxed{94}", "boxed"), ("The answer is 94.", "marker"), ("94", "bare"), ("$94$.", "bare")],
+)
+def test_strict_pays_marked_and_bare_answers(response, source):
+    v = score(response, {"answer": "94", "value": 0.05}, strict())
+    assert (v.correct, v.reward, v.reason, v.source) == (True, 1.5, None, source)
+
+
+def test_strict_pays_nothing_for_a_guess_with_its_own_reason():
+    v = score("So we get 94 in the end", {"answer": "94", "value": 0.05}, strict())
+    assert (v.correct, v.reward, v.reason, v.source) == (False, 0.0, "answer_format", "guess")
+    assert score("So we get 94 in the end", {"answer": "94", "value": 0.05}, LENIENT).correct  # lenient: a guess
+    assert score("A is right I think", "A", strict()).reason == "answer_format"
+
+
+def test_the_label_field_overrides_the_setting_so_one_dataset_can_mix():
+    guess = "So we get 94 in the end"
+    assert score(guess, {"answer": "94", "answer_format": "strict"}, LENIENT).reason == "answer_format"
+    assert score(guess, {"answer": "94", "answer_format": "lenient"}, strict()).correct
+    with pytest.raises(LabelError):
+        parse_label({"answer": "94", "answer_format": "loose"})
+    assert score(guess, json.dumps({"answer": "94", "answer_format": "loose"}), LENIENT).reason == "label_malformed"
+
+
+def test_strict_is_set_by_env_and_flag(monkeypatch):
+    from openrlhf_rlev.reward.settings import resolve
+
+    monkeypatch.setenv("RLEV_ANSWER_FORMAT", "strict")
+    assert Settings.from_env().answer_format == "strict"
+    settings, given = resolve({"answer_format": "lenient"}, {"RLEV_ANSWER_FORMAT": "strict"})
+    assert settings.answer_format == "lenient" and "answer_format" in given
+    with pytest.raises(ValueError, match="answer_format"):
+        resolve({"answer_format": "sloppy"}, {})
+
+
+# ---- 5. visible extraction -------------------------------------------------------------------
+
+
+def test_logs_say_where_each_answer_came_from():
+    cases = {"\\boxed{3}": "boxed", "Answer: 3": "marker", "3": "bare", "we get 3 here": "guess"}
+    for response, source in cases.items():
+        logs = extra_logs(score(response, "3", LENIENT))
+        assert {k: v for k, v in logs.items() if k.startswith("rlev/answer_from_")} == {
+            f"rlev/answer_from_{s}": float(s == source) for s in ("boxed", "marker", "bare", "guess")
+        }
+    logs = extra_logs(score("A. 1\nB. 2\nC. 3\nD. 4", "D", LENIENT))
+    assert logs["rlev/fail_options_listed"] == 1.0 and logs["rlev/correct"] == 0.0
+    logs = extra_logs(score("we get 3 here", "3", strict()))
+    assert logs["rlev/fail_answer_format"] == 1.0 and logs["rlev/answer_from_guess"] == 1.0
