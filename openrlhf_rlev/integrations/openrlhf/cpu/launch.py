@@ -88,6 +88,26 @@ def ray_resources(args) -> dict:
     return {"num_gpus": gpus, "num_cpus": gpus + 2, "include_dashboard": False}
 
 
+def joins_cluster(environ) -> bool:
+    """Whether ray.init will connect to a running cluster (a submitted job's driver, or RAY_ADDRESS) instead of
+    starting a local one."""
+    return bool(environ.get("RAY_ADDRESS")) or "RAY_JOB_CONFIG_JSON_ENV_VAR" in environ
+
+
+def cluster_problem(slots: int) -> str | None:
+    """On a running cluster: why it cannot place this CPU run (too few 'GPU' slots), or None."""
+    import ray
+
+    have = ray.cluster_resources().get("GPU", 0)
+    if have >= slots:
+        return None
+    return (
+        f"--rlev.cpu on this Ray cluster needs {slots} 'GPU' slots (one CPU process each: policy, rollout engines, "
+        f"reference) but the cluster has {have:g}: start its nodes with `ray start ... --num-gpus N` (on a CPU "
+        f"node these are process slots, not devices)"
+    )
+
+
 def cache_dir() -> str:
     base = os.environ.get(CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "openrlhf-rlev"
