@@ -83,6 +83,7 @@ def cluster(wheel_venv, tmp_path_factory):
     gcs, dashboard, agent_a, agent_b, client_a, client_b = free_ports(6)
     env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0"}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    env["RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT"] = "300"  # Ray's 30 s is too short on 2 busy cores
     env.pop("RAY_ADDRESS", None)
     ray_cli = [python, "-m", "ray.scripts.scripts"]
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "3", "--num-gpus", "1", "--disable-usage-stats"]
@@ -92,8 +93,9 @@ def cluster(wheel_venv, tmp_path_factory):
     worker = [*ray_cli, "start", "--address", f"127.0.0.1:{gcs}", *common, "--resources", '{"node_b": 1}']
     worker += ["--temp-dir", short / "b", "--dashboard-agent-listen-port", agent_b]
     try:
-        run(head, env=env, timeout=300)
-        run(worker, env=env, timeout=300)
+        # From a neutral folder: Ray puts the starting directory on its workers' path, and the checkout must not be
+        run(head, env=env, timeout=300, cwd=short)
+        run(worker, env=env, timeout=300, cwd=short)
         yield {"env": env, "python": python, "address": f"http://127.0.0.1:{dashboard}", "temp": short}
     finally:
         stop_own(short)
@@ -156,7 +158,9 @@ def job(cluster, tmp_path_factory):
     submit = [cluster["python"], "-m", "ray.scripts.scripts", "job", "submit", "--address", cluster["address"]]
     submit += ["--runtime-env-json", json.dumps(runtime_env), "--", *train]
     started = time.time()
-    done = subprocess.run([str(a) for a in submit], capture_output=True, text=True, env=cluster["env"], timeout=1500)
+    done = subprocess.run(
+        [str(a) for a in submit], capture_output=True, text=True, env=cluster["env"], timeout=1500, cwd=cluster["temp"]
+    )
     output = done.stdout + done.stderr
     (root / "job_output.txt").write_text(output)
     assert done.returncode == 0, output[-8000:]
@@ -174,7 +178,8 @@ def by_title(records, name):
 def test_policy_and_engine_run_on_different_nodes(job):
     records = job["records"]
     assert not job["errors"], job["errors"]
-    policy, engine = by_title(records, "PolicyModelActor"), by_title(records, "LLMRayActor")
+    # OpenRLHF's PolicyModelActor; the CPU backend's engine in place of vLLM's LLMRayActor (same placement)
+    policy, engine = by_title(records, "PolicyModelActor"), by_title(records, "CPURolloutEngine")
     assert policy and engine, [r["title"] for r in records]
     assert {r["node_id"] for r in policy}.isdisjoint({r["node_id"] for r in engine})
     assert len({r["node_id"] for r in records}) == 2

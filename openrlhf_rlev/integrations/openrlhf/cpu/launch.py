@@ -42,7 +42,11 @@ def problems(args) -> list[str]:
 
     refuse(args.ds.packing_samples, "--ds.packing_samples needs flash-attn (CUDA); on CPU samples are padded")
     refuse(args.train.dynamic_batch_enable, "--train.dynamic_batch_enable turns on sample packing (flash-attn, CUDA)")
-    refuse(args.train.async_enable, "--train.async_enable is not supported on CPU")
+    refuse(
+        getattr(args.train, "partial_rollout_enable", False),
+        "--train.partial_rollout_enable pauses vLLM mid-request; the CPU engine finishes each call before a weight "
+        "update (plain --train.async_enable works)",
+    )
     refuse(args.train.colocate_all or args.train.colocate_actor_ref, "colocation (--train.colocate_*) is GPU sharing")
     refuse(
         args.critic.model_name_or_path,
