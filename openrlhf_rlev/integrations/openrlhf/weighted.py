@@ -12,10 +12,10 @@ file); the launcher points OpenRLHF at them and names the user's file in the wor
 """
 
 import importlib
-import importlib.util
 import math
 import os
 
+from openrlhf_rlev.integrations.openrlhf import registry
 from openrlhf_rlev.reward.core import label_scale
 from openrlhf_rlev.reward.labels import LabelError, parse_label
 from openrlhf_rlev.reward.logs import PREFIX
@@ -36,23 +36,19 @@ def load_reward(spec: str):
     `module:function` imported by name."""
     if spec.endswith(".py"):
         try:
-            module_spec = importlib.util.spec_from_file_location("reward_func", spec)
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        except Exception as e:
-            raise WeightedError(f"could not load the reward file {spec}: {type(e).__name__}: {e}") from None
-        func, where = getattr(module, "reward_func", None), f"{spec} has no callable 'reward_func'"
-    else:
-        module_name, _, attr = spec.partition(":")
-        if not module_name or not attr:
-            raise WeightedError(f"{spec!r} is neither a .py reward file nor 'module:function'")
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as e:
-            raise WeightedError(f"could not import {module_name}: {type(e).__name__}: {e}") from None
-        func, where = getattr(module, attr, None), f"{module_name} has no callable {attr!r}"
+            return registry.load_like_openrlhf(spec, "the reward file")
+        except registry.RegistryError as e:
+            raise WeightedError(str(e)) from None
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise WeightedError(f"{spec!r} is neither a .py reward file nor 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise WeightedError(f"could not import {module_name}: {type(e).__name__}: {e}") from None
+    func = getattr(module, attr, None)
     if not callable(func):
-        raise WeightedError(where)
+        raise WeightedError(f"{module_name} has no callable {attr!r}")
     return func
 
 

@@ -12,10 +12,8 @@ OpenRLHF's stock group_norm their updates would be identical (s(x) divides out, 
 only if the TrainingActor's advantages carry s(x).
 """
 
-import json
-import os
-import subprocess
-import sys
+import importlib.util
+from pathlib import Path
 
 import pytest
 import tiny_policy  # tests/conftest.py puts tests/ on sys.path
@@ -24,34 +22,24 @@ pytestmark = pytest.mark.slow
 pytest.importorskip("openrlhf")
 
 
+def _train_cpu_module():
+    """test_train_cpu's launcher command and result reading, reused (its module is not importable by name)."""
+    spec = importlib.util.spec_from_file_location("rlev_test_train_cpu", Path(__file__).with_name("test_train_cpu.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("async_cpu")
+    # 4 prompts x 4 samples = one rollout batch = one step: the two runs below then draw the same rollouts
     return root, tiny_policy.build(root / "tiny"), tiny_policy.write_dataset(root / "train.jsonl", 4)
 
 
 def train(setup, name: str, scaling: str):
-    root, model, data = setup
-    out = root / name
-    argv = [
-        sys.executable, "-m", "openrlhf_rlev.cli.train_ppo_ray", "--rlev.cpu", "--reward_func", "rlev",
-        "--rlev.scaling", scaling, "--rlev.log_jsonl", str(out / "log.jsonl"), "--train.async_enable",
-        "--actor.model_name_or_path", str(model), "--ckpt.output_dir", str(out / "model"),
-        "--data.prompt_dataset", str(data), "--data.input_key", "prompt", "--data.label_key", "label",
-        "--data.apply_chat_template", "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4",
-        "--train.batch_size", "16", "--train.micro_batch_size", "4", "--rollout.max_new_tokens", "8",
-        "--data.max_len", "160", "--actor.adam.lr", "1e-4", "--actor.lr_scheduler", "constant",
-        "--actor.lr_warmup_ratio", "0", "--actor.adam.eps", "1e-15", "--actor.max_norm", "0", "--train.seed", "7",
-        "--algo.kl.init_coef", "0", "--algo.advantage.estimator", "group_norm", "--rlev.grpo", "value",
-    ]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, cwd=root)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-6000:]
-    from safetensors.torch import load_file
-
-    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return {"output": output, "log": log, "weights": load_file(str(out / "model" / "model.safetensors"))}
+    """test_train_cpu's GRPO run (group_norm, --rlev.grpo value, same seed and flags), with --train.async_enable."""
+    return _train_cpu_module().train(setup, name, "grpo_value", scaling, extra=["--train.async_enable"])
 
 
 @pytest.fixture(scope="module")

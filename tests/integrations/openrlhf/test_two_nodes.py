@@ -69,7 +69,9 @@ def wheel_venv(tmp_path_factory):
     python = venv / "bin" / "python"
     site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "zz_base_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", site, wheel])
+    # pip --python: the console script `openrlhf-rlev` lands in the venv's bin, with the venv's python
+    run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel])
+    assert (venv / "bin" / "openrlhf-rlev").read_text().startswith(f"#!{python}")
     found = run([python, "-c", "import openrlhf_rlev; print(openrlhf_rlev.__file__)"], cwd=root).stdout.strip()
     assert found.startswith(str(site)), found  # the wheel's copy, not the checkout
     return venv, site, wheel
@@ -81,7 +83,12 @@ def cluster(wheel_venv, tmp_path_factory):
     python = venv / "bin" / "python"
     short = Path(tempfile.mkdtemp(prefix="r2n", dir="/tmp"))  # Ray's socket paths must stay short
     gcs, dashboard, agent_a, agent_b, client_a, client_b = free_ports(6)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0"}
+    # this test's own venv (the editable checkout) must not be on the PATH the job's entrypoint is resolved from
+    path = [
+        p for p in os.environ["PATH"].split(os.pathsep) if Path(p).resolve() != Path(sys.executable).parent.resolve()
+    ]
+    env = {**os.environ, "PATH": os.pathsep.join([str(venv / "bin"), *path]), "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("VIRTUAL_ENV", None)
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env["RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT"] = "300"  # Ray's 30 s is too short on 2 busy cores
     env.pop("RAY_ADDRESS", None)
@@ -187,9 +194,12 @@ def test_policy_and_engine_run_on_different_nodes(job):
 
 def test_the_wheel_not_the_checkout_runs_in_every_worker(job, wheel_venv):
     _, site, _ = wheel_venv
-    assert all(r["plugin_file"].startswith(str(site)) for r in job["records"]), {
+    assert all(r["plugin_file"].startswith(str(site)) for r in job["records"]), [
         r["plugin_file"] for r in job["records"]
-    }
+    ]
+    # the driver (the job's entrypoint) resolved the reward file inside the wheel's install, a path every node has
+    assert f"remote_url=['{site}/openrlhf_rlev/integrations/openrlhf/reward_func.py']" in job["output"]
+    assert str(REPO / "openrlhf_rlev") not in job["output"]
 
 
 def test_settings_and_hooks_are_active_on_both_nodes(job):
