@@ -25,7 +25,7 @@ RLEV_PREFIX = "--rlev."
 SWITCHES = {
     "dry_run": "parse with OpenRLHF's real parser, print the resolved arguments and RLEV settings as JSON, exit",
     "print_runtime_env": "print the `ray job submit --runtime-env-json` equivalent of this launch, exit",
-    "cpu": "train on this machine's CPU: OpenRLHF's own loop on a local Ray, CUDA-only parts replaced (see README)",
+    "cpu": "train on this machine's CPU: OpenRLHF's own loop on a local Ray, CUDA-only parts replaced (see docs/cpu.md)",
 }
 # Launch options with a value that are not reward settings; each reaches the workers as an env var.
 OPTIONS = {
