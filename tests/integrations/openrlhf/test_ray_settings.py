@@ -150,6 +150,7 @@ def test_setup_hook_runs_the_jobs_hooks_first_in_order(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "rlev_job_hooks", raising=False)
     monkeypatch.setenv(ray_setup.CHAIN_ENV, "rlev_job_hooks.first, rlev_job_hooks.second")
+    monkeypatch.setenv("RLEV_ALPHA", "10")  # so that teardown removes what the job's hook sets
     ray_setup.setup()
     import rlev_job_hooks
 
