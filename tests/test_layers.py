@@ -12,7 +12,13 @@ PACKAGE = Path(openrlhf_rlev.__file__).parent
 ALLOWED = {
     "reward": {"verifiers"},
     "verifiers": {"reward"},
-    "integrations/openrlhf": {"reward", "verifiers", "evaluation.model_loading", "evaluation.generate"},
+    "integrations/openrlhf": {
+        "reward",
+        "verifiers",
+        "evaluation.model_loading",
+        "evaluation.generate",
+        "evaluation.datafiles",  # the dry run reads the training data with the evaluation's reader
+    },
     "integrations/trl": {"reward", "verifiers"},
     "integrations/verl": {"reward", "verifiers"},
     "prepare": {"reward", "verifiers", "integrations.openrlhf.eval_labels"},

@@ -1,7 +1,8 @@
 """`openrlhf-rlev serve`: the RLEV reward over HTTP in OpenRLHF's remote reward protocol.
 
-Point OpenRLHF at one or more servers with `--reward.remote_url http://a:5000/get_reward,http://b:5000/get_reward`
-to verify on CPU nodes. GET /health reports liveness and counters.
+Point OpenRLHF at it with `--reward.remote_url http://HOST:5000/get_reward` to verify on CPU nodes. Several servers,
+`--reward.remote_url http://a:5000/get_reward,http://b:5000/get_reward`, share the load only from OpenRLHF 0.11.2
+(round-robin); 0.11.0 and earlier send every query to the first. GET /health reports liveness and counters.
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT: in-flight requests are finished first); 2 bad arguments, a busy
 port or an unknown host (one line on stderr).
@@ -12,6 +13,7 @@ expose it on a network that only the cluster can reach.
 
 import argparse
 import os
+import socket
 import sys
 
 from openrlhf_rlev.integrations.openrlhf.server import (
@@ -100,8 +102,7 @@ def main(argv=None) -> int:
         )
         return 2
     host, port = sock.getsockname()[:2]
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"RLEV reward server: --reward.remote_url http://{url_host}:{port}/get_reward", file=sys.stderr)
+    print(announcement(host, port), file=sys.stderr)
     serve(
         sock,
         settings=settings,
@@ -115,3 +116,20 @@ def main(argv=None) -> int:
         access_log=args.access_log,
     )
     return 0
+
+
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def announcement(host: str, port: int, hostname: str | None = None) -> str:
+    """The line that tells the user what to pass to OpenRLHF. A wildcard bind (0.0.0.0, ::) is not an address
+    another node can connect to: name this machine instead, and say that it must be reachable from the cluster."""
+    if host in WILDCARDS:
+        name = hostname or socket.gethostname()
+        return (
+            f"RLEV reward server: listening on all interfaces, port {port}; from the cluster's nodes: "
+            f"--reward.remote_url http://{name}:{port}/get_reward (this machine's hostname: use an address "
+            f"of it the nodes can reach)"
+        )
+    url_host = f"[{host}]" if ":" in host else host
+    return f"RLEV reward server: --reward.remote_url http://{url_host}:{port}/get_reward"

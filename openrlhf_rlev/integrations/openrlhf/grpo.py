@@ -122,6 +122,8 @@ def sample_correctness(experience):
 
     n = len(experience.index)
     for name, value in (
+        # RLEV on a user's reward (weighted.py): their unscaled reward is what the group normalises, not their scores
+        ("info['rlev/base_reward']", experience.info.get("rlev/base_reward")),
         ("scores", experience.scores),
         ("info['score']", experience.info.get("score")),
         ("info['rlev/correct']", experience.info.get("rlev/correct")),

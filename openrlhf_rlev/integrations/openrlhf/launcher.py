@@ -14,9 +14,9 @@ import sys
 from dataclasses import dataclass
 from typing import Mapping
 
-from openrlhf_rlev.integrations.openrlhf import registry
+from openrlhf_rlev.integrations.openrlhf import registry, weighted
 from openrlhf_rlev.integrations.openrlhf.cpu.install import CPU_ENV
-from openrlhf_rlev.integrations.openrlhf.ray_setup import REWARD_FUNC_ENV
+from openrlhf_rlev.integrations.openrlhf.ray_setup import CHAIN_ENV, REWARD_FUNC_ENV
 from openrlhf_rlev.reward import settings as settings_module
 from openrlhf_rlev.reward.settings import PARSERS, Settings, env_name
 
@@ -25,15 +25,28 @@ RLEV_PREFIX = "--rlev."
 SWITCHES = {
     "dry_run": "parse with OpenRLHF's real parser, print the resolved arguments and RLEV settings as JSON, exit",
     "print_runtime_env": "print the `ray job submit --runtime-env-json` equivalent of this launch, exit",
-    "cpu": "train on this machine's CPU: OpenRLHF's own loop on a local Ray, CUDA-only parts replaced (see README)",
+    "cpu": "train on this machine's CPU: OpenRLHF's own loop on a local Ray, CUDA-only parts replaced (see docs/cpu.md)",
 }
 # Launch options with a value that are not reward settings; each reaches the workers as an env var.
 OPTIONS = {
     "log_jsonl": "write one JSON object per training step (and per evaluation) with everything OpenRLHF logs",
 }
 LOG_JSONL_ENV = "OPENRLHF_RLEV_LOG_JSONL"
-# OpenRLHF flags that choose a reward another way; one reward source per run.
-CONFLICTING_FLAGS = ("--reward.remote_url", "--reward.model_name_or_path", "--train.agent_func_path")
+# OpenRLHF flags that choose a reward another way. With --reward_func rlev, a reward file / module:func or an agent
+# is weighted by s(x) (weighted.py); a reward model is refused (REWARD_MODEL_REFUSAL); other names take none of them.
+REMOTE_URL_FLAG, AGENT_FLAG, REWARD_MODEL_FLAG = (
+    "--reward.remote_url",
+    "--train.agent_func_path",
+    "--reward.model_name_or_path",
+)
+CONFLICTING_FLAGS = (REMOTE_URL_FLAG, REWARD_MODEL_FLAG, AGENT_FLAG)
+REWARD_MODEL_REFUSAL = (
+    "RLEV does not weight a reward model: its score has an arbitrary offset and sign, and s(x) * score is not "
+    "invariant to that offset (s(x) * (score + b) moves each prompt's baseline by s(x) * b), so the weighting would "
+    "depend on how the model happens to be calibrated, and OpenRLHF computes it in a separate actor without the "
+    "label. Weight a bounded reward instead: a reward file (--reward.remote_url your_reward.py or module:func) "
+    "or an agent (--train.agent_func_path)"
+)
 LABEL_KEY_FLAG = "--data.label_key"
 # Secrets the workers need but no output may show: forwarded from the driver's env, printed masked.
 SECRET_ENV = ("RLEV_JUDGE_API_KEY",)
@@ -54,6 +67,7 @@ class Plan:
     dry_run: bool = False
     print_runtime_env: bool = False
     cpu: bool = False
+    wraps: tuple | None = None  # ("reward", their file or module:func) or ("agent", their file): weighted by s(x)
     secret_env: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def shown_env(self) -> dict:
@@ -130,6 +144,63 @@ def worker_env(settings: Settings, explicit: set[str], reward_func: str) -> dict
     return dict(sorted(env.items()))
 
 
+WEIGHTED_REWARD_MODULE = "openrlhf_rlev.integrations.openrlhf.weighted_reward"
+WEIGHTED_AGENT_MODULE = "openrlhf_rlev.integrations.openrlhf.weighted_agent"
+
+
+def _pop_flag(argv: list[str], flag: str) -> tuple[str | None, list[str]]:
+    """(the flag's value, argv without it); argparse's last-one-wins if given twice."""
+    value, rest, i = None, [], 0
+    while i < len(argv):
+        token = argv[i]
+        if token == flag:
+            if i + 1 >= len(argv):
+                raise LaunchError(f"{flag} needs a value")
+            value, i = argv[i + 1], i + 2
+            continue
+        if token.startswith(flag + "="):
+            value = token.split("=", 1)[1]
+        else:
+            rest.append(token)
+        i += 1
+    return value, rest
+
+
+def _wrapped_source(reward_func: str, rest: list[str]) -> tuple[tuple | None, list[str]]:
+    """The user's own reward (file or module:func) or agent that RLEV weights, and OpenRLHF's argv without it."""
+    given = [flag for flag in CONFLICTING_FLAGS if any(_flag_matches(t, flag) for t in rest)]
+    if not given:
+        return None, rest
+    if reward_func != "rlev":
+        raise LaunchError(
+            f"{REWARD_FUNC_FLAG} {reward_func} chooses the reward; drop {given[0]} (one reward source per run; "
+            f"only {REWARD_FUNC_FLAG} rlev weights another reward)"
+        )
+    if REWARD_MODEL_FLAG in given:
+        raise LaunchError(f"{REWARD_MODEL_FLAG}: {REWARD_MODEL_REFUSAL}")
+    if len(given) > 1:
+        raise LaunchError(f"{' and '.join(given)}: give one reward source for RLEV to weight, not both")
+    flag = given[0]
+    spec, rest = _pop_flag(rest, flag)
+    if flag == REMOTE_URL_FLAG:
+        if "," in spec or spec.startswith(("http://", "https://")):
+            raise LaunchError(
+                f"{flag} {spec}: RLEV weights a reward function (a .py file or module:func), not an HTTP reward "
+                "server; to weight a server's reward, call it from a reward file"
+            )
+        try:
+            return ("reward", weighted.check_spec(spec)), rest
+        except weighted.WeightedError as e:
+            raise LaunchError(f"{flag}: {e}") from None
+    if not spec.endswith(".py") or not os.path.isfile(spec):
+        raise LaunchError(f"{flag} {spec}: not an existing .py agent file")
+    try:
+        agent_path = registry.load_path(WEIGHTED_AGENT_MODULE, check=False)
+    except registry.RegistryError as e:
+        raise LaunchError(str(e)) from None
+    return ("agent", os.path.abspath(spec)), [*rest, flag, agent_path]
+
+
 def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward_func: bool = True) -> Plan:
     environ = os.environ if environ is None else environ
     reward_func, flags, switches, rest = split_argv(argv)
@@ -138,18 +209,17 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
             f"missing {REWARD_FUNC_FLAG} NAME (known: {', '.join(registry.known_names()) or 'none'}); "
             f"without it, run OpenRLHF directly: python -m openrlhf.cli.train_ppo_ray"
         )
-    for flag in CONFLICTING_FLAGS:
-        if any(_flag_matches(token, flag) for token in rest):
-            raise LaunchError(
-                f"{REWARD_FUNC_FLAG} {reward_func} chooses the reward; drop {flag} (one reward source per run)"
-            )
+    wraps, rest = _wrapped_source(reward_func, rest)
     if not any(_flag_matches(token, LABEL_KEY_FLAG) for token in rest):
         raise LaunchError(
             f"missing {LABEL_KEY_FLAG}: the reward func needs each prompt's label "
             f"(for RLEV: {LABEL_KEY_FLAG} label, the column `openrlhf-rlev prepare` writes)"
         )
     try:
-        reward_path = registry.resolve(reward_func, check=check_reward_func)
+        if wraps and wraps[0] == "reward":
+            reward_path = registry.load_path(WEIGHTED_REWARD_MODULE, check=check_reward_func)
+        else:
+            reward_path = registry.resolve(reward_func, check=check_reward_func)
     except registry.RegistryError as e:
         raise LaunchError(f"{REWARD_FUNC_FLAG}: {e}") from None
     options = {name: flags.pop(name) for name in OPTIONS if name in flags}
@@ -157,6 +227,10 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
     env = worker_env(settings, explicit, reward_func)
     if "log_jsonl" in options:
         env[LOG_JSONL_ENV] = os.path.abspath(options["log_jsonl"])
+    if wraps:
+        env[weighted.INNER_REWARD_ENV if wraps[0] == "reward" else weighted.INNER_AGENT_ENV] = wraps[1]
+    if environ.get(CHAIN_ENV):  # the user's own setup hooks, run before ours in every worker (ray_setup)
+        env[CHAIN_ENV] = environ[CHAIN_ENV]
     cpu = "cpu" in switches
     if cpu:
         from openrlhf_rlev.integrations.openrlhf.cpu import launch as cpu_launch
@@ -168,7 +242,9 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         reward_path=reward_path,
         settings=settings,
         worker_env=dict(sorted(env.items())),
-        openrlhf_argv=[*rest, "--reward.remote_url", reward_path],
+        # An agent run's engines use the agent (OpenRLHF then sets remote_url to "agent" itself).
+        openrlhf_argv=rest if wraps and wraps[0] == "agent" else [*rest, REMOTE_URL_FLAG, reward_path],
+        wraps=wraps,
         dry_run="dry_run" in switches,
         print_runtime_env="print_runtime_env" in switches,
         cpu=cpu,
@@ -236,7 +312,7 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     Errors in our flags raise LaunchError; OpenRLHF's argparse errors raise SystemExit(2) with its own message,
     as `python -m openrlhf.cli.train_ppo_ray` would.
     """
-    from openrlhf_rlev.integrations.openrlhf import grpo, runtime_env, train_entry, version_guard
+    from openrlhf_rlev.integrations.openrlhf import data_check, grpo, runtime_env, train_entry, version_guard
 
     environ = os.environ if environ is None else environ
     problem = version_guard.launcher_problem()
@@ -282,10 +358,22 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     job_command = runtime_env.job_submit_command(launch.shown_env(), launch.openrlhf_argv)
 
     if launch.dry_run:
+        try:
+            data = data_check.check(
+                parsed.args.data.prompt_dataset,
+                parsed.args.data.input_key,
+                parsed.args.data.label_key,
+                rlev_labels=launch.reward_func == "rlev",
+            )
+        except data_check.DataCheckError as e:
+            raise LaunchError(str(e)) from None
+        for report in data:
+            log(data_check.summary_line(report))
         out(
             json.dumps(
                 {
                     "reward_func": launch.reward_func,
+                    "weights": dict(zip(("kind", "source"), launch.wraps)) if launch.wraps else None,
                     "openrlhf_argv": launch.openrlhf_argv,
                     "openrlhf_args": train_entry.to_dict(parsed.args),
                     "rlev_settings": settings_dict(launch.settings),
@@ -293,6 +381,7 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
                     "ray_init": init_kwargs,
                     "ray_job_submit": job_command,
                     "stubbed_imports": parsed.stubbed_imports,
+                    "data": data,
                 },
                 indent=2,
                 sort_keys=True,
@@ -321,10 +410,20 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         parsed.args.actor.model_name_or_path = cpu_launch.resolve_model(parsed.args.actor.model_name_or_path)
         cpu_install.driver(parsed.namespace)
         extra = cpu_launch.ray_resources(parsed.args)
-        # Ray runs workers at nice 15 to favour its own daemons; here the workers are the whole computation.
-        os.environ.setdefault("RAY_worker_niceness", "0")
-        log(f"RLEV: CPU backend: local Ray with {extra['num_gpus']} CPU processes standing in for GPUs")
+        if cpu_launch.joins_cluster(environ):
+            # `ray job submit` or RAY_ADDRESS: the nodes were started with their own resources (`ray start
+            # --num-gpus N` gives N process slots that stand in for GPUs); Ray refuses resources from a driver.
+            slots, extra = extra["num_gpus"], {}
+            log(f"RLEV: CPU backend on an existing Ray cluster: needs {slots} 'GPU' slots (CPU processes)")
+        else:
+            # Ray runs workers at nice 15 to favour its own daemons; here the workers are the whole computation.
+            os.environ.setdefault("RAY_worker_niceness", "0")
+            log(f"RLEV: CPU backend: local Ray with {extra['num_gpus']} CPU processes standing in for GPUs")
     runtime_env.init_ray(init_kwargs, **extra)
+    if launch.cpu and not extra:
+        problem = cpu_launch.cluster_problem(slots)
+        if problem:
+            raise LaunchError(problem)
     # After ray.init: a local Ray inherits the driver's environment, which would hide a missing runtime env.
     os.environ.update(launch.worker_env)  # the driver reads the same settings as the workers
     parsed.train(parsed.args)

@@ -47,13 +47,19 @@ def resolve(name: str, check: bool = True) -> str:
             f"reward func {name!r} points to {ep.value}, but OpenRLHF loads the attribute "
             f"{ATTRIBUTE!r} from the module's file: register it as '{ep.module}:{ATTRIBUTE}'"
         )
+    return load_path(ep.module, check, f"reward func {name!r}")
+
+
+def load_path(module: str, check: bool = True, name: str | None = None) -> str:
+    """The .py file of `module`, which OpenRLHF loads by path; with `check`, load it exactly as OpenRLHF will."""
+    name = name or module
     try:
-        spec = importlib.util.find_spec(ep.module)
+        spec = importlib.util.find_spec(module)
     except ImportError as e:
-        raise RegistryError(f"reward func {name!r}: cannot find module {ep.module!r}: {e}") from None
+        raise RegistryError(f"{name}: cannot find module {module!r}: {e}") from None
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         origin = spec.origin if spec else None
-        raise RegistryError(f"reward func {name!r}: module {ep.module!r} is not a .py file (found {origin!r})")
+        raise RegistryError(f"{name}: module {module!r} is not a .py file (found {origin!r})")
     if check:
         load_like_openrlhf(spec.origin, name)
     return spec.origin

@@ -42,6 +42,12 @@ def _prestart_when_loaded_by_openrlhf() -> None:
         pool.prestart(Settings.from_env().verify_workers)
     except Exception as e:  # bad settings are reported per sample; never fail the engine's start
         _warner.warn("prestart", f"RLEV verifier workers not prestarted: {type(e).__name__}: {e}")
+    try:
+        from openrlhf_rlev.integrations.openrlhf import plain_route
+
+        plain_route.warn_when_loaded()  # stock group_norm without the setup hook: say that s(x) cancels
+    except Exception as e:
+        _warner.warn("plain_route", f"RLEV could not check the estimator: {type(e).__name__}: {e}")
 
 
 _prestart_when_loaded_by_openrlhf()

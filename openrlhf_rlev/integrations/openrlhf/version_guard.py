@@ -77,7 +77,7 @@ PLAIN_ROUTE = (
     "on OpenRLHF 0.9.x-0.10.1 use the plain route: python -m openrlhf.cli.train_ppo_ray <your flags> "
     "--remote_rm_url $(openrlhf-rlev reward-path) --label_key label, with RLEV_* settings in the Ray runtime env "
     "(env_vars) and an estimator that keeps the value (reinforce, rloo, reinforce_baseline, dr_grpo: group_norm "
-    "divides s(x) out there); see the README's 'OpenRLHF versions'"
+    "divides s(x) out there); see docs/versions.md"
 )
 
 

@@ -181,6 +181,7 @@ def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers
         (["--algo.advantage.estimator", "gae"], "gae (OpenRLHF's default) needs a critic model"),
         (["--ckpt.save_steps", "5"], "--ckpt.save_steps"),
         (["--ckpt.best_metric_key", "eval_x/h_acc"], "--ckpt.best_metric_key saves DeepSpeed states"),
+        (["--train.async_enable", "--train.partial_rollout_enable"], "partial_rollout_enable pauses vLLM mid-request"),
     ],
 )
 def test_cpu_launch_refuses_what_cannot_run_on_a_cpu_and_says_why(flags, reason):

@@ -36,6 +36,19 @@ def no_rlev_env(monkeypatch):
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def in_data_dir(monkeypatch, tmp_path):
+    """BASE's d.jsonl exists (the dry run checks the data): three prepared rows, values 0.02, 0.2 and 0.5."""
+    monkeypatch.chdir(tmp_path)
+    rows = [{"prompt": f"q{i}", "label": {"answer": str(i), "value": v}} for i, v in enumerate([0.02, 0.2, 0.5])]
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    return tmp_path
+
+
+def write_jsonl(path, rows):
+    Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
 def dry_run(argv, environ=None):
     out = []
     assert launcher.run([*argv, "--rlev.dry_run"], environ=environ or {}, out=out.append) == 0
@@ -78,9 +91,59 @@ def test_split_errors(argv, message):
 
 @pytest.mark.parametrize("flag", launcher.CONFLICTING_FLAGS)
 @pytest.mark.parametrize("form", ["separate", "equals"])
-def test_reward_func_conflicts_with_other_reward_sources(flag, form):
+def test_only_rlev_weights_another_reward_source(flag, form):
     extra = [flag, "x"] if form == "separate" else [f"{flag}=x"]
-    with pytest.raises(LaunchError, match=f"drop {flag}"):
+    with pytest.raises(LaunchError, match=f"drop {flag} .*only --reward_func rlev weights another reward"):
+        launcher.plan([*BASE, *extra, "--reward_func", "other"], environ={})
+
+
+# ── RLEV on the user's own reward: their file, module:func or agent, weighted by s(x) ──
+
+USER_REWARD = "def reward_func(queries, prompts, labels):\n    return {'rewards': 1.0, 'extra_logs': {'fmt': 1.0}}\n"
+
+
+@pytest.mark.parametrize("form", ["separate", "equals"])
+def test_rlev_weights_a_users_reward_file(in_data_dir, form):
+    (in_data_dir / "mine.py").write_text(USER_REWARD)
+    extra = ["--reward.remote_url", "mine.py"] if form == "separate" else ["--reward.remote_url=mine.py"]
+    launch = launcher.plan([*BASE, *extra, "--reward_func", "rlev"], environ={})
+    weighted_file = str(Path(launcher.weighted.__file__).with_name("weighted_reward.py"))
+    assert launch.openrlhf_argv == [*BASE, "--reward.remote_url", weighted_file]  # theirs is not passed on twice
+    assert launch.worker_env["OPENRLHF_RLEV_INNER_REWARD"] == str(in_data_dir / "mine.py")  # absolute: workers
+    assert launch.wraps == ("reward", str(in_data_dir / "mine.py"))
+
+
+def test_rlev_weights_a_reward_named_module_colon_function(in_data_dir, monkeypatch):
+    (in_data_dir / "mypkg_rewards.py").write_text(USER_REWARD.replace("reward_func", "shaped"))
+    monkeypatch.syspath_prepend(str(in_data_dir))
+    launch = launcher.plan([*BASE, "--reward.remote_url", "mypkg_rewards:shaped", "--reward_func", "rlev"], {})
+    assert launch.worker_env["OPENRLHF_RLEV_INNER_REWARD"] == "mypkg_rewards:shaped"
+    with pytest.raises(LaunchError, match="mypkg_rewards has no callable 'missing'"):
+        launcher.plan([*BASE, "--reward.remote_url", "mypkg_rewards:missing", "--reward_func", "rlev"], {})
+
+
+def test_rlev_weights_a_users_agent(in_data_dir):
+    (in_data_dir / "agent.py").write_text("# their agent\n")
+    launch = launcher.plan([*BASE, "--train.agent_func_path", "agent.py", "--reward_func", "rlev"], environ={})
+    weighted_agent = str(Path(launcher.weighted.__file__).with_name("weighted_agent.py"))
+    assert launch.openrlhf_argv == [*BASE, "--train.agent_func_path", weighted_agent]
+    assert launch.worker_env["OPENRLHF_RLEV_INNER_AGENT"] == str(in_data_dir / "agent.py")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--reward.model_name_or_path", "rm"], "RLEV does not weight a reward model: its score has an arbitrary"),
+        (["--reward.remote_url", "http://rm:5000/get_reward"], "not an HTTP reward server"),
+        (["--reward.remote_url", "a.py,b.py"], "not an HTTP reward server"),
+        (["--reward.remote_url", "missing.py"], "missing.py does not exist"),
+        (["--train.agent_func_path", "missing.py"], "not an existing .py agent file"),
+        (["--reward.remote_url", "x.py", "--train.agent_func_path", "x.py"], "give one reward source"),
+    ],
+)
+def test_rlev_refuses_what_it_cannot_weight(in_data_dir, extra, message):
+    (in_data_dir / "x.py").write_text(USER_REWARD)
+    with pytest.raises(LaunchError, match=message):
         launcher.plan([*BASE, *extra, "--reward_func", "rlev"], environ={})
 
 
@@ -270,6 +333,8 @@ def config_argv(preset, env, tmp_path):
 @pytest.mark.parametrize("baseline", [False, True], ids=["rlev", "baseline"])
 @pytest.mark.parametrize("preset", PRESETS)
 def test_config_passes_openrlhf_parser(tmp_path, preset, baseline):
+    (tmp_path / "data" / "rlev").mkdir(parents=True)
+    (tmp_path / "d.jsonl").rename(tmp_path / "data" / "rlev" / "train.jsonl")  # the preset's default DATA
     argv = config_argv(preset, {"BASELINE": "1"} if baseline else {}, tmp_path)
     result = dry_run(argv)
     args = result["openrlhf_args"]
@@ -363,6 +428,53 @@ def test_runtime_env_inside_a_submitted_job():
         runtime_env.reconcile_with_job(ours, environ={runtime_env.JOB_CONFIG_ENV: json.dumps(job)})
 
 
+def test_a_jobs_own_setup_hook_is_chained_and_its_runtime_env_kept():
+    """`ray job submit --runtime-env-json` with the user's own hook, pip, working_dir and env vars: Ray keeps one
+    hook per job, so ours takes the slot and names theirs to run first; the rest is left to Ray's merge."""
+    ours = runtime_env.ray_init_kwargs({"runtime_env": {"env_vars": {"NCCL_DEBUG": "WARN"}}}, {"RLEV_ALPHA": "5.0"})
+    job = {
+        "runtime_env": {
+            "worker_process_setup_hook": "mypkg.setup",
+            "pip": ["mypkg==1.0"],
+            "working_dir": ".",
+            "env_vars": {"NCCL_DEBUG": "INFO", "OPENRLHF_RLEV_SETUP_HOOKS": "mypkg.more"},
+        }
+    }
+    environ = {runtime_env.JOB_CONFIG_ENV: json.dumps(job)}
+    merged = runtime_env.reconcile_with_job(ours, environ=environ)
+    assert merged["runtime_env"] == {
+        "env_vars": {"RLEV_ALPHA": "5.0", "OPENRLHF_RLEV_SETUP_HOOKS": "mypkg.setup,mypkg.more"},
+        "worker_process_setup_hook": runtime_env.SETUP_HOOK,
+    }
+    assert runtime_env.overrides_job_hook(merged, environ)
+    assert not runtime_env.overrides_job_hook(merged, {})  # no job: nothing to override
+
+    # What Ray itself then builds (its own merge, with the override init_ray sets): one hook, theirs chained.
+    from ray.runtime_env.runtime_env import _merge_runtime_env
+
+    final = _merge_runtime_env(job["runtime_env"], merged["runtime_env"], override=True)
+    assert final["worker_process_setup_hook"] == runtime_env.SETUP_HOOK
+    assert final["pip"] == ["mypkg==1.0"] and final["working_dir"] == "."
+    assert final["env_vars"] == {
+        "NCCL_DEBUG": "INFO",  # the job's value wins over OpenRLHF's default, as before
+        "RLEV_ALPHA": "5.0",
+        "OPENRLHF_RLEV_SETUP_HOOKS": "mypkg.setup,mypkg.more",
+    }
+    # A job that names the plugin's hook itself keeps it; nothing to chain or override.
+    job["runtime_env"]["worker_process_setup_hook"] = runtime_env.SETUP_HOOK
+    del job["runtime_env"]["env_vars"]["OPENRLHF_RLEV_SETUP_HOOKS"]
+    environ = {runtime_env.JOB_CONFIG_ENV: json.dumps(job)}
+    merged = runtime_env.reconcile_with_job(ours, environ=environ)
+    assert "worker_process_setup_hook" not in merged["runtime_env"] and not runtime_env.overrides_job_hook(
+        merged, environ
+    )
+
+
+def test_the_drivers_chained_hooks_reach_the_workers():
+    launch = launcher.plan(BASE + ["--reward_func", "rlev"], environ={"OPENRLHF_RLEV_SETUP_HOOKS": "mypkg.setup"})
+    assert launch.worker_env["OPENRLHF_RLEV_SETUP_HOOKS"] == "mypkg.setup"
+
+
 def test_judge_api_key_reaches_workers_but_is_never_printed(monkeypatch):
     from openrlhf_rlev.integrations.openrlhf import runtime_env, train_entry
 
@@ -404,3 +516,54 @@ def test_launcher_sends_pre_dotted_openrlhf_to_the_plain_route(monkeypatch, old)
     assert "--remote_rm_url $(openrlhf-rlev reward-path) --label_key label" in message
     assert version_guard.launcher_problem("0.10.2") is None and version_guard.launcher_warning("0.11.9") is None
     assert "newer than the tested range" in version_guard.launcher_warning("0.12.0")
+
+
+# ── the dry run checks the data ──
+
+
+def test_dry_run_prints_the_value_distribution():
+    logs, out = [], []
+    assert (
+        launcher.run([*BASE, "--reward_func", "rlev", "--rlev.dry_run"], environ={}, log=logs.append, out=out.append)
+        == 0
+    )
+    (report,) = json.loads(out[0])["data"]
+    assert report["rows"] == 3 and report["with_value"] == 3 and report["bad_labels"] == 0
+    assert report["mean_value"] == pytest.approx(0.24) and report["max_value"] == 0.5
+    assert report["share_value_above_0_1"] == pytest.approx(2 / 3)
+    assert "RLEV data: d.jsonl: 3 rows, 3 with a value: mean v 0.2400, share v > 0.1 66.7%, max v 0.5000" in logs
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (None, "d.jsonl does not exist"),
+        ([{"question": "q", "label": {"answer": "1", "value": 0.1}}], "missing or invalid 'prompt'"),
+        ([{"prompt": "q", "answer": "1"}], "1 of 1 rows have no 'label'"),
+        ([{"prompt": "q", "label": {"answer": "1", "value": 7}}], "row 0's 'label' does not parse as an RLEV label"),
+        ([{"prompt": "q", "label": {"value": 0.3}}], "row 0's 'label' does not parse"),
+        ([], "no rows"),
+    ],
+)
+def test_dry_run_refuses_data_the_run_could_not_use(in_data_dir, rows, message):
+    if rows is None:
+        (in_data_dir / "d.jsonl").unlink()
+    else:
+        write_jsonl(in_data_dir / "d.jsonl", rows)
+    with pytest.raises(LaunchError, match=message):
+        dry_run([*BASE, "--reward_func", "rlev"])
+
+
+def test_dry_run_counts_later_bad_labels_and_names_hub_datasets(in_data_dir):
+    rows = [{"prompt": f"q{i}", "label": {"answer": "1", "value": 0.0}} for i in range(25)]
+    rows.append({"prompt": "late", "label": '{"answer": '})
+    write_jsonl(in_data_dir / "d.jsonl", rows)
+    argv = [*BASE, "--reward_func", "rlev"]
+    argv[argv.index("d.jsonl")] = "d.jsonl,some-org/some-dataset"
+    local, hub = dry_run(argv)["data"]
+    assert local["bad_labels"] == 1 and local["first_bad_label_row"] == 25 and local["max_value"] == 0.0
+    assert hub == {
+        "path": "some-org/some-dataset",
+        "checked": False,
+        "why": "not a local path: OpenRLHF loads it from the hub",
+    }

@@ -131,3 +131,41 @@ def test_actor_after_launcher_ray_init_sees_settings_and_ran_hook(monkeypatch):
     assert hook["grpo"] == "deferred"  # the GRPO wrapper waits for the experience maker's import
     assert any("value-preserving GRPO is on" in line for line in logs)
     assert Settings.from_env().alpha == 3.0  # the driver reads the same settings (exported after ray.init)
+
+
+# ── a job's own setup hook runs too: chained, the job's first ──
+
+
+def test_setup_hook_runs_the_jobs_hooks_first_in_order(monkeypatch, tmp_path):
+    (tmp_path / "rlev_job_hooks.py").write_text(
+        "import os\n"
+        "calls = []\n"
+        "def first():\n"
+        "    from openrlhf_rlev.integrations.openrlhf import ray_setup\n"
+        "    calls.append(('first', bool(ray_setup.state())))\n"
+        "    os.environ['RLEV_ALPHA'] = '4'  # what the plugin then reads\n"
+        "def second():\n"
+        "    calls.append(('second', os.environ['RLEV_ALPHA']))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "rlev_job_hooks", raising=False)
+    monkeypatch.setenv(ray_setup.CHAIN_ENV, "rlev_job_hooks.first, rlev_job_hooks.second")
+    monkeypatch.setenv("RLEV_ALPHA", "10")  # so that teardown removes what the job's hook sets
+    ray_setup.setup()
+    import rlev_job_hooks
+
+    assert rlev_job_hooks.calls == [("first", False), ("second", "4")]  # before the plugin's own steps
+    assert ray_setup.state()["settings"].alpha == 4.0
+    assert ray_setup.state()["chained"] == ["rlev_job_hooks.first", "rlev_job_hooks.second"]
+    ray_setup.setup()  # Ray calls the hook once per process; a second call must not rerun the job's hooks
+    assert len(rlev_job_hooks.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("nodots", "is not 'module.function'"), ("os.no_such_function", "no callable")]
+)
+def test_a_bad_chained_hook_stops_the_worker(monkeypatch, value, message):
+    monkeypatch.setenv(ray_setup.CHAIN_ENV, value)
+    with pytest.raises(ValueError, match=message):
+        ray_setup.setup()
+    assert ray_setup.state() == {}

@@ -297,3 +297,17 @@ def test_openrlhf_turns_a_one_sample_reply_into_1d_tensors(server, monkeypatch):
         assert exp.info[key].shape == (1,), key
     assert exp.info["rlev/value"].item() == pytest.approx(0.05)
     assert exp.info["rlev/correct"].item() == 1.0
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", "--reward.remote_url http://127.0.0.1:5000/get_reward"),
+        ("::1", "--reward.remote_url http://[::1]:5000/get_reward"),
+        ("0.0.0.0", "--reward.remote_url http://node-7:5000/get_reward (this machine's hostname"),
+        ("::", "--reward.remote_url http://node-7:5000/get_reward"),
+    ],
+)
+def test_the_announced_url_is_one_other_nodes_can_use(host, expected):
+    line = serve_cli.announcement(host, 5000, hostname="node-7")
+    assert expected in line and "0.0.0.0:" not in line and "//[::]" not in line

@@ -173,6 +173,15 @@ class CPURolloutEngine:
     def reset_prefix_cache(self):
         return None
 
+    def pause_generation(self):
+        """`--train.async_enable`'s weight broadcast pauses the engines first. Calls here run one at a time, so by
+        the time this runs no generation is in flight: nothing to pause (vLLM's mid-request pause has no CPU twin,
+        which is why `--train.partial_rollout_enable` is refused on CPU)."""
+        return None
+
+    def resume_generation(self):
+        return None
+
     def sleep(self, level=1):
         return None
 

@@ -42,7 +42,11 @@ def problems(args) -> list[str]:
 
     refuse(args.ds.packing_samples, "--ds.packing_samples needs flash-attn (CUDA); on CPU samples are padded")
     refuse(args.train.dynamic_batch_enable, "--train.dynamic_batch_enable turns on sample packing (flash-attn, CUDA)")
-    refuse(args.train.async_enable, "--train.async_enable is not supported on CPU")
+    refuse(
+        getattr(args.train, "partial_rollout_enable", False),
+        "--train.partial_rollout_enable pauses vLLM mid-request; the CPU engine finishes each call before a weight "
+        "update (plain --train.async_enable works)",
+    )
     refuse(args.train.colocate_all or args.train.colocate_actor_ref, "colocation (--train.colocate_*) is GPU sharing")
     refuse(
         args.critic.model_name_or_path,
@@ -86,6 +90,26 @@ def ray_resources(args) -> dict:
     if args.algo.kl.init_coef > 0:
         gpus += args.ref.num_nodes * args.ref.num_gpus_per_node
     return {"num_gpus": gpus, "num_cpus": gpus + 2, "include_dashboard": False}
+
+
+def joins_cluster(environ) -> bool:
+    """Whether ray.init will connect to a running cluster (a submitted job's driver, or RAY_ADDRESS) instead of
+    starting a local one."""
+    return bool(environ.get("RAY_ADDRESS")) or "RAY_JOB_CONFIG_JSON_ENV_VAR" in environ
+
+
+def cluster_problem(slots: int) -> str | None:
+    """On a running cluster: why it cannot place this CPU run (too few 'GPU' slots), or None."""
+    import ray
+
+    have = ray.cluster_resources().get("GPU", 0)
+    if have >= slots:
+        return None
+    return (
+        f"--rlev.cpu on this Ray cluster needs {slots} 'GPU' slots (one CPU process each: policy, rollout engines, "
+        f"reference) but the cluster has {have:g}: start its nodes with `ray start ... --num-gpus N` (on a CPU "
+        f"node these are process slots, not devices)"
+    )
 
 
 def cache_dir() -> str:
