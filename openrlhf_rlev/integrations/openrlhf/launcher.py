@@ -202,8 +202,8 @@ def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
 
 
 UPSTREAM_GRPO_NOTE = (
-    "RLEV: this OpenRLHF keeps a reward's scales in group_norm itself (s(x) * group_norm(c)); the reward returns "
-    "scales and openrlhf-rlev installs no GRPO wrapper"
+    "RLEV: this OpenRLHF weights advantages itself: with --algo.advantage.weight_key rlev/scale its group_norm "
+    "keeps s(x) (s(x) * group_norm(r)), and openrlhf-rlev installs no GRPO wrapper"
 )
 
 
@@ -261,6 +261,7 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         try:
             if grpo.check_compatible() == grpo.UPSTREAM:
                 note = ("info", UPSTREAM_GRPO_NOTE)
+                launch.openrlhf_argv.extend(grpo.upstream_argv(parsed.args))
         except grpo.IncompatibleOpenRLHF as e:
             raise LaunchError(str(e)) from None
     init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, launch.shown_env())

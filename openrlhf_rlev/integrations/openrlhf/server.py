@@ -159,7 +159,7 @@ def create_app(
             stats["in_flight"] -= 1
         stats["requests"] += 1
         stats["samples"] += len(results)
-        return JSONResponse(payload(list(results), scales=settings.grpo == "value"))
+        return JSONResponse(payload(list(results)))
 
     return app
 
