@@ -189,8 +189,8 @@ def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
     if plan.settings.grpo == "value":
         return (
             "info",
-            "RLEV: value-preserving GRPO is on: group_norm advantages are s(x) * (c - mean c) / (std c + 1e-9) "
-            "per prompt group, so the group still normalises difficulty and keeps the human value "
+            "RLEV: value-preserving GRPO is on: group_norm advantages are s(x) * (r - mean r) / (std r + 1e-9) "
+            "per prompt group (r = s(x) * c), so the group still normalises difficulty and keeps the human value "
             "(--rlev.grpo stock for OpenRLHF's own group_norm)",
         )
     return (
