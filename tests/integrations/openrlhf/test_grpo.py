@@ -126,6 +126,16 @@ def run(em, estimator, n, experiences, patched, **kw):
     return fn(maker, copy.deepcopy(experiences))
 
 
+def assert_bit_identical(a, b):
+    """Advantages, returns, rewards and every info entry of two experience lists, bit for bit."""
+    for x, y in zip(a, b, strict=True):
+        for attr in ("advantages", "returns", "rewards"):
+            assert torch.equal(getattr(x, attr), getattr(y, attr)), attr
+        assert x.info.keys() == y.info.keys()
+        for key in x.info:
+            assert torch.equal(x.info[key], y.info[key]), key
+
+
 def reference(groups, n):
     """s * (c - mean c) / (std c + 1e-9) per group, in prompt order (float64): group_norm(s * c) * s up to eps."""
     out = []
@@ -244,12 +254,7 @@ def test_other_estimators_are_bit_identical(em, estimator):
     batch = make_batch(groups, n, kl=0.05, seed=3)
     kw = dict(kl_coef=0.01, overlong_buffer_len=2, overlong_penalty_factor=0.5)
     a, b = run(em, estimator, n, batch, False, **kw), run(em, estimator, n, batch, True, **kw)
-    for x, y in zip(a, b):
-        for attr in ("advantages", "returns", "rewards"):
-            assert torch.equal(getattr(x, attr), getattr(y, attr)), attr
-        assert x.info.keys() == y.info.keys()
-        for key in x.info:
-            assert torch.equal(x.info[key], y.info[key]), key
+    assert_bit_identical(a, b)
 
 
 def test_stock_mode_is_bit_identical(em, monkeypatch):
@@ -358,12 +363,20 @@ def test_wrapper_equals_the_upstream_change(em, upstream_em, penalty, kl_coef, c
     )
     stock = run(em, "group_norm", n, batch, False, **kw)
     assert not torch.equal(by_sample(wrapper), by_sample(stock))  # the case is one where the weight matters
-    for x, y in zip(wrapper, upstream):
-        for attr in ("advantages", "returns", "rewards"):
-            assert torch.equal(getattr(x, attr), getattr(y, attr)), attr
-        assert x.info.keys() == y.info.keys()
-        for key in x.info:
-            assert torch.equal(x.info[key], y.info[key]), key
+    assert_bit_identical(wrapper, upstream)
+
+
+def test_upstream_argv_passes_the_scale_key_once_and_refuses_another():
+    def args(key=None):
+        advantage = SimpleNamespace(estimator="group_norm") if key is None else SimpleNamespace(weight_key=key)
+        return SimpleNamespace(algo=SimpleNamespace(advantage=advantage))
+
+    unset = args()
+    assert grpo.upstream_argv(unset) == ["--algo.advantage.weight_key", "rlev/scale"]
+    assert unset.algo.advantage.weight_key == "rlev/scale"
+    assert grpo.upstream_argv(args("rlev/scale")) == []
+    with pytest.raises(grpo.IncompatibleOpenRLHF, match="--rlev.grpo stock"):
+        grpo.upstream_argv(args("my/weight"))
 
 
 def _names_installed_version(label: str) -> bool:
