@@ -2,34 +2,34 @@
 
 OpenRLHF's group_norm advantage is (r - mean r) / (std r + eps) inside each prompt's group. With RLEV every
 reward of a group is s(x) * c, so s(x) divides out exactly and "RLEV with GRPO" trains the accuracy-only
-baseline. Here the advantage becomes
+baseline. Here each sample's group_norm advantage is multiplied by its own s(x):
 
-    A = s(x) * (c - mean c) / (std c + eps)        (c = 0/1 correctness, per prompt group)
+    A = s(x) * (r - mean r) / (std r + eps)   (r = s(x) * c, after OpenRLHF's length penalties)
+      = s(x) * (c - mean c) / (std c + eps / s(x))   when no penalty is configured,
 
 so the group still normalises for difficulty and a prompt worth twice as much pushes twice as hard.
 
-How, without copying OpenRLHF's code: `RemoteExperienceMaker.compute_advantages_and_returns` is wrapped in the
-process that runs it (the PPO trainer actor; `ray_setup` installs the wrapper there through an import hook).
-For group_norm the wrapper computes the per-sample target A above, then calls OpenRLHF's own function with the
-estimator presented as dr_grpo, whose only group step is "minus the group mean" (A already has group mean 0),
-followed by OpenRLHF's KL penalty, reward clipping and per-token returns, unchanged. Every other estimator goes
-straight to the original function, so its output is bit-identical.
+This is exactly what the upstream change in patches/ (`--algo.advantage.weight_key rlev/scale`) computes: the
+weight multiplies each sample's reward after OpenRLHF's length penalties (DAPO overlong, ProRL stop-properly,
+which act on the RLEV reward as returned, in reward units) and the group_norm baseline, and before the KL penalty,
+reward clipping and per-token returns. tests/integrations/openrlhf/test_grpo.py runs both and compares them bit for
+bit. An OpenRLHF that has that flag needs no wrapper: the launcher passes the flag there and this module steps aside.
 
-s(x) comes from the reward's own log (`info["rlev/scale"]`, exactly what the reward used) or else from the
-label (`Experience.labels` + settings), never from the reward. c comes from `Experience.scores`, else
-`info["score"]`, else `info["rlev/correct"]`. OpenRLHF's length penalties (DAPO overlong, ProRL stop-properly),
-when configured, are applied by OpenRLHF's own `apply_length_penalties` to c, i.e. in accuracy units, before
-the group normalisation, and are then scaled with the value like the correctness they modify.
+How, without copying OpenRLHF's code: `RemoteExperienceMaker.compute_advantages_and_returns` is wrapped in the
+process that runs it (the PPO trainer actor; `ray_setup` installs the wrapper there through an import hook). For
+group_norm the wrapper runs OpenRLHF's own function unchanged, with the one function it calls per micro-batch
+after the baseline, `compute_reward(reward, kl_coef, kl, action_mask=...)`, given `reward * s`. Every other
+estimator goes straight to the original function, so its output is bit-identical.
+
+s(x) comes from the reward's own log (`info["rlev/scale"]`, exactly what the reward used, and what the upstream
+flag reads) or else from the label (`Experience.labels` + settings); it must be finite and >= 0 for every sample.
 
 The wrapper refuses to install on OpenRLHF code it was not tested on (a fingerprint of the two functions it
-relies on): it raises with a clear message rather than doing something else silently. An OpenRLHF that keeps a
-reward's `scales` in group_norm itself (the upstream change in patches/) needs no wrapper: it steps aside there.
+relies on): it raises with a clear message rather than doing something else silently.
 """
 
-import copy
 import functools
 import inspect
-import itertools
 import logging
 from pathlib import Path
 
@@ -43,7 +43,6 @@ logger = logging.getLogger("openrlhf_rlev.integrations.openrlhf.grpo")
 TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
 TARGET_CLASS = "RemoteExperienceMaker"
 TARGET_METHOD = "compute_advantages_and_returns"
-EPS = 1e-9  # OpenRLHF's group_norm epsilon (0.8.11-0.11.2)
 PATCHED_MARK = "__rlev_value_preserving__"
 # Fingerprints (see `fingerprint`) of the OpenRLHF code this wrapper was tested against.
 TESTED = {
@@ -56,11 +55,12 @@ _FINGERPRINTED = (
 )
 
 
-UPSTREAM = "upstream"  # check_compatible's answer where OpenRLHF's own group_norm keeps the reward's scales
+UPSTREAM = "upstream"  # check_compatible: this OpenRLHF weights advantages itself (--algo.advantage.weight_key)
+WEIGHT_KEY = "rlev/scale"  # the RLEV reward's extra_logs entry holding s(x): the upstream flag's value
 
 
 class MissingSignal(RuntimeError):
-    """A sample lacks what value-preserving GRPO needs (its scale or its correctness)."""
+    """A sample lacks a usable s(x) (none logged and no label, or not finite and >= 0)."""
 
 
 # ── version guard ──
@@ -71,19 +71,33 @@ def fingerprint(openrlhf_root: Path) -> str:
     return version_guard.fingerprint(openrlhf_root, _FINGERPRINTED)
 
 
-def upstream_keeps_scale(openrlhf_root: Path | None = None) -> bool:
-    """Whether this OpenRLHF's group_norm keeps the `scales` a reward returns (patches/0002, upstream)."""
+def upstream_weights_advantages(openrlhf_root: Path | None = None) -> bool:
+    """Whether this OpenRLHF has `--algo.advantage.weight_key` (patches/advantage-weight, upstream)."""
     root = version_guard.installed_openrlhf_root() if openrlhf_root is None else Path(openrlhf_root)
     try:
         source = version_guard.function_source(root / _FINGERPRINTED[0][0], _FINGERPRINTED[0][1])
     except (OSError, SyntaxError, IncompatibleOpenRLHF):
         return False
-    return "scales" in source
+    return "weight_key" in source
+
+
+def upstream_argv(args) -> list[str]:
+    """On an OpenRLHF that weights advantages itself: the flag that makes group_norm keep s(x), set on `args` too.
+
+    [] when the flag is already `rlev/scale`; another key would weight by something other than s(x): refused."""
+    key = getattr(args.algo.advantage, "weight_key", None)
+    if key not in (None, WEIGHT_KEY):
+        raise IncompatibleOpenRLHF(
+            f"--algo.advantage.weight_key {key}: value-preserving GRPO weights group_norm by {WEIGHT_KEY}. "
+            "Use --rlev.grpo stock to weight by your own key instead"
+        )
+    args.algo.advantage.weight_key = WEIGHT_KEY
+    return [] if key else ["--algo.advantage.weight_key", WEIGHT_KEY]
 
 
 def check_compatible(openrlhf_root: Path | None = None) -> str:
-    """The tested OpenRLHF's name; "upstream" where OpenRLHF keeps the scale itself; else IncompatibleOpenRLHF."""
-    if upstream_keeps_scale(openrlhf_root):
+    """The tested OpenRLHF's name; "upstream" where OpenRLHF weights advantages itself; else IncompatibleOpenRLHF."""
+    if upstream_weights_advantages(openrlhf_root):
         return UPSTREAM
     return version_guard.check(
         _FINGERPRINTED,
@@ -99,67 +113,26 @@ def check_compatible(openrlhf_root: Path | None = None) -> str:
 
 
 def sample_scales(experience, settings: Settings):
+    """Each sample's s(x) as float32 (the dtype OpenRLHF gives the logged value), checked finite and >= 0."""
     import torch
 
     n = len(experience.index)
-    scale = experience.info.get("rlev/scale")
+    scale = experience.info.get(WEIGHT_KEY)
     if scale is not None:
         values = torch.as_tensor(scale).reshape(-1)
     elif experience.labels and len(experience.labels) == n:
-        values = torch.tensor([label_scale(label, settings) for label in experience.labels], dtype=torch.float64)
+        values = torch.tensor([label_scale(label, settings) for label in experience.labels])
     else:
         raise MissingSignal(
-            "value-preserving GRPO needs each sample's s(x): the experience has no info['rlev/scale'] (the RLEV "
+            f"value-preserving GRPO needs each sample's s(x): the experience has no info['{WEIGHT_KEY}'] (the RLEV "
             "reward's extra_logs) and no labels. Is the reward func rlev? Otherwise use --rlev.grpo stock"
         )
     if values.numel() != n:
-        raise MissingSignal(f"info['rlev/scale'] has {values.numel()} entries for {n} samples")
+        raise MissingSignal(f"info['{WEIGHT_KEY}'] has {values.numel()} entries for {n} samples")
+    values = values.to(torch.float32)
+    if not (values.isfinite() & (values >= 0)).all():
+        raise MissingSignal(f"s(x) must be finite and >= 0 for every sample, got {values.tolist()}")
     return values
-
-
-def sample_correctness(experience):
-    import torch
-
-    n = len(experience.index)
-    for name, value in (
-        # RLEV on a user's reward (weighted.py): their unscaled reward is what the group normalises, not their scores
-        ("info['rlev/base_reward']", experience.info.get("rlev/base_reward")),
-        ("scores", experience.scores),
-        ("info['score']", experience.info.get("score")),
-        ("info['rlev/correct']", experience.info.get("rlev/correct")),
-    ):
-        if value is not None:
-            value = torch.as_tensor(value).reshape(-1)
-            if value.numel() != n:
-                raise MissingSignal(f"{name} has {value.numel()} entries for {n} samples")
-            return value
-    raise MissingSignal(
-        "value-preserving GRPO needs each sample's 0/1 correctness: the experience has no scores, "
-        "info['score'] or info['rlev/correct']. Is the reward func rlev? Otherwise use --rlev.grpo stock"
-    )
-
-
-class _Override:
-    """`target` with a few attributes replaced; everything else is read from `target`."""
-
-    def __init__(self, target, **overrides):
-        self.__dict__.update(overrides)
-        self.__dict__["_target"] = target
-
-    def __getattr__(self, name):
-        return getattr(self._target, name)
-
-
-def _as_dr_grpo(args):
-    """A copy of the args in which the estimator is dr_grpo and no length penalty is configured (already applied)."""
-    args = copy.copy(args)
-    args.algo = copy.copy(args.algo)
-    args.algo.advantage = copy.copy(args.algo.advantage)
-    args.algo.advantage.estimator = "dr_grpo"
-    args.reward = copy.copy(args.reward)
-    args.reward.overlong_buffer_len = None
-    args.reward.stop_properly_penalty_coef = None
-    return args
 
 
 _warned = set()
@@ -172,56 +145,22 @@ def _once(key: str, level: int, message: str):
 
 
 def value_preserving_group_norm(original, maker, experiences):
-    """OpenRLHF's compute_advantages_and_returns with group_norm's advantage replaced by s * group_norm(c)."""
-    import torch
-
-    args = maker.strategy.args
-    n = args.rollout.n_samples_per_prompt
+    """OpenRLHF's compute_advantages_and_returns, each sample's group_norm advantage multiplied by its s(x)."""
     settings = Settings.from_env()
-    scales = [sample_scales(e, settings) for e in experiences]
-    correct = [sample_correctness(e) for e in experiences]
+    scales = {id(e.action_mask): sample_scales(e, settings) for e in experiences}
+    module_globals = inspect.unwrap(original).__globals__
+    compute_reward = module_globals["compute_reward"]
 
-    # Length penalties in accuracy units, by OpenRLHF's own function (the one compute_advantages_and_returns uses).
-    for experience, c in zip(experiences, correct):
-        experience.rewards = c.to(torch.promote_types(experience.rewards.dtype, torch.float32))
-    inspect.unwrap(original).__globals__["apply_length_penalties"](experiences, args)
+    def weighted(reward, *args, action_mask, **kwargs):
+        # OpenRLHF calls this once per micro-batch, after the length penalties and the group_norm baseline.
+        return compute_reward(reward * scales[id(action_mask)], *args, action_mask=action_mask, **kwargs)
 
-    # Group exactly as OpenRLHF does: sample `index` gives the position in prompt order, n per prompt.
-    exp_len = [len(e.index) for e in experiences]
-    indices = torch.tensor(list(itertools.chain.from_iterable(e.index for e in experiences)))
-    flat_c = torch.cat([e.rewards for e in experiences])
-    c_groups = torch.empty_like(flat_c)
-    c_groups[indices] = flat_c
-    c_groups = c_groups.reshape(-1, n)
-    s_groups = torch.empty_like(flat_c)
-    s_groups[indices] = torch.cat(scales).to(flat_c.dtype)
-    s_groups = s_groups.reshape(-1, n)
-    if not torch.equal(s_groups, s_groups[:, :1].expand_as(s_groups)):
-        _once("varying", logging.WARNING, "RLEV: s(x) differs inside a prompt group; each sample keeps its own s")
-
-    target = s_groups * (c_groups - c_groups.mean(-1, keepdim=True)) / (c_groups.std(-1, keepdim=True) + EPS)
-    rewards = s_groups * c_groups  # the value-scaled reward, for logging as OpenRLHF logs the reward
-    for experience, t in zip(experiences, target.reshape(-1)[indices].split(exp_len)):
-        experience.rewards = t
-
-    proxy = _Override(
-        maker,
-        advantage_estimator="dr_grpo",
-        strategy=_Override(maker.strategy, args=_as_dr_grpo(args)),
-    )
-    experiences = original(proxy, experiences)
-
-    group_std = rewards.std(-1, keepdim=True).expand(-1, n).reshape(-1)[indices].split(exp_len)
-    for experience, reward, std in zip(experiences, rewards.reshape(-1)[indices].split(exp_len), group_std):
-        experience.rewards = reward
-        if "reward" in experience.info:
-            experience.info["reward"] = reward.clone()
-        experience.info["group_reward_std"] = std
-    _once(
-        "on",
-        logging.INFO,
-        "RLEV: value-preserving GRPO active: group_norm advantages = s(x) * (c - mean c) / (std c + 1e-9)",
-    )
+    module_globals["compute_reward"] = weighted
+    try:
+        experiences = original(maker, experiences)
+    finally:
+        module_globals["compute_reward"] = compute_reward
+    _once("on", logging.INFO, "RLEV: value-preserving GRPO active: group_norm advantages = s(x) * group_norm(r)")
     return experiences
 
 
@@ -253,7 +192,7 @@ def patch(module) -> None:
 
 def install() -> str:
     """Patch now if the experience maker is loaded, else when it is imported: 'patched' or 'deferred'. `patch`
-    leaves an OpenRLHF that keeps the reward's scales in group_norm itself unpatched (check_compatible)."""
+    leaves an OpenRLHF that weights advantages itself unpatched (check_compatible)."""
     return "patched" if import_hooks.after_import(TARGET_MODULE, patch) == "now" else "deferred"
 
 

@@ -280,8 +280,8 @@ def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
     if plan.settings.grpo == "value":
         return (
             "info",
-            "RLEV: value-preserving GRPO is on: group_norm advantages are s(x) * (c - mean c) / (std c + 1e-9) "
-            "per prompt group, so the group still normalises difficulty and keeps the human value "
+            "RLEV: value-preserving GRPO is on: group_norm advantages are s(x) * (r - mean r) / (std r + 1e-9) "
+            "per prompt group (r = s(x) * c), so the group still normalises difficulty and keeps the human value "
             "(--rlev.grpo stock for OpenRLHF's own group_norm)",
         )
     return (
@@ -293,8 +293,8 @@ def grpo_note(estimator: str, plan: Plan) -> tuple[str, str] | None:
 
 
 UPSTREAM_GRPO_NOTE = (
-    "RLEV: this OpenRLHF keeps a reward's scales in group_norm itself (s(x) * group_norm(c)); the reward returns "
-    "scales and openrlhf-rlev installs no GRPO wrapper"
+    "RLEV: this OpenRLHF weights advantages itself: with --algo.advantage.weight_key rlev/scale its group_norm "
+    "keeps s(x) (s(x) * group_norm(r)), and openrlhf-rlev installs no GRPO wrapper"
 )
 
 
@@ -352,6 +352,7 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
         try:
             if grpo.check_compatible() == grpo.UPSTREAM:
                 note = ("info", UPSTREAM_GRPO_NOTE)
+                launch.openrlhf_argv.extend(grpo.upstream_argv(parsed.args))
         except grpo.IncompatibleOpenRLHF as e:
             raise LaunchError(str(e)) from None
     init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, launch.shown_env())

@@ -1,5 +1,5 @@
 """OpenRLHF's reward protocol, shared by the reward file and the HTTP server: a sample arrives as `query` (prompt +
-response), `prompt` and `label`; results go back as `rewards`, `scores`, `scales` and `extra_logs`."""
+response), `prompt` and `label`; results go back as `rewards`, `scores` and `extra_logs`."""
 
 from openrlhf_rlev.integrations.openrlhf.response import recover_response
 from openrlhf_rlev.reward.core import Verdict
@@ -21,22 +21,19 @@ def score_query(query, prompt, label, settings: Settings | None = None) -> tuple
     return score_response(response, label, question, settings, found)
 
 
-def payload(results: list, scales: bool = True) -> dict:
+def payload(results: list) -> dict:
     """(verdict, logs) pairs -> what OpenRLHF reads: floats for its one-sample calls, lists for a batch.
 
-    `scales` is s(x) per sample: OpenRLHF with the upstream change in patches/ keeps it through GRPO's group_norm
-    (leave it out for `--rlev.grpo stock`, the accuracy-only baseline); other versions ignore the key. `scores` (1
-    correct, 0 not) is what OpenRLHF's dynamic filtering reads."""
+    `scores` (1 correct, 0 not) is what OpenRLHF's dynamic filtering reads. s(x) travels in `extra_logs` as
+    `rlev/scale`, which is what an OpenRLHF with the upstream change in patches/ weights group_norm by
+    (`--algo.advantage.weight_key rlev/scale`) and what the plugin's own GRPO wrapper reads."""
     one = len(results) == 1
 
     def column(values: list):
         return values[0] if one else values
 
-    out = {
+    return {
         "rewards": column([v.reward for v, _ in results]),
         "scores": column([1.0 if v.correct else 0.0 for v, _ in results]),
         "extra_logs": {k: column([log[k] for _, log in results]) for k in (results[0][1] if results else ())},
     }
-    if scales:
-        out["scales"] = column([float(v.scale) for v, _ in results])
-    return out

@@ -26,7 +26,7 @@ def reward_func(queries, prompts, labels, **kwargs):
         results = []
     if not results:
         results = [score_query(None, None, None)]
-    return payload(results, scales=settings is None or settings.grpo == "value")
+    return payload(results)
 
 
 def _prestart_when_loaded_by_openrlhf() -> None:

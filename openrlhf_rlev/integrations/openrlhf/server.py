@@ -149,11 +149,9 @@ def quiet_accept_errors(loop, context: dict) -> None:
     loop.default_exception_handler(context)
 
 
-def render(results: list, scales: bool) -> bytes:
+def render(results: list) -> bytes:
     """The reply body, as JSONResponse would render it."""
-    return json.dumps(
-        payload(results, scales=scales), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode()
+    return json.dumps(payload(results), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def create_app(
@@ -253,7 +251,7 @@ def create_app(
         stats["requests"] += 1
         stats["samples"] += len(results)
         # rendering 100k results takes seconds: in a thread too
-        content = await loop.run_in_executor(None, render, results, settings.grpo == "value")
+        content = await loop.run_in_executor(None, render, results)
         return Response(content, media_type="application/json")
 
     return app

@@ -23,7 +23,7 @@ from openrlhf_rlev.reward.settings import Settings
 
 INNER_REWARD_ENV = "OPENRLHF_RLEV_INNER_REWARD"  # their reward file (absolute path) or "module:function"
 INNER_AGENT_ENV = "OPENRLHF_RLEV_INNER_AGENT"  # their agent file (absolute path)
-BASE_REWARD = f"{PREFIX}base_reward"  # their reward before s(x); value-keeping GRPO normalises this per group
+BASE_REWARD = f"{PREFIX}base_reward"  # their reward before s(x), logged so a run shows what they paid
 LOG_KEYS = (f"{PREFIX}scale", f"{PREFIX}value", BASE_REWARD, f"{PREFIX}label_error", f"{PREFIX}inner_error")
 
 

@@ -68,8 +68,6 @@ def reward_func(queries, prompts, labels, **kwargs):
         "scores": column(scores),
         "extra_logs": {k: column([logs[k] for _, logs in weighed]) for k in weighed[0][1]},
     }
-    if settings_keep_scales():
-        out["scales"] = column([logs[f"{weighted.PREFIX}scale"] for _, logs in weighed])
     return out
 
 
@@ -82,10 +80,3 @@ def _failed_logs(keys: list, label) -> dict:
         logs[f"{weighted.PREFIX}scale"] = 1.0
     logs[f"{weighted.PREFIX}inner_error"] = 1.0
     return logs
-
-
-def settings_keep_scales() -> bool:
-    try:
-        return Settings.from_env().grpo == "value"
-    except Exception:
-        return True

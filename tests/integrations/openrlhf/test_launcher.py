@@ -245,14 +245,24 @@ def test_untested_openrlhf_is_refused_before_anything_starts(monkeypatch):
     assert dry_run([*argv, "--reward_func", "rlev", "--rlev.grpo", "stock"])["grpo"]  # stock needs no patch
 
 
-def test_an_openrlhf_that_keeps_scales_itself_gets_no_wrapper(monkeypatch):
-    """With the upstream change, group_norm keeps the reward's scales: the plugin steps aside instead of refusing."""
+def test_an_openrlhf_that_weights_advantages_itself_gets_the_flag_and_no_wrapper(monkeypatch):
+    """With the upstream change (--algo.advantage.weight_key), the launcher passes `rlev/scale` and steps aside.
+
+    The flag itself is stubbed here (the installed parser lacks it); test_patches.py runs the launcher against a
+    really patched OpenRLHF."""
     from openrlhf_rlev.integrations.openrlhf import grpo
 
     monkeypatch.setattr(grpo, "TESTED", {})  # its fingerprint is unknown to this release...
-    monkeypatch.setattr(grpo, "upstream_keeps_scale", lambda root=None: True)  # ...but it keeps s itself
+    monkeypatch.setattr(grpo, "upstream_weights_advantages", lambda root=None: True)  # ...but it weights itself
     argv = [*BASE, "--algo.advantage.estimator", "group_norm", "--rollout.n_samples_per_prompt", "4"]
-    assert dry_run([*argv, "--reward_func", "rlev"])["grpo"] == launcher.UPSTREAM_GRPO_NOTE
+    out = dry_run([*argv, "--reward_func", "rlev"])
+    assert out["grpo"] == launcher.UPSTREAM_GRPO_NOTE
+    assert out["openrlhf_argv"][-2:] == ["--algo.advantage.weight_key", "rlev/scale"]
+    assert "--algo.advantage.weight_key rlev/scale" in out["ray_job_submit"]
+    stock = dry_run([*argv, "--reward_func", "rlev", "--rlev.grpo", "stock"])  # the baseline: no weight
+    assert "--algo.advantage.weight_key" not in stock["openrlhf_argv"]
+    rloo = [*BASE, "--algo.advantage.estimator", "rloo", "--rollout.n_samples_per_prompt", "4"]
+    assert "--algo.advantage.weight_key" not in dry_run([*rloo, "--reward_func", "rlev"])["openrlhf_argv"]
 
     # ...and in the trainer process the import hook's patch leaves OpenRLHF's own method in place
     import types
@@ -265,7 +275,7 @@ def test_an_openrlhf_that_keeps_scales_itself_gets_no_wrapper(monkeypatch):
     setattr(module, grpo.TARGET_CLASS, maker)
     grpo.patch(module)
     assert getattr(maker, grpo.TARGET_METHOD) is compute_advantages_and_returns
-    monkeypatch.setattr(grpo, "upstream_keeps_scale", lambda root=None: False)
+    monkeypatch.setattr(grpo, "upstream_weights_advantages", lambda root=None: False)
     monkeypatch.setattr(grpo, "TESTED", {grpo.fingerprint(grpo.installed_openrlhf_root()): "this one"})
     grpo.patch(module)  # the same code without the upstream change is wrapped
     assert getattr(getattr(maker, grpo.TARGET_METHOD), grpo.PATCHED_MARK)

@@ -165,20 +165,17 @@ def test_loading_the_file_as_openrlhf_does_prestarts_verifier_workers(monkeypatc
     assert pool._pool is None
 
 
-def test_scales_are_returned_for_upstreams_value_keeping_group_norm():
-    """`scales` = s(x) for right and wrong answers alike (upstream's group_norm needs s where the reward is 0)."""
+@pytest.mark.parametrize("grpo", ["value", "stock"])
+def test_scale_is_logged_for_every_sample_and_no_extra_key(monkeypatch, grpo):
+    """extra_logs["rlev/scale"] = s(x) for right and wrong answers alike: what upstream's
+    `--algo.advantage.weight_key rlev/scale` and the GRPO wrapper weight by (a wrong answer's advantage is nonzero
+    under group_norm). The return has only OpenRLHF's keys; --rlev.grpo stock changes nothing here (the launcher
+    then passes no weight flag)."""
     from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
 
+    monkeypatch.setenv("RLEV_GRPO", grpo)
     one = reward_func(["Answer: C"], [""], [{"answer": "B", "value": 0.05}])
-    assert one["rewards"] == 0.0 and one["scales"] == 1.5
+    assert one["rewards"] == 0.0 and one["extra_logs"]["rlev/scale"] == 1.5
     batch = reward_func(["Answer: B", "Answer: B"], ["", ""], [{"answer": "B", "value": 0.3}, {"answer": "B"}])
-    assert batch["scales"] == [2.0, 1.0] and batch["rewards"] == [2.0, 1.0]
-
-
-def test_no_scales_for_the_stock_grpo_baseline(monkeypatch):
-    """With upstream's value-keeping group_norm, returning scales would keep s even in the accuracy-only baseline."""
-    from openrlhf_rlev.integrations.openrlhf.reward_func import reward_func
-
-    monkeypatch.setenv("RLEV_GRPO", "stock")
-    out = reward_func(["Answer: B"], [""], [{"answer": "B", "value": 0.05}])
-    assert "scales" not in out and out["rewards"] == 1.5
+    assert batch["extra_logs"]["rlev/scale"] == [2.0, 1.0] and batch["rewards"] == [2.0, 1.0]
+    assert set(one) == set(batch) == {"rewards", "scores", "extra_logs"}

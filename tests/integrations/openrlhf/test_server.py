@@ -77,7 +77,8 @@ def test_batch_keeps_order_and_uses_the_verifier_pool(server):
     assert status == 200
     assert out["rewards"] == pytest.approx([1.2, 1.5, 0.0, 0.0, 0.0])
     assert out["scores"] == [1.0, 1.0, 0.0, 0.0, 0.0]
-    assert out["scales"] == pytest.approx([1.2, 1.5, 2.0, 1.0, 1.0])  # s even where the reward is 0
+    assert "scales" not in out  # s(x) travels in extra_logs["rlev/scale"], even where the reward is 0:
+    assert out["extra_logs"]["rlev/scale"] == pytest.approx([1.2, 1.5, 2.0, 1.0, 1.0])
     assert out["extra_logs"]["rlev/value"] == pytest.approx([0.02, 0.05, 0.5, 0.0, 0.0])
     assert out["extra_logs"]["rlev/fail_label_bad_value"] == [0.0, 0.0, 0.0, 0.0, 1.0]
     assert all(len(v) == 5 for v in out["extra_logs"].values())

@@ -14,8 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from openrlhf_rlev.integrations.openrlhf import grpo, weighted, weighted_reward
-from openrlhf_rlev.reward.settings import Settings
+from openrlhf_rlev.integrations.openrlhf import weighted, weighted_reward
 
 agent = pytest.importorskip("openrlhf.utils.agent")
 torch = pytest.importorskip("torch")
@@ -142,21 +141,6 @@ def test_their_exception_never_reaches_openrlhf_and_keeps_the_log_keys(byte_toke
     assert bad["reward"] == 0.0 and bad["scores"] == 0.0
     assert set(bad["extra_logs"]) == set(good["extra_logs"])  # OpenRLHF stacks extra_logs: same keys everywhere
     assert bad["extra_logs"]["rlev/inner_error"] == 1.0 and bad["extra_logs"]["rlev/scale"] == 1.0
-
-
-def test_the_value_keeping_grpo_normalises_their_reward_not_their_scores():
-    """A group of one prompt: their rewards 1.25, 0.25 (format bonus on both); scores 1, 0. The GRPO wrapper's c
-    must be their reward (the bonus is part of what they train), then scaled by s."""
-    experience = SimpleNamespace(
-        index=[0, 1],
-        scores=torch.tensor([1.0, 0.0]),
-        info={"rlev/base_reward": torch.tensor([1.25, 0.25]), "rlev/scale": torch.tensor([2.0, 2.0])},
-        labels=[HIGH, HIGH],
-    )
-    assert grpo.sample_correctness(experience).tolist() == [1.25, 0.25]
-    assert grpo.sample_scales(experience, Settings()).tolist() == [2.0, 2.0]
-    experience.info = {"rlev/correct": torch.tensor([1.0, 0.0])}  # RLEV's own reward: scores, as before
-    assert grpo.sample_correctness(experience).tolist() == [1.0, 0.0]
 
 
 def test_multi_turn_agent_through_the_engines_own_loader(byte_tokenizer, tmp_path, monkeypatch):
