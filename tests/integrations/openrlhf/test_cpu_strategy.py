@@ -13,6 +13,8 @@ import torch
 
 from openrlhf_rlev.integrations.openrlhf.cpu import ds_engine
 
+pytestmark = pytest.mark.slow  # each imports OpenRLHF's and DeepSpeed's training stack (20-50 s on 2 busy cores)
+
 SCRIPT = """
 import os, sys, types, torch
 os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[1], RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
@@ -53,7 +55,7 @@ def strategy_run() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(port)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(port)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout
 

@@ -22,6 +22,7 @@ shims.install()  # OpenRLHF imports vllm and flash_attn at module level
 from openrlhf.utils.deepspeed import DeepspeedStrategy  # noqa: E402
 
 openrlhf_deepspeed = sys.modules[DeepspeedStrategy.__module__]  # the module whose globals the methods look up
+SHM_COMM_OP = "deepspeed_shm_comm"
 
 
 def _cpu_mesh(device_type, *args, **kwargs):
@@ -40,9 +41,23 @@ def _replaced(owner, name: str, value):
         setattr(owner, name, original)
 
 
+@contextlib.contextmanager
+def _without_shm_comm_op():
+    """DeepSpeed's comm backend, on its CPU accelerator, JIT-compiles a shared-memory all-reduce op (a C++ build with
+    a compiler, minutes, a lock file a killed process leaves behind) used only by its inference all-reduce. Marked
+    unavailable, the backend runs on plain torch.distributed (gloo), as it does where the op is not built."""
+    ops = getattr(openrlhf_deepspeed.deepspeed.ops, "__compatible_ops__")
+    original = ops.get(SHM_COMM_OP)
+    ops[SHM_COMM_OP] = False
+    try:
+        yield
+    finally:
+        ops[SHM_COMM_OP] = original
+
+
 class CPUStrategy(DeepspeedStrategy):
     def setup_distributed(self, *args, **kwargs) -> None:
-        with _replaced(openrlhf_deepspeed, "init_device_mesh", _cpu_mesh):
+        with _replaced(openrlhf_deepspeed, "init_device_mesh", _cpu_mesh), _without_shm_comm_op():
             super().setup_distributed(*args, **kwargs)
 
     def _ds_init_train_model(self, model, cfg: dict):
