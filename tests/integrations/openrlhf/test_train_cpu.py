@@ -164,8 +164,8 @@ def test_two_rlev_steps_train_and_log(setup, runs, initial, estimator):
     if estimator == "reinforce":  # KL on: the reference model runs, and after the first update KL is non-zero
         assert "ReferenceModelActor" in run["output"]
         assert train_lines[0]["kl"] == 0.0 and train_lines[1]["kl"] != 0.0
-        # OpenRLHF's default clipping ran: the norm before clipping (what OpenRLHF logs) exceeded --actor.max_norm 1.0
-        assert all(e["actor_grad_norm"] > 1.0 for e in train_lines), [e["actor_grad_norm"] for e in train_lines]
+        # OpenRLHF's default clipping cut a step: the norm before clipping (what is logged) exceeded --actor.max_norm 1
+        assert any(e["actor_grad_norm"] > 1.0 for e in train_lines), [e["actor_grad_norm"] for e in train_lines]
     else:
         assert "ReferenceModelActor" not in run["output"]
     if estimator == "grpo_value":
