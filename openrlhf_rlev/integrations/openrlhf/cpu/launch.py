@@ -65,6 +65,12 @@ def problems(args) -> list[str]:
         f"--ds.attn_implementation {args.ds.attn_implementation} needs CUDA; use sdpa or eager",
     )
     refuse(args.actor.optim != "adam", f"--actor.optim {args.actor.optim}: the CPU backend trains with AdamW")
+    advantage = args.algo.advantage
+    refuse(
+        getattr(advantage, "is_correction_level", "off") != "off" or getattr(advantage, "is_correction_enable", False),
+        "OpenRLHF's importance-sampling correction (--algo.advantage.is_correction_*) asks vLLM > 0.10.0 for "
+        "logprobs_mode, which the CPU rollout engine does not claim to be",
+    )
     refuse(args.ds.deepcompile, "--ds.deepcompile compiles DeepSpeed's engine, which the CPU backend does not run")
     world = args.actor.num_nodes * args.actor.num_gpus_per_node
     refuse(

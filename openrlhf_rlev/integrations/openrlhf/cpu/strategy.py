@@ -46,7 +46,7 @@ def _without_shm_comm_op():
     """DeepSpeed's comm backend, on its CPU accelerator, JIT-compiles a shared-memory all-reduce op (a C++ build with
     a compiler, minutes, a lock file a killed process leaves behind) used only by its inference all-reduce. Marked
     unavailable, the backend runs on plain torch.distributed (gloo), as it does where the op is not built."""
-    ops = getattr(openrlhf_deepspeed.deepspeed.ops, "__compatible_ops__")
+    ops = openrlhf_deepspeed.deepspeed.ops.__compatible_ops__
     original = ops.get(SHM_COMM_OP)
     ops[SHM_COMM_OP] = False
     try:
