@@ -222,6 +222,8 @@ def test_data_parallel_ranks_agree_and_match_one_rank_with_twice_the_accumulatio
     assert dual["output"].count("all 2 data-parallel ranks hold identical weights") >= 2  # after steps 1 and 2
     assert "all 1 data-parallel" not in single["output"]
     assert [e["rlev/correct"] for e in dual["log"]] == [e["rlev/correct"] for e in single["log"]]
-    moved = max_diff(initial, single["weights"])
-    assert moved > 1e-5
-    assert max_diff(dual["weights"], single["weights"]) < 1e-3 * moved
+    assert max_diff(initial, single["weights"]) > 1e-5
+    # L2 over all weights, as in test_a_global_scale_is_not_the_effect: Adam with eps 1e-15 turns the rounding noise
+    # of near-zero gradients into full-size steps on a few parameters (measured: L2 ratio 7e-6, largest single
+    # difference 1.5e-6 against a 2e-4 move, on 1% of the parameters)
+    assert l2_diff(dual["weights"], single["weights"]) < 1e-4 * l2_diff(initial, single["weights"])
