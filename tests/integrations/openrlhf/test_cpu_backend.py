@@ -182,6 +182,10 @@ def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers
         (["--ckpt.save_steps", "5"], "--ckpt.save_steps"),
         (["--ckpt.best_metric_key", "eval_x/h_acc"], "--ckpt.best_metric_key saves DeepSpeed states"),
         (["--train.async_enable", "--train.partial_rollout_enable"], "partial_rollout_enable pauses vLLM mid-request"),
+        (["--ds.deepcompile"], "--ds.deepcompile compiles DeepSpeed's engine"),
+        (["--algo.advantage.is_correction_level", "token"], "importance-sampling correction"),
+        (["--train.batch_size", "10", "--train.micro_batch_size", "4"], "DeepSpeed refuses this batch"),
+        (["--train.batch_size", "12", "--train.micro_batch_size", "4", "--actor.num_gpus_per_node", "2"], "x 2 actor"),
     ],
 )
 def test_cpu_launch_refuses_what_cannot_run_on_a_cpu_and_says_why(flags, reason):

@@ -10,7 +10,12 @@ device calls, and the NCCL weight sync (a state-dict copy).
 The policy is a 2-layer model on SmolLM2's tokenizer (tests/tiny_policy.py), biased so that about a quarter of
 its answers are right. Two steps of 4 prompts x 4 samples per run. Adam's eps is tiny and gradient clipping off,
 so that a global reward scale leaves the update exactly unchanged (clipping rescales each step by its own norm,
-which changes how Adam weighs one step against the next).
+which changes how Adam weighs one step against the next); the `reinforce` run keeps OpenRLHF's defaults for both.
+
+"Trained" always means "differs from the weights as the trainer loaded them": OpenRLHF loads the actor in bf16
+(`--ds.param_dtype`), so the fp32 file on disk differs from the trainer's start by rounding alone (~3e-3). The
+lr = 0 control run shows the comparison is exact: with no step size its saved weights equal the loaded ones bit for
+bit, while they differ from the fp32 file.
 """
 
 import json
@@ -20,19 +25,19 @@ import sys
 from pathlib import Path
 
 import pytest
-import tiny_policy  # tests/conftest.py puts tests/ on sys.path
+import tiny_policy
+import torch  # tests/conftest.py puts tests/ on sys.path
 
 from openrlhf_rlev.integrations.openrlhf.version_guard import openrlhf_version, release
 
 pytestmark = pytest.mark.slow
 
+# OpenRLHF's own defaults for clipping (--actor.max_norm 1.0) and Adam's eps: the flags train() passes are dropped.
+OPENRLHF_DEFAULTS = ("--actor.adam.eps", "--actor.max_norm")
+
 ESTIMATOR_FLAGS = {
-    "reinforce": [
-        "--algo.advantage.estimator",
-        "reinforce",
-        "--algo.kl.init_coef",
-        "0.01",
-    ],  # KL on: a reference model
+    # KL on (a reference model), OpenRLHF's default clipping and eps
+    "reinforce": ["--algo.advantage.estimator", "reinforce", "--algo.kl.init_coef", "0.01"],
     "rloo": ["--algo.advantage.estimator", "rloo"],
     "reinforce_baseline": ["--algo.advantage.estimator", "reinforce_baseline", "--algo.dynamic_filtering_enable"],
     "grpo_value": ["--algo.advantage.estimator", "group_norm", "--rlev.grpo", "value"],
@@ -59,15 +64,30 @@ def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
         "--data.apply_chat_template", "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4",
         "--train.batch_size", "16", "--train.micro_batch_size", "4", "--rollout.max_new_tokens", "8",
         "--data.max_len", "160", "--actor.adam.lr", "1e-4", "--actor.lr_scheduler", "constant",
-        "--actor.lr_warmup_ratio", "0", "--actor.adam.eps", "1e-15", "--actor.max_norm", "0", "--train.seed", "7", "--algo.kl.init_coef", "0",
-        *ESTIMATOR_FLAGS[estimator], *extra,
+        "--actor.lr_warmup_ratio", "0", "--actor.adam.eps", "1e-15", "--actor.max_norm", "0", "--train.seed", "7",
+        "--algo.kl.init_coef", "0", *ESTIMATOR_FLAGS[estimator], *extra,
     ]  # fmt: skip
+    if estimator == "reinforce":
+        argv = without(argv, OPENRLHF_DEFAULTS)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=root)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     return {"output": output, "log": log, "weights": weights(out / "model"), "dir": out}
+
+
+def without(argv: list, flags) -> list:
+    """argv minus each flag in `flags` and its value."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in flags:
+            skip = True
+        else:
+            out.append(token)
+    return out
 
 
 def weights(folder: Path) -> dict:
@@ -87,8 +107,15 @@ def max_diff(a: dict, b: dict) -> float:
 
 
 @pytest.fixture(scope="module")
-def initial(setup):
+def on_disk(setup):
+    """The tiny model's fp32 file."""
     return weights(setup[1])
+
+
+@pytest.fixture(scope="module")
+def initial(on_disk):
+    """The weights as the trainer loaded them: the file in bf16 (`--ds.param_dtype` default), trained in fp32."""
+    return {name: tensor.to(torch.bfloat16).to(torch.float32) for name, tensor in on_disk.items()}
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +149,15 @@ def test_two_rlev_steps_train_and_log(setup, runs, initial, estimator):
         for key in ("rlev/correct", "rlev/value", "rlev/value_x_correct", "rlev/scale", "policy_loss"):
             assert key in entry, (key, sorted(entry))
         assert "timing/step_total" in entry and "rollout/response_length_mean" in entry
-    assert 0 < max_diff(initial, run["weights"]), "the policy did not change"
+    assert max_diff(initial, run["weights"]) > 0, "the policy did not change"  # lr = 0 gives exactly 0 (below)
     assert f"RLEV step {steps[-1]}/2" in run["output"] and "H-Acc" in run["output"]
     # The final model is a HF folder, as OpenRLHF saves it.
     assert (run["dir"] / "model" / "config.json").is_file() and (run["dir"] / "model" / "tokenizer.json").is_file()
     if estimator == "reinforce":  # KL on: the reference model runs, and after the first update KL is non-zero
         assert "ReferenceModelActor" in run["output"]
         assert train_lines[0]["kl"] == 0.0 and train_lines[1]["kl"] != 0.0
+        # OpenRLHF's default clipping cut a step: the norm before clipping (what is logged) exceeded --actor.max_norm 1
+        assert any(e["actor_grad_norm"] > 1.0 for e in train_lines), [e["actor_grad_norm"] for e in train_lines]
     else:
         assert "ReferenceModelActor" not in run["output"]
     if estimator == "grpo_value":
@@ -166,14 +195,35 @@ def test_a_global_scale_is_not_the_effect(runs):
 
 
 def test_stock_group_norm_cancels_the_value(runs, initial):
+    """Both runs trained (against the loaded weights, which lr = 0 leaves exactly), and trained alike."""
     rlev, none = runs("grpo_stock-rlev", "grpo_stock"), runs("grpo_stock-none", "grpo_stock", "none")
     moved = max_diff(initial, none["weights"])
-    assert moved > 0
+    assert moved > 1e-5 and max_diff(initial, rlev["weights"]) > 1e-5
+    assert rlev["log"][0]["rlev/scale"] > 1.0 and none["log"][0]["rlev/scale"] == 1.0  # the rewards did differ
     assert max_diff(rlev["weights"], none["weights"]) < 1e-3 * moved
 
 
-def test_same_flags_and_seed_give_bit_identical_weights(setup, runs):
-    first = runs("rloo-rlev", "rloo")
-    again = train(setup, "rloo-rlev-again", "rloo")
-    assert max_diff(first["weights"], again["weights"]) == 0.0
-    assert [e["rlev/correct"] for e in first["log"]] == [e["rlev/correct"] for e in again["log"]]
+def test_lr_0_leaves_the_loaded_weights_bit_for_bit(runs, initial, on_disk):
+    """The control for every "trained" assertion: the same run with no step size is the loaded model exactly, and
+    it differs from the fp32 file on disk (a comparison with the file would pass without any training)."""
+    still = runs("rloo-lr0", "rloo", extra=["--actor.adam.lr", "0"])
+    assert [e["global_step"] for e in still["log"] if e["kind"] == "train"] == [1, 2]
+    assert max_diff(initial, still["weights"]) == 0.0
+    assert max_diff(on_disk, still["weights"]) > 1e-4
+    assert max_diff(initial, runs("rloo-rlev", "rloo")["weights"]) > 1e-5
+
+
+def test_data_parallel_ranks_agree_and_match_one_rank_with_twice_the_accumulation(runs, initial):
+    """Two actor processes (gloo), each accumulating 2 micro-batches of 4, against one process accumulating 4: the
+    same 16 samples per step, so the same update up to the order of float sums. The backend's weight sync compares
+    the ranks' weight hashes at every step and stops the run if they differ; the log shows they agreed."""
+    single = runs("rloo-rlev", "rloo")
+    dual = runs("rloo-rlev-dp2", "rloo", extra=["--actor.num_gpus_per_node", "2"])
+    assert dual["output"].count("all 2 data-parallel ranks hold identical weights") >= 2  # after steps 1 and 2
+    assert "all 1 data-parallel" not in single["output"]
+    assert [e["rlev/correct"] for e in dual["log"]] == [e["rlev/correct"] for e in single["log"]]
+    assert max_diff(initial, single["weights"]) > 1e-5
+    # L2 over all weights, as in test_a_global_scale_is_not_the_effect: Adam with eps 1e-15 turns the rounding noise
+    # of near-zero gradients into full-size steps on a few parameters (measured: L2 ratio 7e-6, largest single
+    # difference 1.5e-6 against a 2e-4 move, on 1% of the parameters)
+    assert l2_diff(dual["weights"], single["weights"]) < 1e-4 * l2_diff(initial, single["weights"])

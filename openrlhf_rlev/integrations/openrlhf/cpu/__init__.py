@@ -6,10 +6,15 @@ executor, experience maker, replay buffer, policy loss, `Actor` and KL controlle
 
 - vLLM's rollout engine -> `engine.CPURolloutEngine`, a Ray actor with the methods OpenRLHF calls on it; it runs
   OpenRLHF's own agent executor and samples with transformers (`sampling`).
-- `DeepspeedStrategy` -> `strategy.CPUStrategy`: gloo, torch AdamW, DeepSpeed's gradient accumulation and clipping.
+- `DeepspeedStrategy` -> `strategy.CPUStrategy`: OpenRLHF's own methods with the device mesh on the CPU, and
+  `deepspeed.initialize` answered by `ds_engine.initialize` (torch AdamW, DeepSpeed's batch rule, accumulation
+  and clipping, read from the DeepSpeed config OpenRLHF builds).
 - The NCCL weight sync to the engines -> a state-dict copy through Ray (`weight_sync`).
 - `torch.cuda` device calls -> the CPU, in the CPU backend's own processes only (`device`).
 - `vllm` and `flash_attn` imports -> import-only modules (`shims`) when the real packages are absent.
+
+One difference is a choice, not a CUDA limit: weights, forward and backward are float32, where a GPU run computes
+in bf16 (DeepSpeed's bf16 mode, vLLM's bf16 weights); see docs/cpu.md for why and what it changes.
 
 `install` wires these in: `install.driver` in the launcher's process, `install.worker` from the Ray setup hook.
 """

@@ -1,4 +1,11 @@
-"""DeepSpeed's engine, the part OpenRLHF's trainer and strategy use, for one CPU process.
+"""`deepspeed.initialize` and the slice of DeepSpeed's engine OpenRLHF's trainer and strategy use, for one CPU process.
+
+`initialize` takes what OpenRLHF's `DeepspeedStrategy` passes to `deepspeed.initialize` and reads the DeepSpeed
+config as DeepSpeed does: the batch sizes go through DeepSpeed's own `DeepSpeedConfig` (so a batch DeepSpeed
+refuses, `train_batch_size != micro_batch x accumulation x world size`, is refused here with DeepSpeed's message),
+the optimizer is torch's AdamW with the config's parameters over the strategy's parameter groups, clipping is the
+config's `gradient_clipping`, and the LR schedule is OpenRLHF's own factory called on that optimizer. Weights are
+float32 (see `initialize`).
 
 `backward` scales the loss by 1/gas, as DeepSpeed does (OpenRLHF >= 0.10.4 pre-compensates exactly that in its loss), `step` steps the
 optimizer and the LR schedule only at the gradient-accumulation boundary, after averaging gradients over
@@ -54,3 +61,40 @@ class CPUEngine(nn.Module):
 
     def get_global_grad_norm(self):
         return self._grad_norm
+
+
+def initialize(model=None, optimizer=None, model_parameters=None, lr_scheduler=None, config=None, **_):
+    """`deepspeed.initialize(...)` as OpenRLHF calls it -> (engine, optimizer, None, lr_scheduler), on a CPU.
+
+    The model is trained and run in float32 whatever the config's `bf16` says: DeepSpeed's bf16 mode computes the
+    forward and backward in bf16 and keeps float32 master weights in its optimizer; here the float32 weights are
+    the model's own (one copy, no bf16 rounding of activations or gradients; see docs/cpu.md). ZeRO settings do not
+    apply (one process holds everything); data-parallel gradients are averaged over gloo as DeepSpeed averages
+    them over NCCL.
+    """
+    from deepspeed.runtime.config import DeepSpeedConfig
+
+    if optimizer is not None:
+        raise ValueError(
+            "the CPU backend builds the optimizer from the DeepSpeed config, as OpenRLHF asks DeepSpeed to"
+        )
+    batch = DeepSpeedConfig(config)  # DeepSpeed's batch rule; raises AssertionError on an inconsistent batch
+    model.float()
+    if model_parameters is None:  # an eval model (reference, reward): no optimizer
+        return CPUEngine(model, gas=batch.gradient_accumulation_steps), None, None, None
+    optim = config.get("optimizer", {})
+    if optim.get("type") != "AdamW":
+        raise ValueError(f"the CPU backend trains with AdamW only, not the DeepSpeed optimizer {optim.get('type')}")
+    params = optim["params"]
+    adamw = torch.optim.AdamW(
+        model_parameters,
+        lr=params["lr"],
+        betas=tuple(params["betas"]),
+        eps=params["eps"],
+        weight_decay=params["weight_decay"],
+    )
+    scheduler = lr_scheduler(adamw) if callable(lr_scheduler) else lr_scheduler
+    engine = CPUEngine(
+        model, adamw, scheduler, gas=batch.gradient_accumulation_steps, max_norm=batch.gradient_clipping
+    )
+    return engine, adamw, None, scheduler

@@ -19,28 +19,55 @@ CPU_ENV = "OPENRLHF_RLEV_CPU"
 SEED_ENV = "OPENRLHF_RLEV_CPU_SEED"
 PPO_ACTOR_MODULE = "openrlhf.trainer.ray.ppo_actor"
 
-# The OpenRLHF code the backend calls into, replaces, or mirrors the interface of.
+# The OpenRLHF code the backend calls into, replaces, or mirrors the interface of. A change to any of these in a new
+# OpenRLHF release is a change the backend must be re-checked against, so each is named here.
 FUNCTIONS = (
+    # The launcher runs OpenRLHF's train(); `driver` swaps two names it looks up (get_strategy, RolloutRayActor).
     ("cli/train_ppo_ray.py", "train"),
+    ("utils/utils.py", "get_strategy"),
+    # The rollout engine: engine.CPURolloutEngine replaces RolloutRayActor (same constructor arguments, executor
+    # choice and methods), runs its generate_responses with a Sampler standing in for `generate`, and is built by
+    # create_vllm_engines, called by the samples generator's dispatch and batch_vllm_engine_call.
+    ("trainer/ray/vllm_engine.py", "RolloutRayActor.__init__"),
+    ("trainer/ray/vllm_engine.py", "RolloutRayActor.generate"),
     ("trainer/ray/vllm_engine.py", "RolloutRayActor.generate_responses"),
+    ("trainer/ray/vllm_engine.py", "RolloutRayActor.get_num_unfinished_requests"),
+    ("trainer/ray/vllm_engine.py", "RolloutRayActor.reset_prefix_cache"),
+    ("trainer/ray/vllm_engine.py", "RolloutRayActor.sleep"),
+    ("trainer/ray/vllm_engine.py", "RolloutRayActor.wake_up"),
+    ("trainer/ray/vllm_engine.py", "_load_agent_executor"),
     ("trainer/ray/vllm_engine.py", "create_vllm_engines"),
+    ("trainer/ray/vllm_engine.py", "batch_vllm_engine_call"),
+    ("trainer/ppo_utils/samples_generator.py", "SamplesGenerator._dispatch_prompts_to_vllm"),
+    ("utils/agent.py", "SingleTurnAgentExecutor.__init__"),
     ("utils/agent.py", "SingleTurnAgentExecutor.execute"),
+    # The weight sync: weight_sync replaces these two methods of the policy trainer.
     ("trainer/ray/ppo_actor.py", "ActorPPOTrainer.__init__"),
+    ("trainer/ray/ppo_actor.py", "ActorPPOTrainer._init_vllm_sync_group"),
     ("trainer/ray/ppo_actor.py", "ActorPPOTrainer.broadcast_to_vllm"),
     ("trainer/ray/ppo_actor.py", "PolicyModelActor.init_model_from_pretrained"),
+    # The strategy: CPUStrategy runs these with their CUDA calls redirected (strategy.py), and ds_engine stands in
+    # for the DeepSpeed engine they build from the train/eval configs below.
+    ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.__init__"),
     ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.setup_distributed"),
     ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.prepare"),
+    ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy._get_model_parameters"),
     ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy._ds_init_train_model"),
     ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy._ds_init_eval_model"),
+    ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.get_ds_train_config"),
+    ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.get_ds_eval_config"),
     ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.backward"),
     ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.optimizer_step"),
-    ("utils/utils.py", "get_strategy"),
+    ("utils/deepspeed/deepspeed.py", "DeepspeedStrategy.moving_average"),
+    ("utils/deepspeed/deepspeed_utils.py", "get_train_ds_config"),
+    ("utils/deepspeed/deepspeed_utils.py", "get_eval_ds_config"),
 )
+# Computed from each release's wheel (PyPI) with scripts/fingerprints.py; CI checks the installed ones.
 TESTED = {
-    "82c50fb9291f680c462520ab221a077b21948ffb7bbed490b302727d6af374d3": "openrlhf 0.10.2/0.10.3",
-    "205136d9d6c89a08aae2fb70e3a0d3c09fdfe173ce6e2f1de2f4148fffaa5588": "openrlhf 0.10.4",
-    "ec7bfd8a999c0cf53d39dae3924b70f50561043a225b261fff75269f2fc3dada": "openrlhf 0.11.0/0.11.1",
-    "80a71ffc54c6b3b6b3c558d731bd9988108de36cf62a80e802991cdb2376c205": "openrlhf 0.11.2",
+    "f9fe4d307da6b5708636655b90a6bbec248dcbfc0eb006e06fdc98b47498bb07": "openrlhf 0.10.2/0.10.3",
+    "7549b045bbfc018d6cf6425006232f7c53550259d351940f0af010c19bd6a0ac": "openrlhf 0.10.4",
+    "d17655375350b84b764eeef16f484fab776237b27e26d9f1e69426de592c396d": "openrlhf 0.11.0/0.11.1",
+    "96d1408466c8840c71aa9d3530e5288898f6240317922261e7fdaee7776267eb": "openrlhf 0.11.2",
 }
 
 

@@ -69,6 +69,20 @@ def problems(args) -> list[str]:
         f"--ds.attn_implementation {args.ds.attn_implementation} needs CUDA; use sdpa or eager",
     )
     refuse(args.actor.optim != "adam", f"--actor.optim {args.actor.optim}: the CPU backend trains with AdamW")
+    advantage = args.algo.advantage
+    refuse(
+        getattr(advantage, "is_correction_level", "off") != "off" or getattr(advantage, "is_correction_enable", False),
+        "OpenRLHF's importance-sampling correction (--algo.advantage.is_correction_*) asks vLLM > 0.10.0 for "
+        "logprobs_mode, which the CPU rollout engine does not claim to be",
+    )
+    refuse(args.ds.deepcompile, "--ds.deepcompile compiles DeepSpeed's engine, which the CPU backend does not run")
+    world = args.actor.num_nodes * args.actor.num_gpus_per_node
+    refuse(
+        # DeepSpeed's own rule (DeepSpeedConfig._batch_assertion), which refuses such a run on GPUs at start-up too
+        not args.train.dynamic_batch_enable and args.train.batch_size % (args.train.micro_batch_size * world) != 0,
+        f"--train.batch_size {args.train.batch_size} is not --train.micro_batch_size {args.train.micro_batch_size} "
+        f"x {world} actor process(es) x a whole number of accumulation steps; DeepSpeed refuses this batch",
+    )
     refuse(args.ckpt.load_enable, "--ckpt.load_enable resumes DeepSpeed states, which CPU runs do not write")
     refuse(
         args.ckpt.save_steps not in (-1, float("inf")),
