@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import ray
 import torch
 
-from openrlhf_rlev.integrations.openrlhf.cpu import shims
+from openrlhf_rlev.integrations.openrlhf.cpu import device, shims
 from openrlhf_rlev.integrations.openrlhf.cpu.sampling import sample
 
 BATCH_ENV = "RLEV_CPU_BATCH"  # "0": one prompt per engine call, as before batching (benchmarks compare the two)
@@ -249,6 +249,7 @@ class CPURolloutEngine:
     def __init__(
         self, *args, model, seed=0, dtype="bfloat16", agent_func_path=None, remote_rm_url=None, logprobs_mode=None, **_
     ):
+        torch.set_num_threads(device.share("generation"))  # the engines generate at the same time
         # As RolloutRayActor: the executor is OpenRLHF's, chosen the same way.
         if agent_func_path:
             executor = vllm_engine._load_agent_executor(agent_func_path)

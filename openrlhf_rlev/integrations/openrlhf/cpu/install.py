@@ -19,6 +19,7 @@ CPU_ENV = "OPENRLHF_RLEV_CPU"
 SEED_ENV = "OPENRLHF_RLEV_CPU_SEED"
 PPO_ACTOR_MODULE = "openrlhf.trainer.ray.ppo_actor"
 SAMPLES_GENERATOR_MODULE = "openrlhf.trainer.ppo_utils.samples_generator"
+ACTOR_MODEL_MODULE = "openrlhf.models.actor"
 
 # The OpenRLHF code the backend calls into, replaces, or mirrors the interface of.
 FUNCTIONS = (
@@ -108,4 +109,5 @@ def worker() -> dict:
         seed_process(int(seed))
     sync = import_hooks.after_import(PPO_ACTOR_MODULE, _patch_policy_trainer)
     batching = import_hooks.after_import(SAMPLES_GENERATOR_MODULE, _patch_samples_generator)
-    return {"shims": installed, "threads": threads, "weight_sync": sync, "batched_dispatch": batching}
+    split = import_hooks.after_import(ACTOR_MODEL_MODULE, device.split_actor_threads)
+    return {"shims": installed, "threads": threads, "weight_sync": sync, "batched_dispatch": batching, "split": split}

@@ -4,6 +4,7 @@ The flags stay OpenRLHF's and pass through its real parser. Only flags the user 
 a given flag that cannot work on a CPU is refused with the reason, never silently changed.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -86,6 +87,13 @@ def ray_resources(args) -> dict:
     if args.algo.kl.init_coef > 0:
         gpus += args.ref.num_nodes * args.ref.num_gpus_per_node
     return {"num_gpus": gpus, "num_cpus": gpus + 2, "include_dashboard": False}
+
+
+def concurrency(args) -> str:
+    """How many processes of each role compute at once (for `device.share`): the JSON the workers read."""
+    refs = args.ref.num_nodes * args.ref.num_gpus_per_node if args.algo.kl.init_coef > 0 else 0
+    engines = args.vllm.num_engines * args.vllm.tensor_parallel_size
+    return json.dumps({"engine": engines, "actor": args.actor.num_nodes * args.actor.num_gpus_per_node, "ref": refs})
 
 
 def cache_dir() -> str:
