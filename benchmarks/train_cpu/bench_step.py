@@ -102,6 +102,11 @@ def run_openrlhf(opts, workdir: Path, batched: bool) -> dict:
         "step": sum(parts.values()),
         **parts,
         "wall_with_startup": wall,
+        "engine_calls": [
+            line.split("RLEV CPU engine: ", 1)[1]
+            for line in (done.stdout + done.stderr).splitlines()
+            if "RLEV CPU engine: " in line
+        ],
         "acc": step.get("rlev/correct"),
         "response_length": step.get("rollout/response_length_mean"),
     }

@@ -253,3 +253,28 @@ def test_unsupported_sampling_params_are_refused_not_ignored(sampler):
     bad = WithIgnoreEos(max_tokens=4, ignore_eos=True)
     with pytest.raises(NotImplementedError, match="ignore_eos"):
         generate(sampler, (PROMPT, bad))
+
+
+def test_samples_generator_takes_prompts_in_the_order_it_sent_them(monkeypatch):
+    """Ray's wait picks among ready refs by hash order; all prompts of a batch are ready at once, so OpenRLHF's
+    collecting loop would order experiences (and so micro-batches and their float sums) differently each run."""
+    ready_now = {"a", "b", "c"}
+
+    def hash_order_wait(refs, *, num_returns=1, timeout=None, **kwargs):
+        ready = sorted((r for r in refs if r in ready_now), reverse=True)[:num_returns]
+        return ready, [r for r in refs if r not in ready]
+
+    monkeypatch.setattr(engine.ray, "wait", hash_order_wait)
+    in_order = engine.InOrderRay()
+    assert engine.ray.wait(["a", "b", "c"], num_returns=1) == (["c"], ["a", "b"])  # what OpenRLHF would take
+    assert in_order.wait(["a", "b", "c"], num_returns=1, timeout=10.0) == (["a"], ["b", "c"])
+    ready_now = {"b"}
+    assert in_order.wait(["a", "b"], num_returns=1, timeout=0.1) == ([], ["a", "b"])  # a is first: wait for it
+    assert in_order.get is engine.ray.get
+
+    module = type("M", (), {"SamplesGenerator": type("S", (), {"_dispatch_prompts_to_vllm": lambda self: []})})
+    module.ray = engine.ray
+    engine.patch_samples_generator(module)
+    engine.patch_samples_generator(module)  # idempotent
+    assert isinstance(module.ray, engine.InOrderRay)
+    assert module.SamplesGenerator._dispatch_prompts_to_vllm.__wrapped__.__name__ == "<lambda>"

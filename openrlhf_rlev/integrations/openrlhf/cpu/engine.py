@@ -15,8 +15,8 @@ runs for every prompt at once, and the sampler waits until every unfinished samp
 samples them as one batch (grouped by sampling params). `RLEV_CPU_BATCH=0` turns this off (one prompt at a time).
 
 Determinism: the actor is a plain (synchronous) Ray actor, which Ray runs in submission order; a batch is what one
-dispatch sent, and its returns are stored in prompt order, so OpenRLHF's SamplesGenerator (which collects prompts in
-the order they complete) sees them in the order it sent them. Each sample draws from its own generator, seeded from
+dispatch sent; OpenRLHF's SamplesGenerator collects prompts as they complete (`ray.wait`), and here takes them in
+the order it sent them (`InOrderRay`). Each sample draws from its own generator, seeded from
 (engine seed, weight version, prompt, sample number of that prompt), whatever else is in the batch. Together: the
 same flags and seed give the same rollouts in the same order, and so the same weights.
 """
@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import hashlib
 import os
+import time
 from dataclasses import dataclass, field
 
 import ray
@@ -150,6 +151,7 @@ class Sampler:
         self.queue: list = []
         self.unfinished = 0  # samples of the running batch whose executor has not returned
         self.flush_scheduled = False
+        self.batches = 0  # sampling batches run (for the engine's log line)
 
     async def run(self, calls: list[dict]) -> list:
         """OpenRLHF's generate_responses for every call (one prompt each), sampled together."""
@@ -204,6 +206,7 @@ class Sampler:
         return sample_seed(self.seed, self.version, prompt, number)
 
     def _sample(self, group: list) -> list:
+        self.batches += 1
         params = group[0][1]
         refuse_unsupported(params)
         logprobs = self.logprobs if params.logprobs is not None else None
@@ -263,7 +266,13 @@ class CPURolloutEngine:
 
     def generate_batch(self, calls: list[dict]):
         """Several generate_responses calls (keyword arguments each), sampled together; one Ray return per call."""
+        started, batches = time.perf_counter(), self.sampler.batches
         results = asyncio.run(self.sampler.run(calls))
+        samples = sum(len(r) for r in results)
+        print(
+            f"RLEV CPU engine: {len(calls)} prompt(s), {samples} sample(s) in {self.sampler.batches - batches} "
+            f"sampling batch(es), {time.perf_counter() - started:.1f} s"
+        )
         return results[0] if len(calls) == 1 else results
 
     def get_num_unfinished_requests(self) -> int:
@@ -335,11 +344,32 @@ def batch_dispatch(dispatch):
     return dispatch_in_batches
 
 
-def patch_dispatch(samples_generator_module) -> None:
-    """Install `batch_dispatch` on `openrlhf.trainer.ppo_utils.samples_generator.SamplesGenerator` (idempotent)."""
-    cls = samples_generator_module.SamplesGenerator
+class InOrderRay:
+    """`ray` as SamplesGenerator sees it, except that `wait(refs, num_returns=1)` hands back refs in the order they
+    were dispatched. Ray's own wait picks among several ready refs by hash order, which differs between runs: the
+    prompts of a batch are all ready at once, and the experiences (and so the micro-batches and their float sums)
+    would come in a different order each run."""
+
+    def __getattr__(self, name):
+        return getattr(ray, name)
+
+    @staticmethod
+    def wait(refs, *, num_returns=1, timeout=None, **kwargs):
+        refs = list(refs)
+        if num_returns != 1 or not refs:
+            return ray.wait(refs, num_returns=num_returns, timeout=timeout, **kwargs)
+        ready, _ = ray.wait(refs[:1], num_returns=1, timeout=timeout, **kwargs)
+        return (refs[:1], refs[1:]) if ready else ([], refs)
+
+
+def patch_samples_generator(module) -> None:
+    """In `openrlhf.trainer.ppo_utils.samples_generator` (idempotent): `batch_dispatch` on
+    `SamplesGenerator._dispatch_prompts_to_vllm`, and `InOrderRay` as the module's `ray`."""
+    cls = module.SamplesGenerator
     if not getattr(cls._dispatch_prompts_to_vllm, "__rlev_cpu_batch__", False):
         cls._dispatch_prompts_to_vllm = batch_dispatch(cls._dispatch_prompts_to_vllm)
+    if not isinstance(module.ray, InOrderRay):
+        module.ray = InOrderRay()
 
 
 def remote_class():

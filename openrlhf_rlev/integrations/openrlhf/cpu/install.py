@@ -81,7 +81,7 @@ def _patch_policy_trainer(module) -> None:
 def _patch_samples_generator(module) -> None:
     from openrlhf_rlev.integrations.openrlhf.cpu import engine
 
-    engine.patch_dispatch(module)
+    engine.patch_samples_generator(module)
 
 
 def seed_process(seed: int) -> None:
