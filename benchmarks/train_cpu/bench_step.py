@@ -44,7 +44,7 @@ def options(argv=None):
     parser.add_argument("--temperature", type=float, default=0.6)
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--arms", default="sampler,openrlhf,openrlhf-per-prompt,trl")
+    parser.add_argument("--arms", default="openrlhf,trl,sampler,openrlhf-per-prompt")
     parser.add_argument("--repeats", type=int, default=2, help="sampler arm: runs of each sampler (best is kept)")
     parser.add_argument("--baseline-rev", default="main", help="git revision whose sampler is 'today's' generation")
     parser.add_argument("--out", type=Path, help="write every measurement here as JSON")
@@ -275,6 +275,10 @@ def main(argv=None) -> int:
                 results[arm] = run_openrlhf(opts, Path(tmp), batched=arm == "openrlhf")
             else:
                 raise SystemExit(f"unknown arm {arm!r}")
+            if opts.out:  # after every arm: a run cut short keeps what it measured
+                opts.out.parent.mkdir(parents=True, exist_ok=True)
+                opts.out.write_text(json.dumps(results, indent=2) + "\n")
+            print(f"{arm}: {json.dumps(results[arm])}", file=sys.stderr, flush=True)
     results["machine"]["load_after"] = os.getloadavg()
     print(report(results))
     if opts.out:
