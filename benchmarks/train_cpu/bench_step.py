@@ -132,7 +132,7 @@ def trl_worker(opts) -> dict:
         output_dir=tempfile.mkdtemp(prefix="bench-trl-"), per_device_train_batch_size=opts.micro,
         gradient_accumulation_steps=batch // opts.micro, num_generations=opts.samples,
         max_completion_length=opts.max_new_tokens, temperature=opts.temperature, learning_rate=opts.lr,
-        lr_scheduler_type="constant", warmup_ratio=0.0, beta=0.0, max_steps=1, use_cpu=True, bf16=False,
+        lr_scheduler_type="constant", warmup_steps=0, beta=0.0, max_steps=1, use_cpu=True, bf16=False,
         report_to="none", logging_steps=1, save_strategy="no", seed=opts.seed, disable_tqdm=True,
         shuffle_dataset=False,
     )  # fmt: skip
