@@ -401,6 +401,7 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     env = {**launch.worker_env, **launch.secret_env}
     if launch.cpu:
         env[cpu_install.SEED_ENV] = str(parsed.args.train.seed)
+        env[cpu_install.device.CONCURRENCY_ENV] = cpu_launch.concurrency(parsed.args)
     init_kwargs = runtime_env.ray_init_kwargs(openrlhf_init, env)
     try:
         init_kwargs = runtime_env.reconcile_with_job(init_kwargs, environ)

@@ -1,5 +1,6 @@
-"""The CPU backend's parts, one at a time: sampler, engine optimizer step, shims, device redirection, version guard,
-launcher defaults and refusals. The end-to-end runs through OpenRLHF's loop are in test_train_cpu.py."""
+"""The CPU backend's parts, one at a time: engine optimizer step, shims, device redirection, version guard, launcher
+defaults and refusals (the sampler and rollout engine: test_cpu_sampling.py). The end-to-end runs through
+OpenRLHF's loop are in test_train_cpu.py."""
 
 import json
 import shutil
@@ -12,48 +13,6 @@ import torch
 from openrlhf_rlev.integrations.openrlhf import launcher, version_guard
 from openrlhf_rlev.integrations.openrlhf.cpu import install
 from openrlhf_rlev.integrations.openrlhf.cpu.ds_engine import CPUEngine
-from openrlhf_rlev.integrations.openrlhf.cpu.sampling import sample
-
-PROMPT = [3, 14, 15, 9, 26]
-
-
-def test_sampling_is_reproducible_per_seed_and_independent_of_row_order(model):
-    a = sample(model, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
-    b = sample(model, PROMPT, [1, 2, 3], max_tokens=12, eos_ids=set())
-    swapped = sample(model, PROMPT, [3, 2, 1], max_tokens=12, eos_ids=set())
-    assert [c.token_ids for c in a] == [c.token_ids for c in b]
-    assert [c.token_ids for c in a] == [c.token_ids for c in reversed(swapped)]
-    assert len({tuple(c.token_ids) for c in a}) > 1  # different seeds, different samples
-    assert all(c.finish_reason == "length" and len(c.token_ids) == 12 for c in a)
-
-
-def test_greedy_top_k_1_and_tiny_top_p_all_pick_the_argmax(model):
-    ids = torch.tensor([PROMPT])
-    expected = []
-    for _ in range(6):
-        with torch.no_grad():
-            token = int(model(ids).logits[0, -1].argmax())
-        expected.append(token)
-        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
-    greedy = sample(model, PROMPT, [0], max_tokens=6, eos_ids=set(), temperature=0)[0].token_ids
-    top_k = sample(model, PROMPT, [5], max_tokens=6, eos_ids=set(), top_k=1)[0].token_ids
-    top_p = sample(model, PROMPT, [5], max_tokens=6, eos_ids=set(), top_p=1e-6)[0].token_ids
-    assert greedy == top_k == top_p == expected
-
-
-def test_eos_stops_and_is_kept_and_min_tokens_masks_it(model):
-    everything_but_7 = set(range(model.config.vocab_size)) - {7}
-    stopped = sample(model, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7)[0]
-    assert stopped.finish_reason == "stop" and len(stopped.token_ids) == 1 and stopped.token_ids[0] != 7
-    held = sample(model, PROMPT, [4], max_tokens=10, eos_ids=everything_but_7, min_tokens=3)[0]
-    assert held.token_ids[:3] == [7, 7, 7] and held.finish_reason == "stop" and len(held.token_ids) == 4
-
-
-def test_logprobs_are_those_of_the_tempered_distribution(model):
-    out = sample(model, PROMPT, [9], max_tokens=1, eos_ids=set(), temperature=0.7, want_logprobs=True)[0]
-    with torch.no_grad():
-        logits = model(torch.tensor([PROMPT])).logits[0, -1].float() / 0.7
-    assert out.logprobs[0] == pytest.approx(float(torch.log_softmax(logits, -1)[out.token_ids[0]]), abs=1e-5)
 
 
 def _grads(model, batches, scale=1.0):

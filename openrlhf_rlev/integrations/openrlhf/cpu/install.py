@@ -18,6 +18,8 @@ from openrlhf_rlev.integrations.openrlhf.cpu import device, shims
 CPU_ENV = "OPENRLHF_RLEV_CPU"
 SEED_ENV = "OPENRLHF_RLEV_CPU_SEED"
 PPO_ACTOR_MODULE = "openrlhf.trainer.ray.ppo_actor"
+SAMPLES_GENERATOR_MODULE = "openrlhf.trainer.ppo_utils.samples_generator"
+ACTOR_MODEL_MODULE = "openrlhf.models.actor"
 
 # The OpenRLHF code the backend calls into, replaces, or mirrors the interface of. A change to any of these in a new
 # OpenRLHF release is a change the backend must be re-checked against, so each is named here.
@@ -103,6 +105,12 @@ def _patch_policy_trainer(module) -> None:
     weight_sync.patch(module)
 
 
+def _patch_samples_generator(module) -> None:
+    from openrlhf_rlev.integrations.openrlhf.cpu import engine
+
+    engine.patch_samples_generator(module)
+
+
 def seed_process(seed: int) -> None:
     """Seed every global RNG at worker start. OpenRLHF seeds its model processes (strategy.setup_distributed) but
     not the PPO trainer, whose prompt dataloader shuffles from torch's global generator; without this the prompt
@@ -127,4 +135,6 @@ def worker() -> dict:
     if seed is not None:
         seed_process(int(seed))
     sync = import_hooks.after_import(PPO_ACTOR_MODULE, _patch_policy_trainer)
-    return {"shims": installed, "threads": threads, "weight_sync": sync}
+    batching = import_hooks.after_import(SAMPLES_GENERATOR_MODULE, _patch_samples_generator)
+    split = import_hooks.after_import(ACTOR_MODEL_MODULE, device.split_actor_threads)
+    return {"shims": installed, "threads": threads, "weight_sync": sync, "batched_dispatch": batching, "split": split}

@@ -4,6 +4,7 @@ The flags stay OpenRLHF's and pass through its real parser. Only flags the user 
 a given flag that cannot work on a CPU is refused with the reason, never silently changed.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -124,6 +125,13 @@ def cluster_problem(slots: int) -> str | None:
         f"reference) but the cluster has {have:g}: start its nodes with `ray start ... --num-gpus N` (on a CPU "
         f"node these are process slots, not devices)"
     )
+
+
+def concurrency(args) -> str:
+    """How many processes of each role compute at once (for `device.share`): the JSON the workers read."""
+    refs = args.ref.num_nodes * args.ref.num_gpus_per_node if args.algo.kl.init_coef > 0 else 0
+    engines = args.vllm.num_engines * args.vllm.tensor_parallel_size
+    return json.dumps({"engine": engines, "actor": args.actor.num_nodes * args.actor.num_gpus_per_node, "ref": refs})
 
 
 def cache_dir() -> str:

@@ -14,8 +14,9 @@ import types
 from dataclasses import dataclass
 
 ORIGIN = "openrlhf-rlev CPU backend (import-only shim)"
-# A PEP 440 version that reads as what it is; OpenRLHF compares vllm.__version__ in a few places.
-VLLM_VERSION = "0.0.0+rlevcpu"
+# A PEP 440 version that reads as what it is; OpenRLHF compares vllm.__version__ in a few places, and
+# create_vllm_engines asserts > 0.10.0 before it passes logprobs_mode (which the CPU engine honours).
+VLLM_VERSION = "0.10.1+rlevcpu"
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SamplingParams:
     skip_special_tokens: bool = True
     logprobs: int | None = None
     seed: int | None = None
+    stop_token_ids: list[int] | None = None
 
 
 def _unavailable(name: str):
