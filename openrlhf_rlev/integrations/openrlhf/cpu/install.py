@@ -41,6 +41,10 @@ FUNCTIONS = (
     ("trainer/ray/vllm_engine.py", "create_vllm_engines"),
     ("trainer/ray/vllm_engine.py", "batch_vllm_engine_call"),
     ("trainer/ppo_utils/samples_generator.py", "SamplesGenerator._dispatch_prompts_to_vllm"),
+    # engine.patch_samples_generator batches the dispatch and hands refs back in the order sent (InOrderRay), which
+    # relies on _generate_vllm's ray.wait loop; device.share wraps Actor.forward to split the cores by phase.
+    ("trainer/ppo_utils/samples_generator.py", "SamplesGenerator._generate_vllm"),
+    ("models/actor.py", "Actor.forward"),
     ("utils/agent.py", "SingleTurnAgentExecutor.__init__"),
     ("utils/agent.py", "SingleTurnAgentExecutor.execute"),
     # The weight sync: weight_sync replaces these two methods of the policy trainer.
@@ -66,10 +70,11 @@ FUNCTIONS = (
 )
 # Computed from each release's wheel (PyPI) with scripts/fingerprints.py; CI checks the installed ones.
 TESTED = {
-    "f9fe4d307da6b5708636655b90a6bbec248dcbfc0eb006e06fdc98b47498bb07": "openrlhf 0.10.2/0.10.3",
-    "7549b045bbfc018d6cf6425006232f7c53550259d351940f0af010c19bd6a0ac": "openrlhf 0.10.4",
-    "d17655375350b84b764eeef16f484fab776237b27e26d9f1e69426de592c396d": "openrlhf 0.11.0/0.11.1",
-    "96d1408466c8840c71aa9d3530e5288898f6240317922261e7fdaee7776267eb": "openrlhf 0.11.2",
+    "1c2b6b4f1938e10185f452ead96c3c5e22f8782e2252e36a25919c9982e26527": "openrlhf 0.10.2/0.10.3",
+    "1e298a65cf8e3f3589bef8d7200750db2e326b28ab88f5fc640978d338048b90": "openrlhf 0.10.4",
+    "a5e7f6063a151adcc6cd1549f3f10b60e28ce9c1299b596d7dfc0ac73fbe3b24": "openrlhf 0.11.0",
+    "64d9cd14538e6f6b33319fa206d0e9238b174af0dbf295cee00329a345df9267": "openrlhf 0.11.1",
+    "72b32ec9fa3049ee73fad6286eceaec975e0df9e4152fd25d66c6f7ac2e02f1b": "openrlhf 0.11.2",
 }
 
 
