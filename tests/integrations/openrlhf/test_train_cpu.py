@@ -20,6 +20,7 @@ bit, while they differ from the fp32 file.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,7 @@ def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
     if estimator == "reinforce":
         argv = without(argv, OPENRLHF_DEFAULTS)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env["RAY_DEDUP_LOGS"] = "0"  # every engine and sync line, even where Ray would fold lines alike but for numbers
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=root)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
@@ -150,6 +152,14 @@ def test_two_rlev_steps_train_and_log(setup, runs, initial, estimator):
             assert key in entry, (key, sorted(entry))
         assert "timing/step_total" in entry and "rollout/response_length_mean" in entry
     assert max_diff(initial, run["weights"]) > 0, "the policy did not change"  # lr = 0 gives exactly 0 (below)
+    # The engine samples step 2 with the weights step 1 trained: each sync names the sha256 of the state dict the
+    # trainer sent, each generation the sha256 of the model the engine sampled with and its weight version.
+    synced = dict(re.findall(r"synced to \d+ rollout engine\(s\), version \[(\d+)\] sha256 (\w+)", run["output"]))
+    used = set(re.findall(r"RLEV CPU engine: .* weights version (\d+) sha256 (\w+)", run["output"]))
+    # step k samples with version k - 1 (an evaluation after a step's sync may use version k)
+    assert {str(step - 1) for step in steps} <= {v for v, _ in used}, (used, synced)
+    assert all(synced[v] == sha for v, sha in used if v != "0"), (used, synced)
+    assert len({sha for _, sha in used}) == len(used), used  # step 2 did not sample with step 1's weights
     assert f"RLEV step {steps[-1]}/2" in run["output"] and "H-Acc" in run["output"]
     # The final model is a HF folder, as OpenRLHF saves it.
     assert (run["dir"] / "model" / "config.json").is_file() and (run["dir"] / "model" / "tokenizer.json").is_file()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import ray
 import torch
 
-from openrlhf_rlev.integrations.openrlhf.cpu import device, shims
+from openrlhf_rlev.integrations.openrlhf.cpu import device, shims, weight_sync
 from openrlhf_rlev.integrations.openrlhf.cpu.sampling import sample
 
 BATCH_ENV = "RLEV_CPU_BATCH"  # "0": one prompt per engine call, as before batching (benchmarks compare the two)
@@ -147,6 +147,7 @@ class Sampler:
         self.logprobs = LOGPROBS_MODES[logprobs_mode]
         self.seed = int(seed)
         self.version = 0  # weight updates received
+        self._weights_sha = None  # sha256 of the weights it samples with (weight_sync.weights_digest), per version
         self.sample_numbers: dict = {}
         self.queue: list = []
         self.unfinished = 0  # samples of the running batch whose executor has not returned
@@ -235,8 +236,16 @@ class Sampler:
             logprobs=None if c.logprobs is None else [{t: Logprob(p)} for t, p in zip(c.token_ids, c.logprobs)],
         )
 
+    def weights_sha(self) -> str:
+        """sha256 of the model it samples with, as weight_sync hashes what the trainer sends (~0.5 s for 135M
+        parameters, once per weight version): the log shows which weights generated each step."""
+        if self._weights_sha is None:
+            self._weights_sha = weight_sync.weights_digest(self.model.state_dict())
+        return self._weights_sha
+
     def load_weights(self, state_dict: dict) -> int:
         self.model.load_state_dict(state_dict, strict=True)
+        self._weights_sha = None
         self.version += 1
         self.sample_numbers.clear()
         return self.version
@@ -271,7 +280,8 @@ class CPURolloutEngine:
         samples = sum(len(r) for r in results)
         print(
             f"RLEV CPU engine: {len(calls)} prompt(s), {samples} sample(s) in {self.sampler.batches - batches} "
-            f"sampling batch(es), {time.perf_counter() - started:.1f} s"
+            f"sampling batch(es), {time.perf_counter() - started:.1f} s, weights version {self.sampler.version} "
+            f"sha256 {self.sampler.weights_sha()[:16]}"
         )
         return results[0] if len(calls) == 1 else results
 

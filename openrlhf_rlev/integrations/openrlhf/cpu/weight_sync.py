@@ -50,7 +50,11 @@ def broadcast_to_vllm(self) -> None:
     if torch.distributed.get_rank() == 0 and self.vllm_engines:
         ref = ray.put(state)
         versions = ray.get([engine.load_weights.remote(ref) for engine in self.vllm_engines])
-        print(f"RLEV CPU backend: policy weights synced to {len(versions)} rollout engine(s), version {versions}")
+        sha = agreed or weights_digest(state)
+        print(
+            f"RLEV CPU backend: policy weights synced to {len(versions)} rollout engine(s), version {versions} "
+            f"sha256 {sha[:16]}"
+        )
         if agreed:
             world = torch.distributed.get_world_size()
             print(f"RLEV CPU backend: all {world} data-parallel ranks hold identical weights (sha256 {agreed[:16]})")
