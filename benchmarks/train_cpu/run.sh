@@ -27,7 +27,7 @@ ALPHA=10
 
 # ---- Stage A (PREREG.md, "Stage A") ----
 A_DIR=$HERE/stage_a
-A_MODEL=$A_DIR/model
+A_MODEL=${A_MODEL:-$A_DIR/model}
 A_DATA=$A_DIR/data
 A_STEPS=${A_STEPS:-50}         # rollout batches per run
 A_RB=16                        # prompts per step
@@ -115,6 +115,20 @@ train_cmd() {  # model data out seed steps rb n lr temp max_new scaling...
   )
 }
 
+train_logged() {  # cmdfile log: run TRAIN; retry (3 attempts) when Ray's node did not start in time on a busy machine
+  local cmdfile=$1 log=$2 attempt
+  for attempt in 1 2 3; do
+    if log_cmd "$cmdfile" $NICE "${TRAIN[@]}" > "$log" 2>&1; then
+      return 0
+    fi
+    grep -q "timed out during startup" "$log" || { echo "training failed: see $log" >&2; return 1; }
+    echo "Ray did not start in time (attempt $attempt of 3, busy machine); retrying" >&2
+    mv "$log" "$log.ray-timeout-$attempt"
+    sleep 30
+  done
+  return 1
+}
+
 abort_partial() {  # run folder: move a stopped run's files aside so the rerun starts clean
   local out=$1
   if [[ -d $out ]] && compgen -G "$out/*" > /dev/null; then
@@ -178,7 +192,7 @@ a_run() {  # variant arm seed
     return
   fi
   echo "== stage A $v $arm seed $seed: $A_STEPS steps =="
-  log_cmd "$out/command.sh" $NICE "${TRAIN[@]}" > "$out/train.log" 2>&1
+  train_logged "$out/command.sh" "$out/train.log"
   touch "$out/TRAINED"
   heldout_eval "$out/model" "$A_DATA/${v}_heldout.jsonl" "$out" "$A_MAX_NEW" 1.0 "$A_EVAL_N"
   touch "$out/DONE"
@@ -251,7 +265,7 @@ b_run() {  # arm seed
       return
     fi
     echo "== stage B $arm seed $seed: chunk $((k + 1))/$chunks from $model =="
-    log_cmd "$out/command.sh" $NICE "${TRAIN[@]}" > "$c/train.log" 2>&1
+    train_logged "$out/command.sh" "$c/train.log"
     touch "$c/DONE"
     [[ $model == smollm2 ]] || rm -rf "$model"  # keep only the newest weights (540 MB each)
     model=$c/model
