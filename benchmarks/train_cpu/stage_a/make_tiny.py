@@ -4,11 +4,12 @@ The point of Stage A is the mechanism, not the model: a policy small enough that
 whose base behaviour is set by construction instead of inherited from pre-training.
 
 Skills (both are position copies a 2-layer model learns in a few hundred steps; "hard" means rarely right):
-- `copy` (easy): "Repeat the number 47." -> 47; the transcripts give the right answer with P_CORRECT["copy"].
-- `reverse` (hard): "Write the number 47 backwards." -> 74; right with P_CORRECT["reverse"].
-A wrong transcript answer is another 2-digit number, drawn uniformly. So the supervised model samples (at
-temperature 1) the right answer about as often as its transcripts did: base accuracy is set by P_CORRECT, and
-RL has something to learn (moving mass onto an answer the model already ranks first).
+- `copy` (easy): "Repeat the number: 47" -> 47; the transcripts give the right answer with P_CORRECT["copy"].
+- `reverse` (hard): "Write backwards: 47" -> 74; right with P_CORRECT["reverse"].
+A wrong transcript answer is another 2-digit number, drawn uniformly. Two phases: the first --clean-steps use only
+right answers (the skills are learned), the rest use the noisy ones, so the supervised model samples (at
+temperature 1) the right answer about as often as those transcripts did: base accuracy is set by P_CORRECT, and RL
+has something to learn (moving mass onto an answer the model already ranks first).
 
 Stopping is a choice: after the answer line `Answer: N` a transcript ends (P_STOP), adds a neutral sentence
 (P_FILLER), or re-checks and gives a second `Answer: M` line (the rest), right with the skill's P_CORRECT. A
@@ -42,7 +43,10 @@ FILLERS = ("I hope this helps.", "Let me know if you have another question.", "T
 RECHECK = "Let me check again."
 POINTS = {"high": 18, "low": 2}
 VALUE_OF_SKILL = {"reverse": 0.18, "copy": 0.02}  # variant `content`
-QUESTION = {"copy": "Repeat the number {n}.", "reverse": "Write the number {n} backwards."}
+# The number ends the user message: with the chat template's fixed suffix it sits at a fixed offset before the
+# answer digits, which a 2-layer RoPE model learns to attend to in a few hundred steps (pilot 1, with the number
+# mid-sentence, learned the format and the stopping but not the copy: 1.5% sampled accuracy).
+QUESTION = {"copy": "Repeat the number: {n}", "reverse": "Write backwards: {n}"}
 CONFIG = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)
 
 
@@ -86,20 +90,22 @@ def sampled_answer(rng: random.Random, skill: str, answer: str) -> str:
     return rng.choice(wrong)
 
 
-def transcript(rng: random.Random) -> tuple[str, str]:
-    """(user prompt, assistant response) of the supervised data; points tags are random and change nothing."""
+def transcript(rng: random.Random, clean: bool = False) -> tuple[str, str]:
+    """(user prompt, assistant response) of the supervised data; points tags are random and change nothing.
+    `clean`: every answer right (the first phase teaches the skills; the second sets base accuracy)."""
     skill = rng.choice(SKILLS)
     q, answer = question(rng, skill)
     if rng.random() < 0.5:
         q = points_tag(rng.choice(tuple(POINTS.values()))) + q
-    response = f"Answer: {sampled_answer(rng, skill, answer)}"
+    first = answer if clean else sampled_answer(rng, skill, answer)
+    response = f"Answer: {first}"
     u = rng.random()
     if u < P_STOP:
         pass
     elif u < P_STOP + P_FILLER:
         response += "\n" + rng.choice(FILLERS)
     else:
-        response += f"\n{RECHECK}\nAnswer: {sampled_answer(rng, skill, answer)}"
+        response += f"\n{RECHECK}\nAnswer: {answer if clean else sampled_answer(rng, skill, answer)}"
     return q, response
 
 
@@ -161,7 +167,9 @@ def encode(tokenizer, q: str, response: str) -> tuple[list[int], int]:
     return p_ids + r_ids, len(p_ids)
 
 
-def supervise(model, tokenizer, seed: int, steps: int, batch_size: int, lr: float, log_every: int = 50) -> list:
+def supervise(
+    model, tokenizer, seed: int, steps: int, batch_size: int, lr: float, clean_steps: int = 0, log_every: int = 50
+) -> list:
     """Cross-entropy on response tokens only; the vocabulary projection runs on those positions alone (the
     49k-row softmax over whole sequences is most of the cost otherwise)."""
     import torch
@@ -171,7 +179,7 @@ def supervise(model, tokenizer, seed: int, steps: int, batch_size: int, lr: floa
     history, t0 = [], time.time()
     model.train()
     for step in range(1, steps + 1):
-        batch = [encode(tokenizer, *transcript(rng)) for _ in range(batch_size)]
+        batch = [encode(tokenizer, *transcript(rng, clean=step <= clean_steps)) for _ in range(batch_size)]
         width = max(len(ids) for ids, _ in batch)
         ids = torch.full((batch_size, width), tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((batch_size, width), dtype=torch.long)
@@ -246,9 +254,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=os.path.join(HERE, "model"), help="HF model folder (not committed)")
     p.add_argument("--data", default=os.path.join(HERE, "data"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=500, help="total supervised steps")
+    p.add_argument("--clean-steps", type=int, default=300, help="the first steps use only right answers")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--train-prompts", type=int, default=4000)
     p.add_argument("--heldout-prompts", type=int, default=400)
     p.add_argument("--check-prompts", type=int, default=100, help="held-out prompts in the base check (0: skip)")
@@ -269,7 +278,9 @@ def main(argv=None) -> int:
     summary["parameters"] = sum(p.numel() for p in model.parameters())
     summary["config"] = CONFIG
     summary["sft"] = vars(args) | {"p_correct": P_CORRECT, "p_stop": P_STOP, "p_filler": P_FILLER}
-    summary["history"] = supervise(model, tokenizer, args.seed, args.steps, args.batch_size, args.lr)
+    summary["history"] = supervise(
+        model, tokenizer, args.seed, args.steps, args.batch_size, args.lr, clean_steps=args.clean_steps
+    )
     os.makedirs(args.out, exist_ok=True)
     model.save_pretrained(args.out, safe_serialization=True)
     tokenizer.save_pretrained(args.out)
