@@ -38,7 +38,7 @@ A_EVAL_N=4                     # held-out: 400 prompts x 4 samples at temperatur
 
 # ---- Stage B (PREREG.md, "Stage B") ----
 B_DIR=$HERE/stage_b
-B_DATA=$B_DIR/data
+B_DATA=${B_DATA:-$B_DIR/data}
 B_HARD=${B_HARD:-mul}          # chosen by the pilot (PREREG.md)
 B_EASY=${B_EASY:-add1}
 B_STEPS=${B_STEPS:-100}
@@ -129,6 +129,12 @@ train_logged() {  # cmdfile log: run TRAIN; retry (3 attempts) when Ray's node d
   return 1
 }
 
+dry_run() {  # folder: with DRY_RUN set, check TRAIN against OpenRLHF's parser (no training) and succeed
+  [[ -n "${DRY_RUN:-}" ]] || return 1
+  "${TRAIN[@]}" --rlev.dry_run > "$1/dry_run.json" || { echo "dry run failed: $1/dry_run.json" >&2; exit 1; }
+  echo "dry run ok: $1/dry_run.json"
+}
+
 abort_partial() {  # run folder: move a stopped run's files aside so the rerun starts clean
   local out=$1
   if [[ -d $out ]] && compgen -G "$out/*" > /dev/null; then
@@ -187,10 +193,7 @@ a_run() {  # variant arm seed
   # shellcheck disable=SC2046
   train_cmd "$A_MODEL" "$data" "$out" "$seed" "$A_STEPS" "$A_RB" "$A_N" "$A_LR" 1.0 "$A_MAX_NEW" \
     $(scaling_flags "$arm" "$data" "$n")
-  if [[ -n "${DRY_RUN:-}" ]]; then
-    "${TRAIN[@]}" --rlev.dry_run > "$out/dry_run.json" && echo "dry run ok: $out/dry_run.json"
-    return
-  fi
+  dry_run "$out" && return
   echo "== stage A $v $arm seed $seed: $A_STEPS steps =="
   train_logged "$out/command.sh" "$out/train.log"
   touch "$out/TRAINED"
@@ -260,10 +263,7 @@ b_run() {  # arm seed
     # shellcheck disable=SC2046
     train_cmd "$model" "$c/train.jsonl" "$c" $((seed * 1000 + k)) "$CHUNK_STEPS" "$B_RB" "$B_N" "$B_LR" "$B_TEMP" \
       "$B_MAX_NEW" $(scaling_flags "$arm" "$c/train.jsonl" "$per")
-    if [[ -n "${DRY_RUN:-}" ]]; then
-      "${TRAIN[@]}" --rlev.dry_run > "$c/dry_run.json" && echo "dry run ok: $c/dry_run.json"
-      return
-    fi
+    dry_run "$c" && return
     echo "== stage B $arm seed $seed: chunk $((k + 1))/$chunks from $model =="
     train_logged "$out/command.sh" "$c/train.log"
     touch "$c/DONE"
