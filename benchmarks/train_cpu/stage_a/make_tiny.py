@@ -258,10 +258,13 @@ def main(argv=None) -> int:
     p.add_argument("--clean-steps", type=int, default=300, help="the first steps use only right answers")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--hidden", type=int, default=CONFIG["hidden_size"], help="MLP is 4x, 4 heads")
+    p.add_argument("--layers", type=int, default=CONFIG["num_hidden_layers"])
     p.add_argument("--train-prompts", type=int, default=4000)
     p.add_argument("--heldout-prompts", type=int, default=400)
     p.add_argument("--check-prompts", type=int, default=100, help="held-out prompts in the base check (0: skip)")
     p.add_argument("--data-only", action="store_true")
+    p.add_argument("--record-in-model", action="store_true", help="write make_tiny.json into --out (a trial)")
     args = p.parse_args(argv)
 
     summary = {"data": make_data(args.data, args.seed, args.train_prompts, args.heldout_prompts)}
@@ -274,6 +277,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     tokenizer = load_tokenizer("smollm2")
+    CONFIG.update(hidden_size=args.hidden, intermediate_size=4 * args.hidden, num_hidden_layers=args.layers)
     model = build_model(tokenizer, args.seed)
     summary["parameters"] = sum(p.numel() for p in model.parameters())
     summary["config"] = CONFIG
@@ -288,7 +292,11 @@ def main(argv=None) -> int:
         for variant in ("content", "shown"):
             heldout = os.path.join(args.data, f"{variant}_heldout.jsonl")
             summary[f"base_check_{variant}"] = base_check(model, tokenizer, heldout, args.check_prompts, 4, args.seed)
-    with open(os.path.join(HERE, "make_tiny.json"), "w", encoding="utf-8") as f:
+    with open(
+        os.path.join(args.out, "make_tiny.json") if args.record_in_model else os.path.join(HERE, "make_tiny.json"),
+        "w",
+        encoding="utf-8",
+    ) as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
