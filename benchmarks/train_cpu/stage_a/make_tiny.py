@@ -47,7 +47,11 @@ VALUE_OF_SKILL = {"reverse": 0.18, "copy": 0.02}  # variant `content`
 # answer digits, which a 2-layer RoPE model learns to attend to in a few hundred steps (pilot 1, with the number
 # mid-sentence, learned the format and the stopping but not the copy: 1.5% sampled accuracy).
 QUESTION = {"copy": "Repeat the number: {n}", "reverse": "Write backwards: {n}"}
-CONFIG = dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)
+# Pilots 1-2 (width 64, 2 layers, lr 5e-3) never learned to copy; the trial at width 128, 4 layers, lr 1e-3 did in
+# ~150 right-only steps (PREREG.md, "Pilot outcomes").
+CONFIG = dict(
+    hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4
+)
 
 
 # ---- tasks ----
@@ -257,7 +261,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=500, help="total supervised steps")
     p.add_argument("--clean-steps", type=int, default=300, help="the first steps use only right answers")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--hidden", type=int, default=CONFIG["hidden_size"], help="MLP is 4x, 4 heads")
     p.add_argument("--layers", type=int, default=CONFIG["num_hidden_layers"])
     p.add_argument("--train-prompts", type=int, default=4000)
