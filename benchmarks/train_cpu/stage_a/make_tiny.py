@@ -3,7 +3,7 @@
 The point of Stage A is the mechanism, not the model: a policy small enough that 5+ seeds of every arm fit on a CPU,
 whose base behaviour is set by construction instead of inherited from pre-training.
 
-Skills (both are position copies a 2-layer model learns in a few hundred steps; "hard" means rarely right):
+Skills (both are position copies the model learns in ~150 right-only steps; "hard" means rarely right):
 - `copy` (easy): "Repeat the number: 47" -> 47; the transcripts give the right answer with P_CORRECT["copy"].
 - `reverse` (hard): "Write backwards: 47" -> 74; right with P_CORRECT["reverse"].
 A wrong transcript answer is another 2-digit number, drawn uniformly. Two phases: the first --clean-steps use only
@@ -44,7 +44,7 @@ RECHECK = "Let me check again."
 POINTS = {"high": 18, "low": 2}
 VALUE_OF_SKILL = {"reverse": 0.18, "copy": 0.02}  # variant `content`
 # The number ends the user message: with the chat template's fixed suffix it sits at a fixed offset before the
-# answer digits, which a 2-layer RoPE model learns to attend to in a few hundred steps (pilot 1, with the number
+# answer digits, which a small RoPE model can learn to attend to (pilot 1, with the number
 # mid-sentence, learned the format and the stopping but not the copy: 1.5% sampled accuracy).
 QUESTION = {"copy": "Repeat the number: {n}", "reverse": "Write backwards: {n}"}
 # Pilots 1-2 (width 64, 2 layers, lr 5e-3) never learned to copy; the trial at width 128, 4 layers, lr 1e-3 did in
