@@ -120,6 +120,7 @@ def test_output_rows_and_skipped_rows(tmp_path, model, byte_tokenizer):
         )
 
 
+@pytest.mark.slow  # 10-30 s: keeps the fast suite under 2 minutes
 def test_resume_after_interruption_recomputes_nothing_and_loses_nothing(tmp_path, model, byte_tokenizer):
     data = write_data(tmp_path / "d.jsonl", data_rows())
     cfg = gen.GenConfig(max_new_tokens=8, batch_size=2)

@@ -448,6 +448,7 @@ ADVERSARIAL = [
 ]
 
 
+@pytest.mark.slow  # 10-30 s: keeps the fast suite under 2 minutes
 def test_adversarial_inputs_from_64_threads_finish_within_timeout():
     timeout = 2.0
     s = Settings(timeout=timeout, verify_workers=2)

@@ -47,6 +47,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # 10-30 s: keeps the fast suite under 2 minutes
 def test_shims_let_openrlhf_import_and_refuse_to_run():
     done = _run(
         "import importlib.util\n"
@@ -105,6 +106,7 @@ def _dry_run(argv):
     return json.loads(lines[0])
 
 
+@pytest.mark.slow  # 10-30 s: keeps the fast suite under 2 minutes
 def test_cpu_dry_run_prints_only_json_on_stdout():
     """Importing OpenRLHF's stack prints DeepSpeed's accelerator notice; it must not land in the JSON."""
     done = subprocess.run(
