@@ -15,31 +15,39 @@ import sys
 logger = logging.getLogger("openrlhf_rlev.plain_route")
 
 ESTIMATOR_FLAG = "--algo.advantage.estimator"
+WEIGHT_FLAG = "--algo.advantage.weight_key"  # the upstream PR's flag (patches/advantage-weight): keeps s(x) itself
 OPENRLHF_DEFAULT_ESTIMATOR = "gae"  # train_ppo_ray's default (0.10.2-0.11.x)
 WARNING = (
     "RLEV: this run uses --algo.advantage.estimator group_norm without openrlhf-rlev's Ray setup hook: OpenRLHF's "
     "group_norm computes (r - mean r) / std r per prompt group, which divides s(x) out exactly, so this run trains "
     "the accuracy-only baseline. Launch with `openrlhf-rlev train --reward_func rlev ...` (value-keeping GRPO), or "
     "pass `openrlhf-rlev train ... --rlev.print_runtime_env`'s runtime env to ray job submit, or use an estimator "
-    "that keeps the value: reinforce, rloo, reinforce_baseline, dr_grpo"
+    "that keeps the value: reinforce, rloo, reinforce_baseline, dr_grpo (or, on an OpenRLHF with the upstream "
+    "advantage-weight change, pass --algo.advantage.weight_key rlev/scale)"
 )
 _warned: list[str] = []
 
 
-def estimator(argv: list[str]) -> str:
-    """The estimator an OpenRLHF command line asks for (argparse's last-one-wins; OpenRLHF's default without it)."""
-    found = OPENRLHF_DEFAULT_ESTIMATOR
+def flag_value(argv: list[str], flag: str, default: str | None = None) -> str | None:
+    """A flag's value on an OpenRLHF command line (argparse's last-one-wins; `default` without it)."""
+    found = default
     for i, token in enumerate(argv):
-        if token == ESTIMATOR_FLAG and i + 1 < len(argv):
+        if token == flag and i + 1 < len(argv):
             found = argv[i + 1]
-        elif token.startswith(ESTIMATOR_FLAG + "="):
+        elif token.startswith(flag + "="):
             found = token.split("=", 1)[1]
     return found
 
 
-def warning_for(argv: list[str] | None, hook_active: bool, upstream_keeps_scale: bool) -> str | None:
-    """The warning this run needs, or None: only group_norm with neither our hook nor an OpenRLHF that keeps s(x)."""
-    if argv is None or hook_active or upstream_keeps_scale:
+def estimator(argv: list[str]) -> str:
+    """The estimator an OpenRLHF command line asks for (OpenRLHF's default without the flag)."""
+    return flag_value(argv, ESTIMATOR_FLAG, OPENRLHF_DEFAULT_ESTIMATOR)
+
+
+def warning_for(argv: list[str] | None, hook_active: bool) -> str | None:
+    """The warning this run needs, or None: only group_norm with neither our hook nor the upstream weight flag (an
+    OpenRLHF without that flag rejects the command line, so its presence means OpenRLHF keeps s(x) itself)."""
+    if argv is None or hook_active or flag_value(argv, WEIGHT_FLAG):
         return None
     return WARNING if estimator(argv) == "group_norm" else None
 
@@ -69,9 +77,9 @@ def warn_when_loaded() -> str | None:
     argv = driver_argv()
     if argv is None:  # not in Ray (a test, the HTTP server): nothing to read, and no Ray or trainer code imported
         return None
-    from openrlhf_rlev.integrations.openrlhf import grpo, ray_setup
+    from openrlhf_rlev.integrations.openrlhf import ray_setup
 
-    message = warning_for(argv, bool(ray_setup.state()), grpo.upstream_keeps_scale())
+    message = warning_for(argv, bool(ray_setup.state()))
     if message and message not in _warned:
         _warned.append(message)
         if not logger.handlers and not logging.getLogger().handlers:

@@ -27,11 +27,12 @@ def test_estimator_from_a_command_line(argv, expected):
 
 def test_warning_only_when_group_norm_cancels_the_value():
     grpo = ["--algo.advantage.estimator", "group_norm"]
-    assert plain_route.warning_for(grpo, hook_active=False, upstream_keeps_scale=False) == plain_route.WARNING
-    assert plain_route.warning_for(grpo, hook_active=True, upstream_keeps_scale=False) is None
-    assert plain_route.warning_for(grpo, hook_active=False, upstream_keeps_scale=True) is None
-    assert plain_route.warning_for(["--algo.advantage.estimator", "rloo"], False, False) is None
-    assert plain_route.warning_for(None, False, False) is None  # not in Ray: nothing to read
+    assert plain_route.warning_for(grpo, hook_active=False) == plain_route.WARNING
+    assert plain_route.warning_for(grpo, hook_active=True) is None
+    # an OpenRLHF with the upstream advantage-weight change, told to weight by s(x), keeps it itself
+    assert plain_route.warning_for([*grpo, "--algo.advantage.weight_key", "rlev/scale"], hook_active=False) is None
+    assert plain_route.warning_for(["--algo.advantage.estimator", "rloo"], False) is None
+    assert plain_route.warning_for(None, False) is None  # not in Ray: nothing to read
 
 
 def test_outside_ray_nothing_is_read():
@@ -70,3 +71,4 @@ def test_a_ray_engine_loading_the_reward_file_warns_for_stock_group_norm(tmp_pat
     line = next(x for x in done.stdout.splitlines() if x.startswith("WARNED"))
     assert (plain_route.WARNING in line) == warns, line
     assert (plain_route.WARNING in done.stderr) == warns  # Ray forwards the engine's log line to the driver
+    assert "could not check the estimator" not in done.stderr  # the check itself ran
