@@ -54,6 +54,40 @@ def test_option_lists_and_every_option_earn_nothing_with_their_own_reason(respon
     assert verdict(response, {"answer": [gold], "value": 0.333}) == (False, 0.0, "options_listed")
 
 
+# Options printed as GAOKAO prints them ("A．3", the text right after the dot: 1,262 of its options), inline with no
+# words (read as a bare answer before), or on the lines after a marker (the marker's first letter was the answer).
+MORE_OPTION_LISTS = [
+    "A．3 B．4 C．5 D．6",
+    "A. 3 B. 4 C. 5 D. 6",
+    "A.3\nB.4\nC.5\nD.6",
+    "Answer:\nA. 3\nB. 4\nC. 5\nD. 6",
+    "Answer: A. 3\nB. 4\nC. 5\nD. 6",
+    "The answer is\n(A) 3\n(B) 4\n(C) 5\n(D) 6",
+    "答案：\nA．3\nB．4\nC．5\nD．6",
+    "Answer: A\nB\nC\nD",
+]
+
+
+@pytest.mark.parametrize("response", MORE_OPTION_LISTS)
+@pytest.mark.parametrize("gold", ["A", "D"])
+def test_option_lists_in_every_print_earn_nothing_in_strict_mode(response, gold):
+    assert verdict(response, {"answer": [gold], "value": 0.333}, strict()) == (False, 0.0, "options_listed")
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Answer: D\nA. 3 is too small\nB. 4 is too small\nC. 5 is too small",
+        "Answer: D\n\nA: wrong\nB: wrong\nC: wrong",
+        "答案：D\nA项：错误\nB项：错误\nC项：错误",
+        "The answer is (D).\nA. 3 is too small",
+    ],
+)
+def test_a_marked_letter_keeps_its_reward_when_the_next_lines_discuss_other_options(response):
+    # The letter group after a marker used to run on across the line break: "D\nA" read as {A, D}, reward 0.
+    assert verdict(response, {"answer": ["D"], "value": 0.333}, strict()) == (True, 2.0, None)
+
+
 DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "data", "demo_credited_before.jsonl")
 
 
