@@ -134,6 +134,34 @@ def last_marker(text: str):
     return last
 
 
+# What follows "answer is" in a remark about an answer, not in a statement of one: "I hope this answer is helpful",
+# "Check: the answer is consistent with ...", "Note: the answer is an integer", "检验：答案是正确的". Such a marker is
+# not a revision: the answer stated before it stands.
+_REMARK = re.compile(
+    r"(?:correct|reasonable|consistent|helpful|unclear|valid|plausible|accurate|acceptable|sensible"
+    r"|verified|confirmed|as\s+follows|in\s+(?:agreement|line)"
+    r"|an?\s+(?:integer|whole|positive|negative|real|rational|irrational|natural|even|odd|prime|number|fraction))\b"
+    r"|(?:正确|合理|符合|无误|准确)",
+    re.IGNORECASE,
+)
+# "the answer is indeed 15": an adverb before the answer is not part of it.
+_ADVERB = re.compile(
+    r"^(?:indeed|clearly|therefore|thus|hence|still|definitely|certainly|actually|really|just|simply|obviously)"
+    r"\b[\s,]*",
+    re.IGNORECASE,
+)
+
+
+def stating_marker(text: str):
+    """The last answer marker that states an answer (not a remark about one), or None (find_answer then falls back
+    to a boxed answer, else to the last marker)."""
+    found = [m for m in MARKER.finditer(text) if m.end() > m.start()]
+    for m in reversed(found):
+        if not _REMARK.match(_ADVERB.sub("", marker_region(text, m).strip())):
+            return m
+    return None
+
+
 def marker_region(text: str, m) -> str:
     """What follows a marker: the rest of its line, or the next non-empty line when the line ends at the marker."""
     rest = text[m.end() :].lstrip(" \t:：*")
@@ -148,7 +176,7 @@ def marker_region(text: str, m) -> str:
 
 def answer_span(region: str) -> str:
     """The first complete answer of a marker's region: 'The answer is 15. I tried 3 times' -> '15'."""
-    text = region.strip()
+    text = _ADVERB.sub("", region.strip())
     if text.startswith("$"):  # a whole formula: its closing delimiter ends the answer
         close = text.find("$$", 2) + 2 if text.startswith("$$") else text.find("$", 1) + 1
         if close > 0:
@@ -225,8 +253,10 @@ def find_answer(text: str) -> tuple[str, str]:
     """(answer, source), source one of SOURCES; see the module docstring for the rules."""
     t = clean_text(tail(text))
     b_start = _last_boxed_start(t)
-    m = last_marker(t)
+    m = stating_marker(t)
     boxed = _boxed_at(t, b_start) if b_start >= 0 else None
+    if m is None and not (boxed and boxed[0]):
+        m = last_marker(t)
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
         return strip_answer(boxed[0]), BOXED
     if m is not None:

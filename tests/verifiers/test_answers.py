@@ -151,6 +151,27 @@ def test_the_answer_is_the_last_markers_first_complete_answer(response, right, w
     assert verdict(response, wrong)[0] is False
 
 
+@pytest.mark.parametrize(
+    "response",
+    [
+        "\\boxed{15}\nI hope this answer is helpful!",
+        "\\boxed{15}\n\nNote: the answer is an integer.",
+        "The answer is 15. I verified this answer is correct.",
+        "Final answer: 15\nCheck: the answer is consistent with the constraints.",
+        "So the answer is 15.\nTo double-check, the answer is indeed 15.",
+        "答案：15\n检验：答案是正确的。",
+    ],
+)
+def test_a_remark_about_the_answer_after_it_is_not_a_revision(response):
+    # "answer is" in a closing remark was read as the last marker, and a correct (even boxed) answer scored 0.
+    assert verdict(response, {"answer": "15", "value": 0.1}, strict()) == (True, 2.0, None)
+
+
+def test_a_real_revision_still_wins_over_a_remark():
+    assert not verdict("\\boxed{15}\nWait, that's wrong. The answer is not 15.", {"answer": "15"}, strict())[0]
+    assert verdict("Answer: 12\nNo wait, the answer is 15. I hope this answer is helpful.", {"answer": "15"})[0]
+
+
 # ---- 3. prose that mentions the gold without stating it ------------------------------------------
 
 
