@@ -172,6 +172,38 @@ def test_a_real_revision_still_wins_over_a_remark():
     assert verdict("Answer: 12\nNo wait, the answer is 15. I hope this answer is helpful.", {"answer": "15"})[0]
 
 
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is 15 in total.", "15"),
+        ("The answer is 15 years old.", "15"),
+        ("The answer is 15 for part (a).", "15"),
+        ("The answer is 15 when x = 2.", "15"),
+        ("The answer is 15: Tom has 15 apples.", "15"),
+        ("The answer is 15 as computed above.", "15"),
+        ("The answer is 3/4 of the total.", "\\frac34"),
+    ],
+)
+def test_a_marked_number_that_runs_on_into_prose_is_that_number(response, gold):
+    # math-verify reads these as the number; the span kept the prose and a correct answer scored 0.
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "The answer is 15 if x > 0, else 3.",
+        "The answer is 15 apples or 3 apples.",
+        "The answer is 15 in total, or maybe 3.",
+        "The answer is 15 is wrong",
+        "The answer is 15 and 3.",
+        "The answer is 15 to 20.",
+    ],
+)
+def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answer(response):
+    assert verdict(response, {"answer": "15", "value": 0.1}, strict())[0] is False
+
+
 # ---- 3. prose that mentions the gold without stating it ------------------------------------------
 
 
