@@ -24,6 +24,7 @@ SOURCES = (BOXED, MARKER_SOURCE, BARE, GUESS)
 # "#### 72" (GSM8K), "the correct option is C", "the result is 6".
 MARKER = re.compile(
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
+    r"|(?<![\u4e00-\u9fff])答\s*[:：](?=\s*[-+$\\\d(A-G选])"  # "答：15", the closing line of a word problem
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
     r"|(?<!#)####(?!#)"
     r"|(?:the\s+)?(?:(?:final|correct)\s+(?:answer|option|choice)\s*(?:is|:|=)?|answer\s*(?:is|:|=))\s*(?:\*\*)?\s*[:：]?)",
@@ -57,7 +58,7 @@ EOS_TEXTS = (
 _END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), re.IGNORECASE)
 # \text{B}, \mathrm{cm}, ...: one definition for every verifier that unwraps them.
 TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_TRAILING = " \t.。;；,，:：*"  # not "!": 5! is an answer
+_TRAILING = " \t.。;；,，:：*`"  # not "!": 5! is an answer; "`15`" is markdown code
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
 # Where the first complete answer of a span ends: a sentence end, a clause in words, a parenthetical remark.
 _SPAN_END = re.compile(

@@ -204,6 +204,21 @@ def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answ
     assert verdict(response, {"answer": "15", "value": 0.1}, strict())[0] is False
 
 
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is `15`.", "15"),  # markdown code around the answer
+        ("**Answer:** `15`", "15"),
+        ("Answer: `D`", ["D"]),
+        ("答：15", "15"),  # the closing line of a Chinese word problem
+        ("解：3 + 12 = 15\n答：15个。", "15"),
+        ("答：选D", ["D"]),
+    ],
+)
+def test_answers_in_code_spans_and_after_the_chinese_da_are_marked_answers(response, gold):
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
+
+
 # ---- 3. prose that mentions the gold without stating it ------------------------------------------
 
 
