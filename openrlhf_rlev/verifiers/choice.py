@@ -18,7 +18,10 @@ from openrlhf_rlev.verifiers.registry import Check
 LETTERS = "ABCDEFG"
 _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
 _TOKEN = re.compile(r"(?<![A-Za-z])([A-G]+)(?![A-Za-z])")
-_LEAD = re.compile(r"^(?:[\s(（【\[{:：*`]|选项|选|option\s+|choice\s+)*", re.IGNORECASE)
+_LEAD = re.compile(
+    r"^(?:[\s(（【\[{:：*`]|选项|选|option\s+|choice\s+|(?:therefore|thus|hence|clearly|indeed|definitely|still)\b)*",
+    re.IGNORECASE,
+)
 _NUMBERED = re.compile(r"^[(（]?\d{1,2}[)）.、:：]?\s*([A-G]+)(?![A-Za-z])")
 # A letter group never crosses a line break: in "Answer: D\nA. 3 is wrong" the answer is D, not {A, D}.
 _GROUP = re.compile(

@@ -23,7 +23,7 @@ SOURCES = (BOXED, MARKER_SOURCE, BARE, GUESS)
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7",
 # "#### 72" (GSM8K), "the correct option is C", "the result is 6".
 MARKER = re.compile(
-    r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
+    r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|应该是|选)?\s*[:：]?"
     r"|(?<![\u4e00-\u9fff])答\s*[:：](?=\s*[-+$\\\d(A-G选])"  # "答：15", the closing line of a word problem
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
     r"|(?<!#)####(?!#)"

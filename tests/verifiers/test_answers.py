@@ -219,6 +219,20 @@ def test_answers_in_code_spans_and_after_the_chinese_da_are_marked_answers(respo
     assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
 
 
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is therefore D.", ["D"]),
+        ("Thus, the answer is clearly D.", ["D"]),
+        ("答案应该是D", ["D"]),
+        ("答案应该是15", "15"),
+    ],
+)
+def test_an_adverb_or_modal_between_marker_and_answer_keeps_it_marked(response, gold):
+    # strict mode paid these nothing (answer_format): the letter after "the answer is therefore" was a guess
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
+
+
 # ---- 3. prose that mentions the gold without stating it ------------------------------------------
 
 
