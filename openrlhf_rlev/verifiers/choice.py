@@ -18,9 +18,15 @@ from openrlhf_rlev.verifiers.registry import Check
 LETTERS = "ABCDEFG"
 _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
 _TOKEN = re.compile(r"(?<![A-Za-z])([A-G]+)(?![A-Za-z])")
-_LEAD = re.compile(r"^(?:[\s(（【\[{:：*]|选项|选|option\s+|choice\s+)*", re.IGNORECASE)
+_LEAD = re.compile(
+    r"^(?:[\s(（【\[{:：*`]|选项|选|option\s+|choice\s+|(?:therefore|thus|hence|clearly|indeed|definitely|still)\b)*",
+    re.IGNORECASE,
+)
 _NUMBERED = re.compile(r"^[(（]?\d{1,2}[)）.、:：]?\s*([A-G]+)(?![A-Za-z])")
-_GROUP = re.compile(r"[A-G]+(?:(?:\s*[,，]?\s*(?:and|以及|和)\s*|\s*[,，、/&]\s*|\s+)[A-G]+)*(?![A-Za-z])")
+# A letter group never crosses a line break: in "Answer: D\nA. 3 is wrong" the answer is D, not {A, D}.
+_GROUP = re.compile(
+    r"[A-G]+(?:(?:[^\S\n]*[,，]?[^\S\n]*(?:and|以及|和)[^\S\n]*|[^\S\n]*[,，、/&][^\S\n]*|[^\S\n]+)[A-G]+)*(?![A-Za-z])"
+)
 _HEDGE = re.compile(r"^\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
 _HEDGED_PAIR = re.compile(r"(?<![A-Za-z])[A-G][)）]?\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
 
@@ -45,19 +51,40 @@ def first_group(region: str) -> frozenset:
     return _letters(m.group(0))
 
 
-def _after_markers(text: str) -> list[tuple[frozenset, str]]:
-    """(letter set, the marker's line) after each answer marker that is followed by one, in order."""
+def _after_markers(text: str) -> list[tuple[frozenset, str, bool]]:
+    """(letter set, the marker's line, whether the marker introduces the option list) after each answer marker
+    that is followed by a letter set, in order."""
     out = []
     for m in extract.MARKER.finditer(text):
         if m.end() > m.start():
             group = first_group(text[m.end() : m.end() + 40])
             if group:
-                out.append((group, extract.marker_region(text, m)))
+                line = extract.marker_region(text, m)
+                out.append((group, line, lists_options(line) or _introduces_list(text[m.end() :])))
     return out
 
 
-# An option label: "A.", "(B)", "C：", "D、" (a letter that introduces an option's text).
-_OPTION_LABEL = re.compile(r"(?<![A-Za-z])[(（]?([A-G])\s*(?:[)）]|[.．、:：](?!\d))")
+def _introduces_list(after: str) -> bool:
+    """'Answer:\nA. 3\nB. 4\nC. 5' or 'The answer is\n(A) 3\n(B) 4\n(C) 5': the marker's answer is itself an
+    option label, and the lines from it on are the option list. 'Answer: D\nA. 3 is wrong ...' is an answer."""
+    lines = [line.strip().lstrip("*:：").strip() for line in after.splitlines()]
+    lines = [line for line in lines if line][:8]
+    if len({line for line in lines if _BARE_LETTER.fullmatch(line)}) >= 3:  # "Answer: A\nB\nC\nD"
+        return all(_BARE_LETTER.fullmatch(line) for line in lines[:3])
+    block = []
+    for line in lines:
+        if not _OPTION_LABEL.match(line):
+            break
+        block.append(line)
+    return len(block) >= 2 and lists_options("\n".join(block))
+
+
+_BARE_LETTER = re.compile(r"[(（]?[A-G][)）.]?")
+
+
+# An option label: "A.", "(B)", "C：", "D、", "A．3" (a letter that introduces an option's text; GAOKAO prints
+# 1,262 of its options with the text right after the dot, "A．3 B．4 C．5 D．6", so a digit may follow it).
+_OPTION_LABEL = re.compile(r"(?<![A-Za-z])[(（]?([A-G])\s*(?:[)）]|[.．、:：])")
 
 
 def lists_options(text: str) -> bool:
@@ -107,10 +134,11 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
     marked = _after_markers(text)
     if n == 1:
         if marked:
-            group, line = marked[-1]
-            return Choices([] if lists_options(line) else [group], extract.MARKER_SOURCE, lists_options(line))
+            group, _, listed = marked[-1]
+            return Choices([] if listed else [group], extract.MARKER_SOURCE, listed)
         stripped = text.strip()
-        if extract.is_bare(stripped) or re.fullmatch(r"[(（]?[A-G][)）]?[.。]?", stripped):
+        bare = extract.is_bare(stripped) and not lists_options(stripped)  # "A. 3 B. 4 C. 5 D. 6" is a list
+        if bare or re.fullmatch(r"[(（]?[A-G][)）]?[.。]?", stripped):
             group = first_group(stripped)
             if group:
                 return Choices([group], extract.BARE)
@@ -120,7 +148,7 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
         tokens = _TOKEN.findall(line)
         ok = tokens and not _HEDGED_PAIR.search(line)
         return Choices([frozenset(tokens[-1])] if ok else [], extract.GUESS)
-    return _several(text, n, [g for g, _ in marked], single)
+    return _several(text, n, [g for g, _, _ in marked], single)
 
 
 def extract_choices(response: str, n: int, single: bool = False) -> list[frozenset]:

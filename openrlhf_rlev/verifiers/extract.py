@@ -23,7 +23,8 @@ SOURCES = (BOXED, MARKER_SOURCE, BARE, GUESS)
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7",
 # "#### 72" (GSM8K), "the correct option is C", "the result is 6".
 MARKER = re.compile(
-    r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|选)?\s*[:：]?"
+    r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|应该是|选)?\s*[:：]?"
+    r"|(?<![\u4e00-\u9fff])答\s*[:：](?=\s*[-+$\\\d(A-G选])"  # "答：15", the closing line of a word problem
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
     r"|(?<!#)####(?!#)"
     r"|(?:the\s+)?(?:(?:final|correct)\s+(?:answer|option|choice)\s*(?:is|:|=)?|answer\s*(?:is|:|=))\s*(?:\*\*)?\s*[:：]?)",
@@ -57,7 +58,7 @@ EOS_TEXTS = (
 _END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), re.IGNORECASE)
 # \text{B}, \mathrm{cm}, ...: one definition for every verifier that unwraps them.
 TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_TRAILING = " \t.。;；,，:：*"  # not "!": 5! is an answer
+_TRAILING = " \t.。;；,，:：*`"  # not "!": 5! is an answer; "`15`" is markdown code
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
 # Where the first complete answer of a span ends: a sentence end, a clause in words, a parenthetical remark.
 _SPAN_END = re.compile(
@@ -134,6 +135,34 @@ def last_marker(text: str):
     return last
 
 
+# What follows "answer is" in a remark about an answer, not in a statement of one: "I hope this answer is helpful",
+# "Check: the answer is consistent with ...", "Note: the answer is an integer", "检验：答案是正确的". Such a marker is
+# not a revision: the answer stated before it stands.
+_REMARK = re.compile(
+    r"(?:correct|reasonable|consistent|helpful|unclear|valid|plausible|accurate|acceptable|sensible"
+    r"|verified|confirmed|as\s+follows|in\s+(?:agreement|line)"
+    r"|an?\s+(?:integer|whole|positive|negative|real|rational|irrational|natural|even|odd|prime|number|fraction))\b"
+    r"|(?:正确|合理|符合|无误|准确)",
+    re.IGNORECASE,
+)
+# "the answer is indeed 15": an adverb before the answer is not part of it.
+_ADVERB = re.compile(
+    r"^(?:indeed|clearly|therefore|thus|hence|still|definitely|certainly|actually|really|just|simply|obviously)"
+    r"\b[\s,]*",
+    re.IGNORECASE,
+)
+
+
+def stating_marker(text: str):
+    """The last answer marker that states an answer (not a remark about one), or None (find_answer then falls back
+    to a boxed answer, else to the last marker)."""
+    found = [m for m in MARKER.finditer(text) if m.end() > m.start()]
+    for m in reversed(found):
+        if not _REMARK.match(_ADVERB.sub("", marker_region(text, m).strip())):
+            return m
+    return None
+
+
 def marker_region(text: str, m) -> str:
     """What follows a marker: the rest of its line, or the next non-empty line when the line ends at the marker."""
     rest = text[m.end() :].lstrip(" \t:：*")
@@ -148,7 +177,7 @@ def marker_region(text: str, m) -> str:
 
 def answer_span(region: str) -> str:
     """The first complete answer of a marker's region: 'The answer is 15. I tried 3 times' -> '15'."""
-    text = region.strip()
+    text = _ADVERB.sub("", region.strip())
     if text.startswith("$"):  # a whole formula: its closing delimiter ends the answer
         close = text.find("$$", 2) + 2 if text.startswith("$$") else text.find("$", 1) + 1
         if close > 0:
@@ -225,8 +254,10 @@ def find_answer(text: str) -> tuple[str, str]:
     """(answer, source), source one of SOURCES; see the module docstring for the rules."""
     t = clean_text(tail(text))
     b_start = _last_boxed_start(t)
-    m = last_marker(t)
+    m = stating_marker(t)
     boxed = _boxed_at(t, b_start) if b_start >= 0 else None
+    if m is None and not (boxed and boxed[0]):
+        m = last_marker(t)
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
         return strip_answer(boxed[0]), BOXED
     if m is not None:

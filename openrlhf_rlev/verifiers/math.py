@@ -367,10 +367,40 @@ def for_math_verify(text: str) -> str:
     return _MATHRM_LETTER.sub(r"\1", text).replace("~", " ")
 
 
+# "15 in total", "15 years old", "3/4 of the total", "15 when x = 2": a marked answer that starts with a number and
+# runs on into prose states that number. Not after words that hedge, compare or join ("15 or 3", "15 is wrong",
+# "15 and 16", "about 15"), nor math words ("2 sin x").
+_PROSE_AFTER = re.compile(
+    r"(?<=[\d}).%])\s*[:：]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|either|more"
+    r"|less|at|than|approximately|about|around|roughly|nearly|almost|maybe|perhaps|probably|possibly|if|unless|else"
+    r"|otherwise|except|sin|cos|tan|cot"
+    r"|sec|csc|log|ln|exp|sqrt|pi|mod|pmod|choose|i|e|x|y|z|n|k|m|cm|mm|km|kg|mg|ml|min|hr|hrs|sq|square)\b)[A-Za-z]{2,})"
+    r"|(?<=[\d}).%])\s*[:：，,]?\s*(?=[\u4e00-\u9fff]{2,})",
+    re.IGNORECASE,
+)
+_LEADING_MATH = re.compile(r"^[-+−]?\$?[\d\\({]")
+_HEDGED_REST = re.compile(
+    r"\b(?:or|either|maybe|perhaps|possibly|probably|might|could|if|unless|else|otherwise)\b|或|还是|也许|可能"
+)
+
+
+def leading_answer(answer: str) -> str:
+    """'15 in total' -> '15': the math a marked answer starts with, when prose follows it; else the answer."""
+    if not _LEADING_MATH.match(answer):
+        return answer
+    m = _PROSE_AFTER.search(answer)
+    if not m or _HEDGED_REST.search(answer, m.end()):  # "15 apples or 3 apples" names no answer
+        return answer
+    head = extract.strip_answer(answer[: m.start()])
+    return head if head and not _PROSE_AFTER.search(head) else answer
+
+
 def check(response: str, answers: tuple[str, ...], *, settings, question=None) -> Check:
     """Raises VerifierTimeout / VerifierFailed from the pool; the caller turns them into reasons."""
     timeout, workers = settings.timeout, settings.verify_workers
     answer, source = extract.find_answer(response)
+    if source == extract.MARKER_SOURCE and len(answers) == 1:
+        answer = leading_answer(answer)
     got = exact.split_parts(answer, len(answers))
     if len(got) != len(answers):
         return Check(False, None, source)

@@ -54,6 +54,40 @@ def test_option_lists_and_every_option_earn_nothing_with_their_own_reason(respon
     assert verdict(response, {"answer": [gold], "value": 0.333}) == (False, 0.0, "options_listed")
 
 
+# Options printed as GAOKAO prints them ("A．3", the text right after the dot: 1,262 of its options), inline with no
+# words (read as a bare answer before), or on the lines after a marker (the marker's first letter was the answer).
+MORE_OPTION_LISTS = [
+    "A．3 B．4 C．5 D．6",
+    "A. 3 B. 4 C. 5 D. 6",
+    "A.3\nB.4\nC.5\nD.6",
+    "Answer:\nA. 3\nB. 4\nC. 5\nD. 6",
+    "Answer: A. 3\nB. 4\nC. 5\nD. 6",
+    "The answer is\n(A) 3\n(B) 4\n(C) 5\n(D) 6",
+    "答案：\nA．3\nB．4\nC．5\nD．6",
+    "Answer: A\nB\nC\nD",
+]
+
+
+@pytest.mark.parametrize("response", MORE_OPTION_LISTS)
+@pytest.mark.parametrize("gold", ["A", "D"])
+def test_option_lists_in_every_print_earn_nothing_in_strict_mode(response, gold):
+    assert verdict(response, {"answer": [gold], "value": 0.333}, strict()) == (False, 0.0, "options_listed")
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Answer: D\nA. 3 is too small\nB. 4 is too small\nC. 5 is too small",
+        "Answer: D\n\nA: wrong\nB: wrong\nC: wrong",
+        "答案：D\nA项：错误\nB项：错误\nC项：错误",
+        "The answer is (D).\nA. 3 is too small",
+    ],
+)
+def test_a_marked_letter_keeps_its_reward_when_the_next_lines_discuss_other_options(response):
+    # The letter group after a marker used to run on across the line break: "D\nA" read as {A, D}, reward 0.
+    assert verdict(response, {"answer": ["D"], "value": 0.333}, strict()) == (True, 2.0, None)
+
+
 DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "data", "demo_credited_before.jsonl")
 
 
@@ -115,6 +149,88 @@ def test_multi_question_labels_are_read_per_question():
 def test_the_answer_is_the_last_markers_first_complete_answer(response, right, wrong):
     assert verdict(response, right)[0] is True
     assert verdict(response, wrong)[0] is False
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "\\boxed{15}\nI hope this answer is helpful!",
+        "\\boxed{15}\n\nNote: the answer is an integer.",
+        "The answer is 15. I verified this answer is correct.",
+        "Final answer: 15\nCheck: the answer is consistent with the constraints.",
+        "So the answer is 15.\nTo double-check, the answer is indeed 15.",
+        "答案：15\n检验：答案是正确的。",
+    ],
+)
+def test_a_remark_about_the_answer_after_it_is_not_a_revision(response):
+    # "answer is" in a closing remark was read as the last marker, and a correct (even boxed) answer scored 0.
+    assert verdict(response, {"answer": "15", "value": 0.1}, strict()) == (True, 2.0, None)
+
+
+def test_a_real_revision_still_wins_over_a_remark():
+    assert not verdict("\\boxed{15}\nWait, that's wrong. The answer is not 15.", {"answer": "15"}, strict())[0]
+    assert verdict("Answer: 12\nNo wait, the answer is 15. I hope this answer is helpful.", {"answer": "15"})[0]
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is 15 in total.", "15"),
+        ("The answer is 15 years old.", "15"),
+        ("The answer is 15 for part (a).", "15"),
+        ("The answer is 15 when x = 2.", "15"),
+        ("The answer is 15: Tom has 15 apples.", "15"),
+        ("The answer is 15 as computed above.", "15"),
+        ("The answer is 3/4 of the total.", "\\frac34"),
+    ],
+)
+def test_a_marked_number_that_runs_on_into_prose_is_that_number(response, gold):
+    # math-verify reads these as the number; the span kept the prose and a correct answer scored 0.
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "The answer is 15 if x > 0, else 3.",
+        "The answer is 15 apples or 3 apples.",
+        "The answer is 15 in total, or maybe 3.",
+        "The answer is 15 is wrong",
+        "The answer is 15 and 3.",
+        "The answer is 15 to 20.",
+    ],
+)
+def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answer(response):
+    assert verdict(response, {"answer": "15", "value": 0.1}, strict())[0] is False
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is `15`.", "15"),  # markdown code around the answer
+        ("**Answer:** `15`", "15"),
+        ("Answer: `D`", ["D"]),
+        ("答：15", "15"),  # the closing line of a Chinese word problem
+        ("解：3 + 12 = 15\n答：15个。", "15"),
+        ("答：选D", ["D"]),
+    ],
+)
+def test_answers_in_code_spans_and_after_the_chinese_da_are_marked_answers(response, gold):
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is therefore D.", ["D"]),
+        ("Thus, the answer is clearly D.", ["D"]),
+        ("答案应该是D", ["D"]),
+        ("答案应该是15", "15"),
+    ],
+)
+def test_an_adverb_or_modal_between_marker_and_answer_keeps_it_marked(response, gold):
+    # strict mode paid these nothing (answer_format): the letter after "the answer is therefore" was a guess
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (True, 2.0, None)
 
 
 # ---- 3. prose that mentions the gold without stating it ------------------------------------------
