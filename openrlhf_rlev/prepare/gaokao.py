@@ -11,7 +11,7 @@ score x entries, and v is its points over its exam paper's total, as the paper d
   files of the subject (Math_I_MCQs, Math_I_Fill-in-the-Blank and Math_I_Open-ended_Questions of one year and
   category are one paper). The bench holds only part of each paper, so these values are far above the paper's
   dataset: on the bundled copy's 1,948 objective questions mean v 0.078 and 15.7% above 0.1, against 0.028 and
-  1.75% with printed totals (the paper's data: mean 0.02, 1.18% above 0.1).
+  1.54% with printed totals (the paper's data: mean 0.02, 1.18% above 0.1).
 - a fixed total (`--total 150`) for every question.
 
 Verifier: option letters -> choice; other list answers -> exact; Math fill-in-the-blank -> math; other string

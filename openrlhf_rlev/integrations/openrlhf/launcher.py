@@ -75,6 +75,13 @@ class Plan:
         return {**self.worker_env, **{k: MASK for k in self.secret_env}}
 
 
+def in_site_packages(path: str) -> bool:
+    """Whether a file lies in an installed package (a wheel), not in a checkout: only then do other nodes that
+    installed the same wheel have it at the same path."""
+    parts = os.path.realpath(path).split(os.sep)
+    return "site-packages" in parts or "dist-packages" in parts
+
+
 def setting_flags() -> list[str]:
     """Every `--rlev.<field>` setting, derived from `settings.PARSERS` so new fields appear without edits here."""
     return [RLEV_PREFIX + name for name in PARSERS]
@@ -370,6 +377,12 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
             raise LaunchError(str(e)) from None
         for report in data:
             log(data_check.summary_line(report))
+        if not in_site_packages(launch.reward_path):
+            log(
+                f"RLEV: the reward file is {launch.reward_path}, outside any site-packages (an editable install): "
+                "other nodes of a cluster do not have that path. Install the wheel on every node "
+                "(`pip wheel --no-deps -w dist . && pip install dist/openrlhf_rlev-*.whl`), see docs/cluster.md"
+            )
         out(
             json.dumps(
                 {

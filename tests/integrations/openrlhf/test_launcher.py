@@ -542,6 +542,9 @@ def test_dry_run_prints_the_value_distribution():
     assert report["mean_value"] == pytest.approx(0.24) and report["max_value"] == 0.5
     assert report["share_value_above_0_1"] == pytest.approx(2 / 3)
     assert "RLEV data: d.jsonl: 3 rows, 3 with a value: mean v 0.2400, share v > 0.1 66.7%, max v 0.5000" in logs
+    # this checkout's editable install: the printed reward path exists on this machine only, and the dry run says so
+    assert any("outside any site-packages (an editable install)" in line for line in logs), logs
+    assert launcher.in_site_packages("/opt/venv/lib/python3.11/site-packages/openrlhf_rlev/reward_func.py")
 
 
 @pytest.mark.parametrize(
