@@ -305,15 +305,16 @@ def test_openrlhf_rlev_train_dispatches(capsys):
 
 
 @pytest.mark.slow
-def test_module_entry_point_dry_run_subprocess(tmp_path):
+def test_module_entry_point_dry_run_subprocess(tmp_path, in_data_dir):
     """The bar: `python -m openrlhf_rlev.cli.train_ppo_ray <a config's flags> --reward_func rlev --rlev.dry_run`."""
-    argv = config_argv("7b-grpo", {}, tmp_path)
+    argv = config_argv("7b-grpo", {"DATA": str(tmp_path / "d.jsonl")}, tmp_path)  # in_data_dir wrote it
     assert "--reward_func" in argv
     proc = subprocess.run(
         [sys.executable, "-m", "openrlhf_rlev.cli.train_ppo_ray", *argv, "--rlev.dry_run"],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["openrlhf_args"]["reward"]["remote_url"] == [REWARD_FUNC_PATH]

@@ -208,10 +208,11 @@ def test_a_global_scale_is_not_the_effect(runs):
 def test_stock_group_norm_cancels_the_value(runs, initial):
     """Both runs trained (against the loaded weights, which lr = 0 leaves exactly), and trained alike."""
     rlev, none = runs("grpo_stock-rlev", "grpo_stock"), runs("grpo_stock-none", "grpo_stock", "none")
-    moved = max_diff(initial, none["weights"])
-    assert moved > 1e-5 and max_diff(initial, rlev["weights"]) > 1e-5
+    assert max_diff(initial, none["weights"]) > 1e-5 and max_diff(initial, rlev["weights"]) > 1e-5
     assert rlev["log"][0]["rlev/scale"] > 1.0 and none["log"][0]["rlev/scale"] == 1.0  # the rewards did differ
-    assert max_diff(rlev["weights"], none["weights"]) < 1e-3 * moved
+    # L2 over all weights, as for the global scale above: s(x) leaves group_norm's advantage equal up to its eps,
+    # and Adam with eps 1e-15 turns that rounding into full-size steps on a few near-zero-gradient parameters
+    assert l2_diff(rlev["weights"], none["weights"]) < 0.02 * l2_diff(initial, none["weights"])
 
 
 def test_lr_0_leaves_the_loaded_weights_bit_for_bit(runs, initial, on_disk):
