@@ -14,6 +14,14 @@ from openrlhf_rlev.integrations.openrlhf import launcher, version_guard
 from openrlhf_rlev.integrations.openrlhf.cpu import install
 from openrlhf_rlev.integrations.openrlhf.cpu.ds_engine import CPUEngine
 
+# OpenRLHF's importance-sampling correction flag: a level from 0.11 on, a switch before (0.10.x)
+_PARSER = version_guard.installed_openrlhf_root() / "cli" / "train_ppo_ray.py"
+IS_CORRECTION = (
+    ["--algo.advantage.is_correction_level", "token"]
+    if "--algo.advantage.is_correction_level" in _PARSER.read_text()
+    else ["--algo.advantage.is_correction_enable"]
+)
+
 
 def _grads(model, batches, scale=1.0):
     model.zero_grad()
@@ -144,7 +152,7 @@ def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers
         (["--ckpt.best_metric_key", "eval_x/h_acc"], "--ckpt.best_metric_key saves DeepSpeed states"),
         (["--train.async_enable", "--train.partial_rollout_enable"], "partial_rollout_enable pauses vLLM mid-request"),
         (["--ds.deepcompile"], "--ds.deepcompile compiles DeepSpeed's engine"),
-        (["--algo.advantage.is_correction_level", "token"], "importance-sampling correction"),
+        (IS_CORRECTION, "importance-sampling correction"),
         (["--train.batch_size", "10", "--train.micro_batch_size", "4"], "DeepSpeed refuses this batch"),
         (["--train.batch_size", "12", "--train.micro_batch_size", "4", "--actor.num_gpus_per_node", "2"], "x 2 actor"),
     ],
