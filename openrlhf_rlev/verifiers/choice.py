@@ -99,10 +99,17 @@ def option_letters(question: str | None) -> frozenset:
     return found if len(found) >= 2 else frozenset("ABCD")
 
 
+# A line that is one option letter and nothing else, perhaps as a list item ("D", "- D", "2. D", "(D)").
+_LONE_LETTER = re.compile(r"^(?:[-*•·]|\d{1,2}[.)、])?\s*[(（]?([A-G])[)）]?[.。]?$")
+
+
 def _tail_lists_options(text: str) -> bool:
     lines = [line.strip() for line in text.splitlines() if line.strip()][-8:]
     items = [line for line in lines if _OPTION_LABEL.match(line)]
-    return bool(lines) and _OPTION_LABEL.match(lines[-1]) is not None and lists_options("\n".join(items))
+    if bool(lines) and _OPTION_LABEL.match(lines[-1]) is not None and lists_options("\n".join(items)):
+        return True
+    # the letters alone, one a line ("A\nB\nC\nD", "- A\n- B ...", "1. A\n2. B ..."): a list with no text
+    return len({m.group(1) for m in map(_LONE_LETTER.match, lines) if m}) >= 3
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,10 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
         if _tail_lists_options(text) or lists_options(line):
             return Choices([], extract.GUESS, True)
         tokens = _TOKEN.findall(line)
-        ok = tokens and not _HEDGED_PAIR.search(line)
+        hedged = _HEDGED_PAIR.search(line)  # "A, C, or D": a hedge, no answer (its own case)
+        if len(set(tokens)) >= 3 and not hedged:  # "The options are A, B, C and D.": a guess reads one letter
+            return Choices([], extract.GUESS, True)
+        ok = tokens and not hedged
         return Choices([frozenset(tokens[-1])] if ok else [], extract.GUESS)
     return _several(text, n, [g for g, _, _ in marked], single)
 

@@ -68,6 +68,22 @@ MORE_OPTION_LISTS = [
 ]
 
 
+# Lenient mode reads a guess from the last line: lists of bare letters, or a line naming three or more, name none.
+LENIENT_OPTION_LISTS = [
+    "A\nB\nC\nD",
+    "- A\n- B\n- C\n- D",
+    "1. A\n2. B\n3. C\n4. D",
+    "The options are A, B, C and D.",
+    "Option A, option B, option C, option D",
+]
+
+
+@pytest.mark.parametrize("response", LENIENT_OPTION_LISTS)
+@pytest.mark.parametrize("gold", ["A", "D"])
+def test_bare_letter_lists_earn_nothing_in_lenient_mode(response, gold):
+    assert verdict(response, {"answer": [gold], "value": 0.333}) == (False, 0.0, "options_listed")
+
+
 @pytest.mark.parametrize("response", MORE_OPTION_LISTS)
 @pytest.mark.parametrize("gold", ["A", "D"])
 def test_option_lists_in_every_print_earn_nothing_in_strict_mode(response, gold):
