@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKILLS = ("copy", "reverse")
-P_CORRECT = {"copy": 0.55, "reverse": 0.25}
+P_CORRECT = {"copy": 0.65, "reverse": 0.35}  # pilot 4 (pilot 3: 0.55 / 0.25 gave 27%, PREREG.md)
 P_STOP, P_FILLER = 0.5, 0.3  # else (0.2) a re-check with a second answer line
 FILLERS = ("I hope this helps.", "Let me know if you have another question.", "That is my final answer.")
 RECHECK = "Let me check again."
