@@ -217,7 +217,8 @@ def test_a_marked_number_that_runs_on_into_prose_is_that_number(response, gold):
     ],
 )
 def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answer(response):
-    assert verdict(response, {"answer": "15", "value": 0.1}, strict())[0] is False
+    # read from the marker and refused as no answer: not a verifier error or a timeout that happens to give 0
+    assert verdict(response, {"answer": "15", "value": 0.1}, strict()) == (False, 0.0, None)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +262,7 @@ def test_an_adverb_or_modal_between_marker_and_answer_keeps_it_marked(response, 
     ],
 )
 def test_false_statements_that_mention_the_gold_are_wrong(response, gold):
-    assert verdict(response, gold)[0] is False
+    assert verdict(response, gold)[0:3:2] == (False, None)  # wrong, not failed
 
 
 @pytest.mark.parametrize(

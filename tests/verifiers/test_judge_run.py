@@ -58,6 +58,7 @@ def test_requests_reuse_kept_alive_connections(judge):
     other = JudgeClient(config(judge.url, max_tokens=8))
     with ThreadPoolExecutor(4) as ex:
         assert list(ex.map(other.complete, ["q"] * 40)) == ["YES"] * 40
+    assert other._pool is client._pool  # one pool per endpoint per process, whatever the client's settings
     assert judge.connections <= 4
 
 

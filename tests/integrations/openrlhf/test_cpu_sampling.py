@@ -233,7 +233,7 @@ def test_the_sampler_waits_for_every_unfinished_sample_before_sampling(sampler, 
     class SlowFirst:
         async def execute(self, prompt, label, sampling_params, max_length, hf_tokenizer, llm_engine, images=None):
             if prompt == "slow":
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(1.0)  # longer than any time window a sampler might batch by
             ids = hf_tokenizer(text=prompt, add_special_tokens=False)["input_ids"]
             out = await llm_engine.generate(ids, sampling_params)
             return {"prompt": prompt, "tokens": out.outputs[0].token_ids}
