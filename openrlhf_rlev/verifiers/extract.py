@@ -79,6 +79,8 @@ _ARITHMETIC_LHS = re.compile(
 _MATHY = re.compile(r"[\d$\\]")
 _LEADING_NUMBER = re.compile(r"^\s*(?:\$\s*)?([-+]?\d[\d,]*(?:\.\d+)?)(?:\s*\$)?\s+(?:is|are|was|were|will|would)\b")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*")
+# A denial: "15 is not the answer.", "It is not 15.", "15 is wrong", "答案不是15": a guess never reads it as a claim.
+_DENIAL = re.compile(r"\b(?:not|never|wrong|incorrect|isn't|aren't|wasn't)\b|n't\b|不是|不对|错", re.IGNORECASE)
 
 
 def tail(text: str) -> str:
@@ -231,7 +233,10 @@ def is_bare(text: str) -> bool:
 
 def guess(line: str) -> str:
     """The answer a prose line states, for lenient mode: after its last '=' ('62 + 7 = 13.' -> '13'), its subject
-    number ('27 is larger than 94.' -> '27'), or the line itself when it names at most one number."""
+    number ('27 is larger than 94.' -> '27'), or the line itself when it names at most one number; nothing from a
+    line that denies ('15 is not the answer.')."""
+    if _DENIAL.search(line):
+        return ""
     if "=" in line and not re.search(r"[<>≤≥]|\\[lg]eq?", line):
         return answer_span(line.rsplit("=", 1)[1])
     m = _LEADING_NUMBER.match(line)

@@ -266,6 +266,14 @@ def test_false_statements_that_mention_the_gold_are_wrong(response, gold):
 
 
 @pytest.mark.parametrize(
+    "response", ["15 is not the answer.", "15 is wrong", "It is not 15.", "Never 15", "答案不是15"]
+)
+def test_a_denial_is_no_guess(response):
+    """Lenient mode guesses from the last line; a line that denies a number does not state it."""
+    assert verdict(response, {"answer": "15"}) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
     "response, gold",
     [("94 is larger than 27.", "94"), ("22 is the answer.", "22"), ("62 + 7 = 69.", "69"), ("We get 12 apples", "12")],
 )
