@@ -51,16 +51,15 @@ def first_group(region: str) -> frozenset:
     return _letters(m.group(0))
 
 
-def _after_markers(text: str) -> list[tuple[frozenset, str, bool]]:
+def _after_markers(text: str, found: list) -> list[tuple[frozenset, str, bool]]:
     """(letter set, the marker's line, whether the marker introduces the option list) after each answer marker
-    that is followed by a letter set, in order."""
+    (`found`: extract.markers(text)) that is followed by a letter set, in order."""
     out = []
-    for m in extract.MARKER.finditer(text):
-        if m.end() > m.start():
-            group = first_group(text[m.end() : m.end() + 40])
-            if group:
-                line = extract.marker_region(text, m)
-                out.append((group, line, lists_options(line) or _introduces_list(text[m.end() :])))
+    for m in found:
+        group = first_group(text[m.end() : m.end() + 40])
+        if group:
+            line = extract.marker_region(text, m)
+            out.append((group, line, lists_options(line) or _introduces_list(text[m.end() :])))
     return out
 
 
@@ -128,7 +127,8 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
     questions is A then C, as GAOKAO-Bench's official scorer reads the first n letters."""
     text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
     b_start = extract._last_boxed_start(text)
-    marker = extract.last_marker(text)
+    found = extract.markers(text)
+    marker = found[-1] if found else None
     boxed = extract.last_boxed(text)
     if boxed is not None and (marker is None or marker.end() <= b_start or n > 1):
         boxed = extract.TEXT_CMD.sub(r"\1", boxed)
@@ -138,7 +138,7 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
             group = first_group(boxed)
             return Choices([group] if group else [], extract.BOXED)
         return Choices(_split(_TOKEN.findall(boxed), single)[:n], extract.BOXED)
-    marked = _after_markers(text)
+    marked = _after_markers(text, found)
     if n == 1:
         if marked:
             group, _, listed = marked[-1]

@@ -128,13 +128,16 @@ def last_boxed(text: str) -> str | None:
     return found[0] if found else None
 
 
+def markers(text: str, pos: int = 0) -> list:
+    """The non-empty answer-marker matches from `pos` on: one scan of the tail (the costliest step of a reward call),
+    shared by whoever needs the markers."""
+    return [m for m in MARKER.finditer(text, pos) if m.end() > m.start()]
+
+
 def last_marker(text: str):
     """The last non-empty answer-marker match, or None."""
-    last = None
-    for m in MARKER.finditer(text):
-        if m.end() > m.start():
-            last = m
-    return last
+    found = markers(text)
+    return found[-1] if found else None
 
 
 # What follows "answer is" in a remark about an answer, not in a statement of one: "I hope this answer is helpful",
@@ -155,11 +158,10 @@ _ADVERB = re.compile(
 )
 
 
-def stating_marker(text: str):
+def stating_marker(text: str, found: list | None = None):
     """The last answer marker that states an answer (not a remark about one), or None (find_answer then falls back
-    to a boxed answer, else to the last marker)."""
-    found = [m for m in MARKER.finditer(text) if m.end() > m.start()]
-    for m in reversed(found):
+    to a boxed answer, else to the last marker). `found`: markers(text), if already scanned."""
+    for m in reversed(markers(text) if found is None else found):
         if not _REMARK.match(_ADVERB.sub("", marker_region(text, m).strip())):
             return m
     return None
@@ -259,10 +261,12 @@ def find_answer(text: str) -> tuple[str, str]:
     """(answer, source), source one of SOURCES; see the module docstring for the rules."""
     t = clean_text(tail(text))
     b_start = _last_boxed_start(t)
-    m = stating_marker(t)
     boxed = _boxed_at(t, b_start) if b_start >= 0 else None
+    # With a non-empty box only a marker after it can override it: scan from the box on, once.
+    found = markers(t, b_start if boxed and boxed[0] else 0)
+    m = stating_marker(t, found)
     if m is None and not (boxed and boxed[0]):
-        m = last_marker(t)
+        m = found[-1] if found else None
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
         return strip_answer(boxed[0]), BOXED
     if m is not None:
