@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from openrlhf_rlev.reward.labels import ANSWER_FORMATS
 from openrlhf_rlev.reward.scaling import DEFAULT_ALPHA, SCALINGS, check_alpha
 from openrlhf_rlev.verifiers.pool import QUEUE_TIMEOUT
 from openrlhf_rlev.verifiers.registry import choices as verifier_choices
@@ -22,7 +23,6 @@ MAX_SAMPLE_TIMEOUT = 3600.0
 MAX_QUEUE_TIMEOUT = 3600.0
 MAX_VERIFY_WORKERS = 64
 # lenient: any stated answer, a guess from the last line included; strict: only a marked or a bare answer.
-ANSWER_FORMATS = ("lenient", "strict")
 ENV_PREFIX = "RLEV_"
 
 

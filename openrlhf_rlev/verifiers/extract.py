@@ -194,14 +194,6 @@ def answer_span(region: str) -> str:
     return strip_answer(text[: m.start()] if m else text)
 
 
-def after_last_marker(text: str) -> str | None:
-    """The answer span after the last answer marker, or None."""
-    m = last_marker(text)
-    if m is None:
-        return None
-    return answer_span(marker_region(text, m)) or None
-
-
 def unwrap_math(text: str) -> str:
     """NFKC, and the $...$, \\(...\\) or \\[...\\] around a whole answer removed."""
     t = nfkc(text).strip()

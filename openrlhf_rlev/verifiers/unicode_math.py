@@ -11,10 +11,13 @@ _VULGAR = re.compile("[\u00bc-\u00be\u2150-\u215e\u2189]")
 _FRACTION_SLASH = "\u2044"
 
 
+_TO_PLAIN = str.maketrans(_SUPERSCRIPTS + _SUBSCRIPTS, _PLAIN + _PLAIN[:15])
+
+
 def _script(m: re.Match) -> str:
     run = m.group(0)
     mark = "^" if run[0] in _SUPERSCRIPTS else "_"
-    plain = run.translate(str.maketrans(_SUPERSCRIPTS + _SUBSCRIPTS, _PLAIN + _PLAIN[:15]))
+    plain = run.translate(_TO_PLAIN)
     return f"{mark}{plain}" if len(plain) == 1 else f"{mark}{{{plain}}}"
 
 
