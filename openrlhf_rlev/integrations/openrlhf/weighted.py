@@ -16,7 +16,7 @@ import math
 import os
 
 from openrlhf_rlev.integrations.openrlhf import registry
-from openrlhf_rlev.reward.core import label_scale
+from openrlhf_rlev.reward.core import scale_for
 from openrlhf_rlev.reward.labels import LabelError, parse_label
 from openrlhf_rlev.reward.logs import PREFIX
 from openrlhf_rlev.reward.settings import Settings
@@ -73,10 +73,10 @@ def number(x) -> float:
 def label_logs(label, settings: Settings) -> tuple[float, dict]:
     """(s(x), the rlev/* logs that come from the label alone)."""
     try:
-        value, label_error = parse_label(label).value, 0.0
+        parsed = parse_label(label)  # once per sample: value and s(x) both come from it
+        value, label_error, scale = parsed.value, 0.0, scale_for(parsed, settings)
     except LabelError:
-        value, label_error = None, 1.0  # their labels need not be RLEV's: s = 1, their reward unchanged
-    scale = label_scale(label, settings)
+        value, label_error, scale = None, 1.0, 1.0  # their labels need not be RLEV's: s = 1, their reward unchanged
     return scale, {
         f"{PREFIX}scale": float(scale),
         f"{PREFIX}value": float(value or 0.0),
