@@ -46,7 +46,7 @@ CHUNK_STEPS=${CHUNK_STEPS:-10}
 B_RB=8
 B_N=4
 B_LR=2e-5
-B_TEMP=${B_TEMP:-1.0}
+B_TEMP=${B_TEMP:-0.7}          # the Stage B pilot at 0.7 (PREREG.md, "Stage B pilot, re-scored")
 B_MAX_NEW=48
 
 log_cmd() {  # file cmd...: append the commit and the exact command, then run it
