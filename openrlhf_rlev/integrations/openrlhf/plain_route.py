@@ -12,6 +12,8 @@ import logging
 import shlex
 import sys
 
+from openrlhf_rlev.integrations.openrlhf.launcher import pop_flag
+
 logger = logging.getLogger("openrlhf_rlev.plain_route")
 
 ESTIMATOR_FLAG = "--algo.advantage.estimator"
@@ -29,14 +31,9 @@ _warned: list[str] = []
 
 
 def flag_value(argv: list[str], flag: str, default: str | None = None) -> str | None:
-    """A flag's value on an OpenRLHF command line (argparse's last-one-wins; `default` without it)."""
-    found = default
-    for i, token in enumerate(argv):
-        if token == flag and i + 1 < len(argv):
-            found = argv[i + 1]
-        elif token.startswith(flag + "="):
-            found = token.split("=", 1)[1]
-    return found
+    """A flag's value on an OpenRLHF command line (the launcher's reader; `default` without the flag)."""
+    value, _ = pop_flag(argv, flag)
+    return default if value is None else value
 
 
 def estimator(argv: list[str]) -> str:
