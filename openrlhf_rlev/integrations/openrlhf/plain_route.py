@@ -5,7 +5,8 @@
 `--algo.advantage.estimator group_norm` and no setup hook, OpenRLHF divides s(x) out of every group, and nothing
 in the run would say so. So when the reward file is loaded by OpenRLHF it reads the driver's command line (Ray
 records it as the job's entrypoint in the GCS, readable from any worker on any node) and logs a warning in that
-engine's output, which Ray forwards to the driver's log.
+engine's output: its worker log in the Ray session's logs folder, which Ray also forwards to the driver's output
+(asynchronously, best-effort).
 """
 
 import logging
