@@ -23,7 +23,8 @@ def actor_logs(temp_dir: Path, actor_class: str) -> dict[Path, str]:
     `temp_dir`, with its text from the actor's label on."""
     label = f":actor_name:{actor_class}\n"
     found = {}
-    for path in sorted(Path(temp_dir).glob("**/session_*/logs/worker-*")):
+    # resolved: session_latest is a link to the newest session, whose files would otherwise come twice
+    for path in sorted({p.resolve() for p in Path(temp_dir).glob("**/session_*/logs/worker-*")}):
         if path.suffix in (".out", ".err"):
             text = path.read_text(errors="replace")
             at = text.find(label)
