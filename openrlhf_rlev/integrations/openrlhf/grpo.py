@@ -21,6 +21,13 @@ group_norm the wrapper runs OpenRLHF's own function unchanged, with the one func
 after the baseline, `compute_reward(reward, kl_coef, kl, action_mask=...)`, given `reward * s`. Every other
 estimator goes straight to the original function, so its output is bit-identical.
 
+That one function is reached through the experience maker's module globals, so `wrap` replaces the module's
+`compute_reward` once, when it wraps, by a router that multiplies by the s(x) of the call in progress, held in a
+ContextVar (its own value in each thread and each asyncio task), and otherwise calls OpenRLHF's function as is. No
+global changes per call: two make_experience calls at once (another thread, an async trainer) each weight their
+own batch, and a call that is not value-keeping GRPO goes through unweighted. (OpenRLHF 0.11.2 itself calls it
+from one Ray actor method at a time, PPOTrainer.fit or the async TrainingActor.fit; the wrapper does not rely on it.)
+
 s(x) comes from the reward's own log (`info["rlev/scale"]`, exactly what the reward used, and what the upstream
 flag reads) or else from the label (`Experience.labels` + settings); it must be finite and >= 0 for every sample.
 
@@ -28,6 +35,7 @@ The wrapper refuses to install on OpenRLHF code it was not tested on (a fingerpr
 relies on): it raises with a clear message rather than doing something else silently.
 """
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -144,27 +152,57 @@ def _once(key: str, level: int, message: str):
         logger.log(level, message)
 
 
+# s(x) per micro-batch (keyed by id(action_mask)) of the value-keeping call running in this thread / task, else None
+_CALL_SCALES: contextvars.ContextVar = contextvars.ContextVar("rlev_grpo_scales", default=None)
+
+
+def route_compute_reward(module_globals: dict) -> None:
+    """Once per module: its `compute_reward` becomes a router that weights `reward` by the current call's s(x).
+
+    Outside a value-keeping call (no scales in this context) it calls OpenRLHF's function with the same arguments."""
+    openrlhf_compute_reward = module_globals.get("compute_reward")
+    if openrlhf_compute_reward is None:  # the fingerprinted OpenRLHF code has it: this is some other function
+        raise IncompatibleOpenRLHF(
+            f"value-preserving GRPO weights the compute_reward that {TARGET_METHOD} calls; its module has none"
+        )
+    if getattr(openrlhf_compute_reward, PATCHED_MARK, False):
+        return
+
+    @functools.wraps(openrlhf_compute_reward)
+    def compute_reward(reward, *args, **kwargs):
+        scales = _CALL_SCALES.get()
+        if scales is None:
+            return openrlhf_compute_reward(reward, *args, **kwargs)
+        # called once per micro-batch, after the length penalties and the group_norm baseline; weighted once even if
+        # another router sits below this one (re-routed after someone else replaced the function)
+        token = _CALL_SCALES.set(None)
+        try:
+            return openrlhf_compute_reward(reward * scales[id(kwargs["action_mask"])], *args, **kwargs)
+        finally:
+            _CALL_SCALES.reset(token)
+
+    setattr(compute_reward, PATCHED_MARK, True)
+    module_globals["compute_reward"] = compute_reward
+
+
 def value_preserving_group_norm(original, maker, experiences):
     """OpenRLHF's compute_advantages_and_returns, each sample's group_norm advantage multiplied by its s(x)."""
     settings = Settings.from_env()
-    scales = {id(e.action_mask): sample_scales(e, settings) for e in experiences}
-    module_globals = inspect.unwrap(original).__globals__
-    compute_reward = module_globals["compute_reward"]
-
-    def weighted(reward, *args, action_mask, **kwargs):
-        # OpenRLHF calls this once per micro-batch, after the length penalties and the group_norm baseline.
-        return compute_reward(reward * scales[id(action_mask)], *args, action_mask=action_mask, **kwargs)
-
-    module_globals["compute_reward"] = weighted
+    route_compute_reward(inspect.unwrap(original).__globals__)  # done by `wrap`; again if something replaced it since
+    token = _CALL_SCALES.set({id(e.action_mask): sample_scales(e, settings) for e in experiences})
     try:
         experiences = original(maker, experiences)
     finally:
-        module_globals["compute_reward"] = compute_reward
+        _CALL_SCALES.reset(token)
     _once("on", logging.INFO, "RLEV: value-preserving GRPO active: group_norm advantages = s(x) * group_norm(r)")
     return experiences
 
 
 def wrap(original):
+    module_globals = inspect.unwrap(original).__globals__
+    if "compute_reward" in module_globals:  # OpenRLHF's module; anything else is routed, or refused, when it weights
+        route_compute_reward(module_globals)
+
     @functools.wraps(original)
     def compute_advantages_and_returns(self, experiences, *args, **kwargs):
         estimator = self.strategy.args.algo.advantage.estimator

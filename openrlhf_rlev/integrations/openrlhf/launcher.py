@@ -155,8 +155,9 @@ WEIGHTED_REWARD_MODULE = "openrlhf_rlev.integrations.openrlhf.weighted_reward"
 WEIGHTED_AGENT_MODULE = "openrlhf_rlev.integrations.openrlhf.weighted_agent"
 
 
-def _pop_flag(argv: list[str], flag: str) -> tuple[str | None, list[str]]:
-    """(the flag's value, argv without it); argparse's last-one-wins if given twice."""
+def pop_flag(argv: list[str], flag: str) -> tuple[str | None, list[str]]:
+    """(the flag's value, argv without it); argparse's last-one-wins if given twice. The one reader of an OpenRLHF
+    flag's value (plain_route reads the driver's command line with it too)."""
     value, rest, i = None, [], 0
     while i < len(argv):
         token = argv[i]
@@ -188,7 +189,7 @@ def _wrapped_source(reward_func: str, rest: list[str]) -> tuple[tuple | None, li
     if len(given) > 1:
         raise LaunchError(f"{' and '.join(given)}: give one reward source for RLEV to weight, not both")
     flag = given[0]
-    spec, rest = _pop_flag(rest, flag)
+    spec, rest = pop_flag(rest, flag)
     if flag == REMOTE_URL_FLAG:
         if "," in spec or spec.startswith(("http://", "https://")):
             raise LaunchError(

@@ -5,12 +5,15 @@
 `--algo.advantage.estimator group_norm` and no setup hook, OpenRLHF divides s(x) out of every group, and nothing
 in the run would say so. So when the reward file is loaded by OpenRLHF it reads the driver's command line (Ray
 records it as the job's entrypoint in the GCS, readable from any worker on any node) and logs a warning in that
-engine's output, which Ray forwards to the driver's log.
+engine's output: its worker log in the Ray session's logs folder, which Ray also forwards to the driver's output
+(asynchronously, best-effort).
 """
 
 import logging
 import shlex
 import sys
+
+from openrlhf_rlev.integrations.openrlhf.launcher import pop_flag
 
 logger = logging.getLogger("openrlhf_rlev.plain_route")
 
@@ -29,14 +32,9 @@ _warned: list[str] = []
 
 
 def flag_value(argv: list[str], flag: str, default: str | None = None) -> str | None:
-    """A flag's value on an OpenRLHF command line (argparse's last-one-wins; `default` without it)."""
-    found = default
-    for i, token in enumerate(argv):
-        if token == flag and i + 1 < len(argv):
-            found = argv[i + 1]
-        elif token.startswith(flag + "="):
-            found = token.split("=", 1)[1]
-    return found
+    """A flag's value on an OpenRLHF command line (the launcher's reader; `default` without the flag)."""
+    value, _ = pop_flag(argv, flag)
+    return default if value is None else value
 
 
 def estimator(argv: list[str]) -> str:

@@ -22,18 +22,26 @@ def score_query(query, prompt, label, settings: Settings | None = None) -> tuple
 
 
 def payload(results: list) -> dict:
-    """(verdict, logs) pairs -> what OpenRLHF reads: floats for its one-sample calls, lists for a batch.
+    """(verdict, logs) pairs -> what OpenRLHF reads (see `reply`).
 
     `scores` (1 correct, 0 not) is what OpenRLHF's dynamic filtering reads. s(x) travels in `extra_logs` as
     `rlev/scale`, which is what an OpenRLHF with the upstream change in patches/ weights group_norm by
     (`--algo.advantage.weight_key rlev/scale`) and what the plugin's own GRPO wrapper reads."""
-    one = len(results) == 1
+    return reply(
+        [v.reward for v, _ in results], [1.0 if v.correct else 0.0 for v, _ in results], [g for _, g in results]
+    )
+
+
+def reply(rewards: list, scores: list, logs: list[dict]) -> dict:
+    """Per-sample rewards, scores and extra_logs dicts (the same keys in each) -> OpenRLHF's return shape: floats for
+    its one-sample calls, lists for a batch."""
+    one = len(rewards) == 1
 
     def column(values: list):
         return values[0] if one else values
 
     return {
-        "rewards": column([v.reward for v, _ in results]),
-        "scores": column([1.0 if v.correct else 0.0 for v, _ in results]),
-        "extra_logs": {k: column([log[k] for _, log in results]) for k in (results[0][1] if results else ())},
+        "rewards": column(rewards),
+        "scores": column(scores),
+        "extra_logs": {k: column([log[k] for log in logs]) for k in (logs[0] if logs else ())},
     }

@@ -10,6 +10,7 @@ import os
 import threading
 
 from openrlhf_rlev.integrations.openrlhf import weighted
+from openrlhf_rlev.integrations.openrlhf.query import reply
 from openrlhf_rlev.reward.sample import warner as _warner
 from openrlhf_rlev.reward.settings import Settings
 
@@ -58,17 +59,7 @@ def reward_func(queries, prompts, labels, **kwargs):
         _warner.warn(f"inner:{type(e).__name__}", f"RLEV: the wrapped reward failed: {type(e).__name__}: {e}")
         keys = _loaded.get("log_keys") or sorted(weighted.LOG_KEYS)
         weighed, scores = [(0.0, _failed_logs(keys, label)) for label in labels[:n]], [0.0] * n
-    one = n == 1
-
-    def column(values):
-        return values[0] if one else values
-
-    out = {
-        "rewards": column([r for r, _ in weighed]),
-        "scores": column(scores),
-        "extra_logs": {k: column([logs[k] for _, logs in weighed]) for k in weighed[0][1]},
-    }
-    return out
+    return reply([r for r, _ in weighed], scores, [logs for _, logs in weighed])
 
 
 def _failed_logs(keys: list, label) -> dict:

@@ -278,6 +278,60 @@ def test_stock_mode_is_bit_identical(em, monkeypatch):
         assert torch.equal(x.advantages, y.advantages)
 
 
+def test_concurrent_calls_each_weight_their_own_batch(em, monkeypatch):
+    """Two make_experience calls at once (threads: an async trainer, or anything else) each get the advantages of a
+    call made alone, and neither leaves a weight behind. The interleaving is forced, not hoped for: OpenRLHF's real
+    compute_reward is wrapped in a rendezvous that holds the first micro-batch of each thread until the other thread
+    has reached it too, so both calls are inside OpenRLHF's compute_advantages_and_returns at the same time (a
+    wrapper that swapped the module's compute_reward per call would hand one thread the other's weights)."""
+    import threading
+
+    n, pattern = 4, PATTERNS[4]
+    batches = {
+        "a": make_batch([(1.0, pattern), (2.0, pattern)], n, kl=0.05, seed=1),
+        "b": make_batch([(3.0, pattern), (1.5, [0, 1, 1, 1])], n, kl=0.05, seed=2),
+    }
+    alone = {name: by_sample(run(em, "group_norm", n, batch, True, kl_coef=0.1)) for name, batch in batches.items()}
+    stock = by_sample(run(em, "group_norm", n, batches["a"], False, kl_coef=0.1))
+
+    meeting, waited = threading.Barrier(2, timeout=30), threading.local()
+    openrlhf_compute_reward = em.compute_reward
+
+    def rendezvous(*args, **kwargs):
+        if not getattr(waited, "done", False):
+            waited.done = True
+            meeting.wait()  # both threads are now mid-call
+        return openrlhf_compute_reward(*args, **kwargs)
+
+    monkeypatch.setattr(em, "compute_reward", rendezvous)
+    wrapped = grpo.wrap(em.RemoteExperienceMaker.compute_advantages_and_returns)
+    results, errors = {}, []
+
+    def call(name):
+        try:
+            maker = make_maker(em, "group_norm", n, kl_coef=0.1)
+            results[name] = by_sample(wrapped(maker, copy.deepcopy(batches[name])))
+        except BaseException as e:  # reported below, not lost in the thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=call, args=(name,)) for name in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert meeting.n_waiting == 0 and not meeting.broken  # the two calls did overlap
+    for name in batches:
+        assert torch.equal(results[name], alone[name]), name
+    assert not torch.equal(alone["a"], stock)  # the weight matters in this batch
+    # afterwards, an unweighted call through the same module (and the router) is OpenRLHF's own group_norm: no
+    # weight left behind
+    waited.done = True  # this thread passes the rendezvous
+    original = em.RemoteExperienceMaker.compute_advantages_and_returns
+    after = original(make_maker(em, "group_norm", n, kl_coef=0.1), copy.deepcopy(batches["a"]))
+    assert torch.equal(by_sample(after), stock)
+
+
 def test_scale_from_labels_when_logs_lack_it(em, monkeypatch):
     """No info['rlev/scale']: s(x) comes from the label's value and the settings (alpha 5: v=0.1 -> s=1.5)."""
     monkeypatch.setenv("RLEV_ALPHA", "5")

@@ -3,11 +3,15 @@ s(x) out. The slow test is a real local Ray job whose driver's command line asks
 the reward file through OpenRLHF's real SingleTurnAgentExecutor, as a rollout engine does, and the warning must be
 logged there; nothing is stubbed."""
 
+import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
+import ray_logs  # tests/conftest.py puts tests/ on sys.path
 
 from openrlhf_rlev.integrations.openrlhf import plain_route
 
@@ -41,7 +45,7 @@ def test_outside_ray_nothing_is_read():
 
 DRIVER = textwrap.dedent(
     """
-    import sys, ray
+    import json, sys, ray
     from openrlhf_rlev import REWARD_FUNC_PATH
 
     ray.init(num_cpus=1, include_dashboard=False)
@@ -52,9 +56,10 @@ DRIVER = textwrap.dedent(
             from openrlhf.utils.agent import SingleTurnAgentExecutor  # as vllm_engine.py builds it
             SingleTurnAgentExecutor(REWARD_FUNC_PATH)
             from openrlhf_rlev.integrations.openrlhf import plain_route
+            print("ENGINE LOADED THE REWARD FILE", file=sys.stderr, flush=True)  # what came before is in its log
             return plain_route.warned()
 
-    print("WARNED", ray.get(Engine.remote().load.remote(), timeout=300))
+    print("WARNED", json.dumps(ray.get(Engine.remote().load.remote(), timeout=300)))
     ray.shutdown()
     """
 )
@@ -63,12 +68,21 @@ DRIVER = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.parametrize(("estimator", "warns"), [("group_norm", True), ("rloo", False)])
 def test_a_ray_engine_loading_the_reward_file_warns_for_stock_group_norm(tmp_path, estimator, warns):
+    """The warning is read from the engine's own log file (ray_logs.py: Ray forwards it to the driver's output only
+    asynchronously and best-effort, so the driver's stderr may miss it)."""
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     argv = [sys.executable, str(script), "--algo.advantage.estimator", estimator, "--data.label_key", "label"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-4000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("WARNED"))
-    assert (plain_route.WARNING in line) == warns, line
-    assert (plain_route.WARNING in done.stderr) == warns  # Ray forwards the engine's log line to the driver
-    assert "could not check the estimator" not in done.stderr  # the check itself ran
+    temp = ray_logs.short_temp_dir("rlev-plain")
+    try:
+        env = {**os.environ, "RAY_TMPDIR": str(temp)}  # this driver's Ray session, and only it, under `temp`
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr[-4000:]
+        line = next(x for x in done.stdout.splitlines() if x.startswith("WARNED"))
+        assert (plain_route.WARNING in json.loads(line[len("WARNED") :])) == warns, line
+        ray_logs.wait_for_actor_line(temp, "Engine", "ENGINE LOADED THE REWARD FILE")  # its log is complete to there
+        log = "\n".join(ray_logs.actor_logs(temp, "Engine").values())  # its stdout and stderr files
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert (plain_route.WARNING in log) == warns, log[-3000:]  # logged at run time, in the engine's log
+    assert "could not check the estimator" not in log  # the check itself ran

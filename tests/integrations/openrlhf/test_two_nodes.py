@@ -11,13 +11,15 @@ runtime env (a working_dir carrying the job's own setup hook, and an env var), O
 Evidence comes from the job's own setup hook (tests/.../two_node_job/rlev_job_hook.py), which Ray runs in every
 worker process of the job on both nodes: it records the node id, the process title, where openrlhf_rlev was
 imported from, what the plugin's setup hook did there (settings, GRPO, step log) and whether the GRPO wrapper
-and the step log actually patched OpenRLHF in that process. The test asserts on those records and the step log.
+and the step log actually patched OpenRLHF in that process. The test asserts on those records, the step log and the PPO trainer actor's own log files (tests/ray_logs.py; Ray
+forwards worker output to the job's log only asynchronously and best-effort).
 
 Slow (a few minutes on 2 cores); `docs/cluster.md` records a run of the same commands.
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 import pytest
+import ray_logs
 import tiny_policy  # tests/conftest.py puts tests/ on sys.path
 
 pytestmark = pytest.mark.slow
@@ -175,7 +178,16 @@ def job(cluster, tmp_path_factory):
     records = [json.loads(p.read_text()) for p in evidence.glob("*.json")]
     errors = {p.name: p.read_text() for p in evidence.glob("*.error")}
     log = [json.loads(line) for line in (root / "log.jsonl").read_text().splitlines()]
-    return {"output": output, "records": records, "errors": errors, "log": log, "seconds": time.time() - started}
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    return {
+        "output": output,
+        "records": records,
+        "errors": errors,
+        "log": log,
+        "seconds": time.time() - started,
+        "ray_temp": cluster["temp"],  # both nodes' Ray temp dirs, with every worker's log files
+        "values": [row["label"]["value"] for row in rows],
+    }
 
 
 def by_title(records, name):
@@ -216,9 +228,22 @@ def test_settings_and_hooks_are_active_on_both_nodes(job):
 
 
 def test_value_keeping_grpo_and_the_step_log_patched_the_trainer(job):
-    trainers = [r for r in job["records"] if r["grpo_patched"]]
-    assert trainers, [(r["title"], r["grpo_patched"], r["steplog_patched"]) for r in job["records"]]
-    assert any(r["steplog_patched"] for r in job["records"])
+    """In the one process that runs OpenRLHF's PPOTrainer (its experience maker computes the advantages): the GRPO
+    wrapper and the step log are installed, both ran (their lines in that actor's own log files), and the step it
+    logged carries s(x) with the job's alpha, so a run where the value never reached the trainer fails here."""
+    titles = [r["title"] for r in job["records"]]
+    # Ray titles an actor's process ray::<class>[.<method>]; PPOTrainerAsync would be the async trainer
+    trainers = [r for r in job["records"] if re.match(r"ray::PPOTrainer(\.|\s|$)", r["title"])]
+    assert len(trainers) == 1, titles
+    (trainer,) = trainers
+    assert trainer["grpo_patched"] and trainer["steplog_patched"], trainer
+    assert trainer["plugin_hook"]["settings"]["alpha"] == float(ALPHA)
+    for text in ("value-preserving GRPO active", "RLEV step 1"):
+        ray_logs.wait_for_actor_line(job["ray_temp"], "PPOTrainer", text)
+    logs = ray_logs.actor_logs(job["ray_temp"], "PPOTrainer")
+    assert {int(path.stem.rsplit("-", 1)[1]) for path in logs} == {trainer["pid"]}  # that record's process
     (step,) = [e for e in job["log"] if e["kind"] == "train"]
-    assert step["global_step"] == 1 and "rlev/scale" in step and "rollout/reward_mean" in step
-    assert "RLEV step 1" in job["output"]  # the progress line, forwarded from the trainer's node to the job's log
+    assert step["global_step"] == 1 and "rollout/reward_mean" in step
+    # one step covers every prompt of the dataset, each as often: the mean s(x) = 1 + min(alpha v, 1) over them
+    expected = sum(1 + min(float(ALPHA) * v, 1.0) for v in job["values"]) / len(job["values"])
+    assert expected > 1.0 and step["rlev/scale"] == pytest.approx(expected, rel=1e-5), (step["rlev/scale"], expected)
