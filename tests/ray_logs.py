@@ -33,6 +33,13 @@ def actor_logs(temp_dir: Path, actor_class: str) -> dict[Path, str]:
     return found
 
 
+def all_worker_output(temp_dir: Path) -> str:
+    """Everything every worker of every Ray session under `temp_dir` wrote to its .out and .err files: read after the
+    cluster has shut down, it holds each worker's lines whether or not Ray forwarded them to the driver."""
+    paths = sorted({p.resolve() for p in Path(temp_dir).glob("**/session_*/logs/worker-*")})
+    return "".join(p.read_text(errors="replace") for p in paths if p.suffix in (".out", ".err"))
+
+
 def wait_for_actor_line(temp_dir: Path, actor_class: str, text: str, seconds: float = 60) -> str:
     """The first line of an actor of this class that contains `text`; waits (bounded) for the file system, and
     fails with what the actor's files hold if no such line appears."""

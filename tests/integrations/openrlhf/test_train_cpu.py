@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import ray_logs
 import tiny_policy
 import torch  # tests/conftest.py puts tests/ on sys.path
 
@@ -72,11 +73,15 @@ def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
         argv = without(argv, OPENRLHF_DEFAULTS)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     env["RAY_DEDUP_LOGS"] = "0"  # every engine and sync line, even where Ray would fold lines alike but for numbers
+    # The run's own Ray temp dir: what the workers printed is read from their log files after the run (Ray forwards
+    # worker lines to the driver only best-effort, so the driver's output alone may miss some; see tests/ray_logs.py)
+    env["RAY_TMPDIR"] = str(ray_logs.short_temp_dir("rlev-train-"))
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=root)
-    output = done.stdout + done.stderr
+    workers = ray_logs.all_worker_output(Path(env["RAY_TMPDIR"]))
+    output = done.stdout + done.stderr + workers  # a forwarded line can appear twice here: count lines in `workers`
     assert done.returncode == 0, output[-6000:]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return {"output": output, "log": log, "weights": weights(out / "model"), "dir": out}
+    return {"output": output, "workers": workers, "log": log, "weights": weights(out / "model"), "dir": out}
 
 
 def without(argv: list, flags) -> list:
@@ -231,7 +236,7 @@ def test_data_parallel_ranks_agree_and_match_one_rank_with_twice_the_accumulatio
     the ranks' weight hashes at every step and stops the run if they differ; the log shows they agreed."""
     single = runs("rloo-rlev", "rloo")
     dual = runs("rloo-rlev-dp2", "rloo", extra=["--actor.num_gpus_per_node", "2"])
-    assert dual["output"].count("all 2 data-parallel ranks hold identical weights") >= 2  # after steps 1 and 2
+    assert dual["workers"].count("all 2 data-parallel ranks hold identical weights") >= 2  # after steps 1 and 2
     assert "all 1 data-parallel" not in single["output"]
     assert [e["rlev/correct"] for e in dual["log"]] == [e["rlev/correct"] for e in single["log"]]
     assert max_diff(initial, single["weights"]) > 1e-5
