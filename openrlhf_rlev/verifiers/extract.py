@@ -15,6 +15,7 @@ short one), and every pattern here is linear-time so no input can make it crawl.
 
 import re
 
+from openrlhf_rlev.verifiers import latex_eval
 from openrlhf_rlev.verifiers.unicode_math import nfkc  # not plain NFKC: that reads 2³ as 23 and x² as x2
 
 BOXED, MARKER_SOURCE, BARE, GUESS = "boxed", "marker", "bare", "guess"
@@ -67,7 +68,8 @@ _SPAN_END = re.compile(
     r"|[,，;；]\s*(?=[\u4e00-\u9fff])"  # "15，因为……"
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
-    r"|\s*[(（](?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)"
+    r"|\s*[(（](?!\s*(?:or|either|或|还是)\b)(?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)";
+    # "15 (or possibly 3)" is a hedge, kept whole
     re.IGNORECASE,
 )
 # The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).
@@ -158,11 +160,38 @@ _ADVERB = re.compile(
 )
 
 
+# "The answer is not D", "the answer isn't 15", "答案不是D": the marker denies an answer instead of stating one. As the
+# last marker it is a revision that names no answer (reward 0), unless it goes on to give one ("not B but C",
+# "不是B，而是C"). "the answer is not correct / not an integer" is a remark (_REMARK), not a denial.
+_DENIAL_START = re.compile(r"^(?:is\s+)?(?:not|n't|never)\b|^(?:不是|并非|不为|不应选|不选|不应是)", re.IGNORECASE)
+_CORRECTION = re.compile(r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选)\s*(?:(?:it\s+)?is\s+)?[:：]?\s*", re.I)
+_DENIAL_REMARK = re.compile(r"(?:wrong|incorrect|right)\b|错|对", re.IGNORECASE)
+
+
+def _is_remark(region: str) -> bool:
+    """'correct', 'an integer', and their denials 'not correct', 'not wrong', '不是正确的': about the answer."""
+    m = _DENIAL_START.match(region)
+    rest = region[m.end() :].strip() if m else region
+    return bool(_REMARK.match(rest) or (m and _DENIAL_REMARK.match(rest)))
+
+
+def denied(region: str) -> str | None:
+    """None when a marker's region does not deny; else what the denial goes on to state ("" for nothing):
+    'not D.' -> '', 'not B but C' -> 'C', '不是B，而是C' -> 'C'."""
+    text = _ADVERB.sub("", region.strip())
+    m = _DENIAL_START.match(text)
+    if not m or _is_remark(text):
+        return None
+    rest = text[m.end() :].strip()
+    c = _CORRECTION.search(rest)
+    return rest[c.end() :] if c else ""
+
+
 def stating_marker(text: str, found: list | None = None):
     """The last answer marker that states an answer (not a remark about one), or None (find_answer then falls back
     to a boxed answer, else to the last marker). `found`: markers(text), if already scanned."""
     for m in reversed(markers(text) if found is None else found):
-        if not _REMARK.match(_ADVERB.sub("", marker_region(text, m).strip())):
+        if not _is_remark(_ADVERB.sub("", marker_region(text, m).strip())):
             return m
     return None
 
@@ -232,7 +261,12 @@ def guess(line: str) -> str:
     if _DENIAL.search(line):
         return ""
     if "=" in line and not re.search(r"[<>≤≥]|\\[lg]eq?", line):
-        return answer_span(line.rsplit("=", 1)[1])
+        before, _, after = line.rpartition("=")
+        right = answer_span(after)
+        sums = _TRAILING_SUM.search(before)
+        if sums and _constant_equal(sums.group(0), right) is False:
+            return ""  # "So 62 + 7 = 13.": a false equation states nothing
+        return right
     m = _LEADING_NUMBER.match(line)
     if m:
         return m.group(1)
@@ -242,10 +276,40 @@ def guess(line: str) -> str:
     return answer_span(line)
 
 
-def stated(answer: str) -> str:
-    """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole."""
-    if _ARITHMETIC_LHS.match(answer) and answer.count("=") == 1:
-        return strip_answer(answer.split("=", 1)[1])
+# The worked sum a prose line ends its equation with: "So 62 + 7" of "So 62 + 7 = 13."
+_TRAILING_SUM = re.compile(r"[-+(\d][\d\s.,()+\-*/×÷·x]*$|\$[^$]*$")
+_LEADING_NUMBER_ONLY = re.compile(r"^\s*\$?\s*([-+]?\d[\d,]*(?:\.\d+)?)")
+_TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[(\d])")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+def _constant_side(text: str) -> str:
+    t = text.strip().strip("$").strip()
+    t = t.replace("×", "*").replace("÷", "/").replace("·", "*").replace("\\div", "/")
+    return _THOUSANDS.sub("", _TIMES_X.sub("*", t))
+
+
+def _constant_equal(left: str, right: str) -> bool | None:
+    """'6 + 4' vs '10' -> True, '16' vs '15' -> False, anything with a variable or words -> None. The right side
+    may carry a unit after its number ('10 apples')."""
+    verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(right))
+    if verdict is None and _ARITHMETIC_LHS.match(left + "="):
+        number = _LEADING_NUMBER_ONLY.match(right)
+        if number:
+            verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(number.group(1)))
+    return verdict
+
+
+def stated(answer: str) -> str | None:
+    """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole.
+    A false equation of constants ('16 = 15', '7 + 7 = 12') states nothing: None, never its right side."""
+    if answer.count("=") == 1 and "==" not in answer and not re.search(r"[<>≤≥]|\\[lg]eq?|\\neq", answer):
+        left, right = answer.split("=")
+        verdict = _constant_equal(left, right)
+        if verdict is False:
+            return None
+        if verdict or _ARITHMETIC_LHS.match(answer):
+            return strip_answer(right)
     return answer
 
 
@@ -260,22 +324,26 @@ def find_answer(text: str) -> tuple[str, str]:
     if m is None and not (boxed and boxed[0]):
         m = found[-1] if found else None
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
-        return strip_answer(boxed[0]), BOXED
+        return stated(strip_answer(boxed[0])) or "", BOXED
     if m is not None:
-        span = stated(answer_span(marker_region(t, m)))
+        region = marker_region(t, m)
+        correction = denied(region)
+        if correction is not None:  # "The answer is not D.": the last marker names no answer
+            return (stated(answer_span(correction)) or "") if correction else "", MARKER_SOURCE
+        span = answer_span(region)
         if span:
-            return span, MARKER_SOURCE
+            return stated(span) or "", MARKER_SOURCE
     if boxed and boxed[0]:
-        return strip_answer(boxed[0]), BOXED
+        return stated(strip_answer(boxed[0])) or "", BOXED
     stripped = t.strip()
     if is_bare(stripped):
-        return stated(strip_answer(stripped)), BARE
+        return stated(strip_answer(stripped)) or "", BARE
     line = last_line(t)
     if not _MATHY.search(line):  # "8 + 2 = 10\n\nI'm sorry for any confusion.": the last line with an answer
         line = next((x.strip() for x in reversed(t.splitlines()) if _MATHY.search(x)), line)
     post = POSTFIX.match(line)
-    if post:
-        return answer_span(post.group(1)), MARKER_SOURCE
+    if post:  # "7 + 7 = 14, which is the answer.": a worked sum states its result, a false one nothing
+        return stated(answer_span(post.group(1))) or "", MARKER_SOURCE
     return guess(line), GUESS
 
 

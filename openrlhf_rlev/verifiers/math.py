@@ -330,6 +330,10 @@ def fast_check(pred: str, gold: str) -> bool | None:
     if exact.normalize(pred) == exact.normalize(gold) and g.number is None:
         return True
     p_number = parse_number(pred)
+    if g.number is not None and p_number is None:
+        p_number = written_number(pred)
+        if p_number is None and _OPERATION.search(_unwrapped_number_text(pred)):
+            return False  # "\\log_2 64", "2+3" for 6, 5: an unevaluated expression is not the value asked for
     if g.number is not None and p_number is not None:
         return numbers_equal(p_number, g.number)
     if g.items is not None:
@@ -344,6 +348,43 @@ def fast_check(pred: str, gold: str) -> bool | None:
     if g.equation is not None:
         p_text = eval_text(pred)
         return latex_eval.compare_equations(g.equation, g.text, latex_eval.parse_equation(p_text), p_text)
+    return None
+
+
+# When the gold is a number (an integer, decimal, fraction or percentage), the question asks for a value: the answer
+# must be written as one. An expression that still computes ("2+3", "\\log_2 64", "\\sqrt{36}", "3!") restates the
+# question instead of answering it, and an exam grader would not accept it (docs/answers.md). Number forms kept:
+# fractions (parse_number), mixed numbers "1\\frac{1}{2}", scientific notation "3 \\times 10^{4}", "10^{-3}".
+_OPERATION = re.compile(
+    r"(?<=\S)\s*[-+*/^!×÷·]|\\(?:times|cdot|div|frac|sqrt|log|lg|ln|sin|cos|tan|cot|sec|csc|binom|choose|pi|sum|prod"
+    r"|int|lim|exp)(?![A-Za-z])|\d\s*\("
+)
+_MIXED = re.compile(r"^([-+]?)(\d+)\s*\\frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d))$")
+_SCIENTIFIC = re.compile(
+    r"^(?:([-+]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|×|\*|x)\s*)?10\s*\^\s*(?:\{\s*([-+]?\d{1,3})\s*\}|(\d))$"
+)
+
+
+def _unwrapped_number_text(text: str) -> str:
+    t, _ = _strip_decorations(canon_number_text(text))
+    return t[1:-1].strip() if t.startswith("(") and t.endswith(")") else t
+
+
+def written_number(text: str) -> Number | None:
+    """A mixed number or scientific notation (the number forms parse_number leaves out), else None."""
+    t = _unwrapped_number_text(text)
+    m = _MIXED.match(t)
+    if m:
+        num, den = int(m.group(3) or m.group(4)), int(m.group(5) or m.group(6))
+        if den == 0 or num >= den:
+            return None
+        value = int(m.group(2)) + Fraction(num, den)
+        return Number(-value if m.group(1) == "-" else value)
+    m = _SCIENTIFIC.match(t)
+    if m:
+        mantissa = m.group(1) or "1"
+        value = Fraction(mantissa) * Fraction(10) ** int(m.group(2) or m.group(3))
+        return Number(value, is_float="." in mantissa)
     return None
 
 
@@ -395,6 +436,23 @@ def leading_answer(answer: str) -> str:
     return head if head and not _PROSE_AFTER.search(head) else answer
 
 
+# Alternatives offered as the answer: "15 or 3", "15或3", "15 or maybe 3", "15 (perhaps 3)". A hedge names no answer.
+# Not when the gold itself offers alternatives ("x=1 或 x=3") or is a list or set ("1, 3": "x = 1 or x = 3" lists
+# both roots), nor when the answer joins relations ("x < 1 or x > 3" is one answer, a union).
+_ALTERNATIVE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly)\b|或者?|还是|也许|可能", re.IGNORECASE)
+_RELATION = re.compile(r"[<>≤≥]|\\[lg]eq?(?![A-Za-z])|\\neq?(?![A-Za-z])")
+
+
+def hedged(answer: str, gold: str) -> bool:
+    """The answer offers two or more alternatives where the gold is one value."""
+    if not _ALTERNATIVE.search(answer) or _ALTERNATIVE.search(gold) or _RELATION.search(answer):
+        return False
+    if parse_answer(gold).items is not None:
+        return False
+    parts = [p for p in _ALTERNATIVE.split(extract.TEXT_CMD.sub(r" \1 ", answer)) if p.strip(" ,，、()（）$\\")]
+    return len(parts) >= 2
+
+
 def check(response: str, answers: tuple[str, ...], *, settings, question=None) -> Check:
     """Raises VerifierTimeout / VerifierFailed from the pool; the caller turns them into reasons."""
     timeout, workers = settings.timeout, settings.verify_workers
@@ -403,6 +461,8 @@ def check(response: str, answers: tuple[str, ...], *, settings, question=None) -
         answer = leading_answer(answer)
     got = exact.split_parts(answer, len(answers))
     if len(got) != len(answers):
+        return Check(False, None, source)
+    if len(answers) == 1 and hedged(answer, answers[0]):
         return Check(False, None, source)
     raw = None
     if len(answers) == 1 and source != extract.BOXED:
