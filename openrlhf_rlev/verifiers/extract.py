@@ -14,6 +14,7 @@ short one), and every pattern here is linear-time so no input can make it crawl.
 """
 
 import re
+from fractions import Fraction
 
 from openrlhf_rlev.verifiers import latex_eval
 from openrlhf_rlev.verifiers.unicode_math import nfkc  # not plain NFKC: that reads 2³ as 23 and x² as x2
@@ -23,7 +24,10 @@ SOURCES = (BOXED, MARKER_SOURCE, BARE, GUESS)
 
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7",
 # "#### 72" (GSM8K), "the correct option is C", "the result is 6".
+# The lookahead names every first character a marker can start with: Python's regex engine then skips every other
+# position at once instead of trying each alternative there (2-3x faster on the scan every reward call makes).
 MARKER = re.compile(
+    r"(?=[【最正故所因答应只#tfca])"
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|应该是|选)?\s*[:：]?"
     r"|(?<![\u4e00-\u9fff])答\s*[:：](?=\s*[-+$\\\d(A-G选])"  # "答：15", the closing line of a word problem
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
@@ -91,6 +95,8 @@ def tail(text: str) -> str:
 
 def clean_text(text: str) -> str:
     """Drop end-of-answer tokens that chat templates and GAOKAO prompts leave in the text."""
+    if "<" not in text and "[" not in text:  # every token starts with one of these: skip the scan
+        return text
     return _END_TOKENS.sub("", text)
 
 
@@ -289,9 +295,38 @@ def _constant_side(text: str) -> str:
     return _THOUSANDS.sub("", _TIMES_X.sub("*", t))
 
 
+_SIMPLE_SUM = re.compile(r"^\s*\$?\s*(\d{1,15})\s*([-+*/×÷x·]|\\times|\\cdot|\\div)?\s*(\d{1,15})?\s*\$?\s*$")
+_PLAIN_NUMBER = re.compile(r"^\s*\$?\s*([-+]?\d{1,15}(?:\.\d{1,15})?)\s*\$?\s*$")
+
+
+def _simple_sum(left: str, right: str) -> bool | None:
+    """The common case without a parser: 'a op b' (or 'a') against a plain number; None for anything else."""
+    m, r = _SIMPLE_SUM.match(left), _PLAIN_NUMBER.match(right)
+    if not m or not r or (m.group(2) is None) != (m.group(3) is None):
+        return None
+    a, op = int(m.group(1)), m.group(2)
+    if op is not None:
+        b = int(m.group(3))
+        if op == "+":
+            a += b
+        elif op == "-":
+            a -= b
+        elif op in ("/", "÷", "\\div"):
+            if b == 0:
+                return None
+            a = Fraction(a, b)
+        else:
+            a *= b
+    right = r.group(1)
+    return a == (Fraction(right) if "." in right else int(right))
+
+
 def _constant_equal(left: str, right: str) -> bool | None:
     """'6 + 4' vs '10' -> True, '16' vs '15' -> False, anything with a variable or words -> None. The right side
     may carry a unit after its number ('10 apples')."""
+    fast = _simple_sum(left, right)
+    if fast is not None:
+        return fast
     verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(right))
     if verdict is None and _ARITHMETIC_LHS.match(left + "="):
         number = _LEADING_NUMBER_ONLY.match(right)
@@ -300,10 +335,15 @@ def _constant_equal(left: str, right: str) -> bool | None:
     return verdict
 
 
+_RELATION_SIGN = re.compile(r"[<>≤≥]|\\[lg]eq?|\\neq")
+
+
 def stated(answer: str) -> str | None:
     """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole.
     A false equation of constants ('16 = 15', '7 + 7 = 12') states nothing: None, never its right side."""
-    if answer.count("=") == 1 and "==" not in answer and not re.search(r"[<>≤≥]|\\[lg]eq?|\\neq", answer):
+    if "=" not in answer:
+        return answer
+    if answer.count("=") == 1 and not _RELATION_SIGN.search(answer):
         left, right = answer.split("=")
         verdict = _constant_equal(left, right)
         if verdict is False:

@@ -70,10 +70,17 @@ class Parsed:
     words: bool  # Chinese words outside \text{}: not a formula
     equation: tuple | None  # latex_eval's tree of (left - right) for "y = 2x - 2"
     assigned: str | None  # 'x' for "x = 5": the name a prediction's own prefix must match
+    int_key: str | None  # a plain integer gold's digits (_int_key), else None
+    normalized: str  # exact.normalize(text)
+
+
+_SIMPLE_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")  # its own canonical form: most answers, no regex pass needed
 
 
 def canon(text: str) -> str:
     """Spacing-, sizing- and \\dfrac-insensitive form for plain string equality."""
+    if _SIMPLE_NUMBER.fullmatch(text):
+        return text
     t = extract.unwrap_math(text)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t))
     t = _THIN_SPACE.sub(" ", t).replace("{,}", ",").replace("−", "-")
@@ -286,15 +293,18 @@ def parse_answer(text: str) -> Parsed:
     plain = eval_text(text)
     number = parse_number(text)
     words = number is None and _CJK.search(extract.TEXT_CMD.sub("", text)) is not None
+    canonical = canon(text)
     return Parsed(
-        canon(text),
+        canonical,
         number,
         parse_items(text),
         latex_eval.parse(plain),
         plain,
         words,
         latex_eval.parse_equation(plain),
-        assigned_name(text),
+        _assigned(canonical),
+        _int_key(canonical) if _PLAIN_INT.fullmatch(canonical) else None,
+        exact.normalize(text),
     )
 
 
@@ -310,7 +320,11 @@ def _int_key(t: str) -> str:
 
 def assigned_name(text: str) -> str | None:
     """'x = 5' -> 'x', 'N_{1}=2' -> 'N_1'; None without a single-letter 'name =' prefix."""
-    m = _ASSIGN.match(canon(text))
+    return _assigned(canon(text))
+
+
+def _assigned(canonical: str) -> str | None:
+    m = _ASSIGN.match(canonical)
     return m.group(0).rstrip("=").replace("{", "").replace("}", "") if m else None
 
 
@@ -322,12 +336,12 @@ def fast_check(pred: str, gold: str) -> bool | None:
         return False
     if p_canon == g.canon:
         return True
-    p_name, g_name = assigned_name(pred), g.assigned
+    if g.int_key is not None and _PLAIN_INT.fullmatch(p_canon):  # any length, no int() of 5000 digits
+        return _int_key(p_canon) == g.int_key  # (a plain integer names no variable: the check below cannot apply)
+    p_name, g_name = _assigned(p_canon), g.assigned
     if p_name and g_name and p_name != g_name:
         return None  # 'y = 3' against 'x = 3': the prefixes may only be dropped when they name the same thing
-    if _PLAIN_INT.fullmatch(p_canon) and _PLAIN_INT.fullmatch(g.canon):  # any length, no int() of 5000 digits
-        return _int_key(p_canon) == _int_key(g.canon)
-    if exact.normalize(pred) == exact.normalize(gold) and g.number is None:
+    if g.number is None and exact.normalize(pred) == g.normalized:
         return True
     p_number = parse_number(pred)
     if g.number is not None and p_number is None:
@@ -457,6 +471,11 @@ def check(response: str, answers: tuple[str, ...], *, settings, question=None) -
     """Raises VerifierTimeout / VerifierFailed from the pool; the caller turns them into reasons."""
     timeout, workers = settings.timeout, settings.verify_workers
     answer, source = extract.find_answer(response)
+    if len(answers) == 1 and _SIMPLE_NUMBER.fullmatch(answer):
+        # The common case: a plain number ("42", "-3.5"): no prose after it, no hedge, nothing for math-verify.
+        decided = fast_check(answer, answers[0])
+        if decided is not None:
+            return Check(decided, None, source)
     if source == extract.MARKER_SOURCE and len(answers) == 1:
         answer = leading_answer(answer)
     got = exact.split_parts(answer, len(answers))
