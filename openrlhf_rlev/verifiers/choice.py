@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.verifiers import extract
-from openrlhf_rlev.verifiers.registry import Check
+from openrlhf_rlev.verifiers.registry import Check, plain_check
 from openrlhf_rlev.verifiers.unicode_math import nfkc
 
 LETTERS = "ABCDEFG"
@@ -239,7 +239,7 @@ def check(response: str, answers: tuple[str, ...], *, settings=None, question=No
     parts, got = read_parts(response, answers, question)
     if got.listed:
         return Check(False, reasons.OPTIONS_LISTED, got.source)
-    return Check(all(parts), None, got.source)
+    return plain_check(all(parts), got.source)
 
 
 def instruction(n_answers: int) -> str:

@@ -184,7 +184,11 @@ def _is_remark(region: str) -> bool:
 def denied(region: str) -> str | None:
     """None when a marker's region does not deny; else what the denial goes on to state ("" for nothing):
     'not D.' -> '', 'not B but C' -> 'C', '不是B，而是C' -> 'C'."""
-    text = _ADVERB.sub("", region.strip())
+    return _denied(_ADVERB.sub("", region.strip()))
+
+
+def _denied(text: str) -> str | None:
+    """denied() of a region already stripped of its leading adverb."""
     m = _DENIAL_START.match(text)
     if not m or _is_remark(text):
         return None
@@ -196,10 +200,16 @@ def denied(region: str) -> str | None:
 def stating_marker(text: str, found: list | None = None):
     """The last answer marker that states an answer (not a remark about one), or None (find_answer then falls back
     to a boxed answer, else to the last marker). `found`: markers(text), if already scanned."""
-    for m in reversed(markers(text) if found is None else found):
-        if not _is_remark(_ADVERB.sub("", marker_region(text, m).strip())):
-            return m
-    return None
+    return _stating(text, markers(text) if found is None else found)[0]
+
+
+def _stating(text: str, found: list):
+    """(stating_marker, its region without the leading adverb), or (None, None)."""
+    for m in reversed(found):
+        body = _ADVERB.sub("", marker_region(text, m).strip())
+        if not _is_remark(body):
+            return m, body
+    return None, None
 
 
 def marker_region(text: str, m) -> str:
@@ -216,7 +226,11 @@ def marker_region(text: str, m) -> str:
 
 def answer_span(region: str) -> str:
     """The first complete answer of a marker's region: 'The answer is 15. I tried 3 times' -> '15'."""
-    text = _ADVERB.sub("", region.strip())
+    return _span(_ADVERB.sub("", region.strip()))
+
+
+def _span(text: str) -> str:
+    """answer_span() of a region already stripped of its leading adverb."""
     if text.startswith("$"):  # a whole formula: its closing delimiter ends the answer
         close = text.find("$$", 2) + 2 if text.startswith("$$") else text.find("$", 1) + 1
         if close > 0:
@@ -360,17 +374,17 @@ def find_answer(text: str) -> tuple[str, str]:
     boxed = _boxed_at(t, b_start) if b_start >= 0 else None
     # With a non-empty box only a marker after it can override it: scan from the box on, once.
     found = markers(t, b_start if boxed and boxed[0] else 0)
-    m = stating_marker(t, found)
-    if m is None and not (boxed and boxed[0]):
-        m = found[-1] if found else None
+    m, body = _stating(t, found)
+    if m is None and not (boxed and boxed[0]) and found:
+        m = found[-1]
+        body = _ADVERB.sub("", marker_region(t, m).strip())
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
         return stated(strip_answer(boxed[0])) or "", BOXED
     if m is not None:
-        region = marker_region(t, m)
-        correction = denied(region)
+        correction = _denied(body)
         if correction is not None:  # "The answer is not D.": the last marker names no answer
             return (stated(answer_span(correction)) or "") if correction else "", MARKER_SOURCE
-        span = answer_span(region)
+        span = _span(body)
         if span:
             return stated(span) or "", MARKER_SOURCE
     if boxed and boxed[0]:

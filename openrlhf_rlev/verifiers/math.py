@@ -17,7 +17,7 @@ from fractions import Fraction
 from openrlhf_rlev.verifiers import budget, exact, extract, latex_eval
 from openrlhf_rlev.verifiers.cache import bounded_cache
 from openrlhf_rlev.verifiers.pool import get_pool
-from openrlhf_rlev.verifiers.registry import Check
+from openrlhf_rlev.verifiers.registry import Check, plain_check
 
 FLOAT_PLACES = 6  # math-verify's float_rounding default
 GOLD_CACHE_SIZE = 65536
@@ -475,14 +475,14 @@ def check(response: str, answers: tuple[str, ...], *, settings, question=None) -
         # The common case: a plain number ("42", "-3.5"): no prose after it, no hedge, nothing for math-verify.
         decided = fast_check(answer, answers[0])
         if decided is not None:
-            return Check(decided, None, source)
+            return plain_check(decided, source)
     if source == extract.MARKER_SOURCE and len(answers) == 1:
         answer = leading_answer(answer)
     got = exact.split_parts(answer, len(answers))
     if len(got) != len(answers):
-        return Check(False, None, source)
+        return plain_check(False, source)
     if len(answers) == 1 and hedged(answer, answers[0]):
-        return Check(False, None, source)
+        return plain_check(False, source)
     raw = None
     if len(answers) == 1 and source != extract.BOXED:
         # Only the answer span goes to math-verify, never the response: it would read the last number anywhere
@@ -491,8 +491,8 @@ def check(response: str, answers: tuple[str, ...], *, settings, question=None) -
     for p, g in zip(got, answers):
         budget.check()  # a label of many parts is bounded as a whole, not per part (docs/limits.md)
         if not part_equal(p, g, timeout, workers, raw):
-            return Check(False, None, source)
-    return Check(True, None, source)
+            return plain_check(False, source)
+    return plain_check(True, source)
 
 
 def instruction(n_answers: int) -> str:

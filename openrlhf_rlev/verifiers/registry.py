@@ -25,6 +25,14 @@ class Check:
     source: str | None = None  # where the answer came from: extract.SOURCES, or None (e.g. the judge)
 
 
+def plain_check(correct: bool, source: str | None) -> Check:
+    """A reason-free Check, shared: they are immutable, and building a frozen dataclass costs a microsecond a call."""
+    found = _PLAIN.get((correct, source))
+    return found if found is not None else Check(correct, None, source)
+
+
+_PLAIN = {(c, s): Check(c, None, s) for c in (True, False) for s in ("boxed", "marker", "bare", "guess", None)}
+
 AUTO = "auto"  # not a verifier: option letters -> choice, anything else -> math (see default_kind)
 BUILTIN = {
     "math": "openrlhf_rlev.verifiers.math",
