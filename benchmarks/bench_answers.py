@@ -226,11 +226,37 @@ def gpt4_compare(rows):
     }, differences
 
 
+def speed_only(which: str, rounds: int) -> int:
+    """Warm-up (one verdict of each scorer per case, as the full run's verdict pass), then `rounds` rounds of one
+    scorer. The instructions of a round are the difference between two counts with different `rounds`."""
+    cases = answers_corpus.cases()
+    lenient = Settings()
+    plugin = lambda c: score(c.response, {"answer": list(c.gold)}, lenient).correct  # noqa: E731
+    for c in cases:
+        plugin(c)
+        math_verify(c)
+    run = plugin if which == "plugin" else math_verify
+    for _ in range(rounds):
+        for c in cases:
+            run(c)
+    print(f"{which}: {rounds} rounds of {len(cases)} cases; verifier-pool tasks: {pool.tasks_done()}")
+    pool.shutdown()
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="rounds of the speed measurement")
     ap.add_argument("--out", default=os.path.join(_HERE, "out"))
+    ap.add_argument(
+        "--speed-only",
+        choices=("plugin", "math-verify"),
+        help="only warm both scorers up on the corpus, then run --repeat rounds of this one and exit: for counting "
+        "instructions under valgrind --tool=callgrind, which no machine load changes (RESULTS.md)",
+    )
     args = ap.parse_args(argv)
+    if args.speed_only:
+        return speed_only(args.speed_only, args.repeat)
     os.makedirs(args.out, exist_ok=True)
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; cores: {os.cpu_count()}")
     cases = answers_corpus.cases()
