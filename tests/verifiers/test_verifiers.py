@@ -421,7 +421,8 @@ ADVERSARIAL = [
     ("\\boxed{5^{5^{5^{5^5}}}}", "1", {(False, None), (False, reasons.VERIFIER_TIMEOUT)}),
     # a numeric gold refuses this unevaluated expression at once; against an expression gold sympy must hang
     ("\\boxed{5^{5^{5^{5^5}}}+x}", "1", {(False, None)}),
-    ("\\boxed{5^{5^{5^{5^5}}}+x}", "x+1", {(False, reasons.VERIFIER_TIMEOUT)}),
+    # (the sample's budget, 2 x timeout, may run out first on a loaded machine: bounded either way)
+    ("\\boxed{5^{5^{5^{5^5}}}+x}", "x+1", {(False, reasons.VERIFIER_TIMEOUT), (False, reasons.SAMPLE_TIMEOUT)}),
     ("Let me think. " * 75_000 + "\\boxed{7}", "7", {(True, None)}),
     ("\ud800", "1", {(False, None)}),
     ("\\boxed{\ud800\udfff}", "\\frac{1}{2}", {(False, None)}),
