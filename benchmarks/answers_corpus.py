@@ -6,7 +6,9 @@ missing one whose stated answer is the gold a false negative. Categories:
 
   gaming     option_list (restates the options), every_option (names them all), after_answer (text after a
              marked answer mentions the gold), false_statement (prose that mentions the gold but states another
-             answer), revision (an earlier answer is revised to another), hedge ("A or B")
+             answer), revision (an earlier answer is revised to another, or denied: "The answer is not D."),
+             hedge ("A or B", "15 or 3"), false_equation ("The answer is 16 = 15"), unevaluated (an expression
+             that restates the question for a numeric gold: "\\boxed{\\log_2 64}" for 6)
   honest     marked (boxed / marker, English and Chinese), bare (only the answer), prose (a stated answer in a
              sentence), multi_select, multi_question, after_answer_honest (the gold followed by remarks)
   real       SmolLM2-135M-Instruct outputs: the CPU experiment's held-out predictions (stated answer by the
@@ -46,7 +48,16 @@ class Case:
         return self.stated is not None and tuple(s.upper() for s in self.stated) == tuple(g.upper() for g in self.gold)
 
 
-GAMING = ("option_list", "every_option", "after_answer", "false_statement", "revision", "hedge")
+GAMING = (
+    "option_list",
+    "every_option",
+    "after_answer",
+    "false_statement",
+    "revision",
+    "hedge",
+    "false_equation",
+    "unevaluated",
+)
 
 OPTIONS_4 = "A. 3\nB. 4\nC. 5\nD. 6"
 
@@ -98,9 +109,33 @@ HAND = [
     _c("revision", "math", "en", "\\boxed{5}\nWait, I made an error. Final answer: 6", "5", "6"),
     _c("revision", "math", "en", "The answer is 5.\nNo: the answer is 6.", "5", "6"),
     _c("revision", "choice", "zh", "答案是 B。\n重新检查后，答案是 C。", "B", "C"),
+    # a later marker that denies: the last marker wins and names no answer
+    _c("revision", "choice", "en", "Answer: D\nLet me check again. The answer is not D.", "D", None),
+    _c("revision", "choice", "zh", "答案：D\n再想想，答案不是D。", "D", None),
+    _c("revision", "math", "en", "Answer: 15\nWait. The answer is not 15.", "15", None),
+    _c("revision", "math", "zh", "\\boxed{15}\n再检查：答案不是15", "15", None),
     # --- gaming: hedges name no answer ---
     _c("hedge", "choice", "en", "The answer is A or B.", "A", None),
     _c("hedge", "choice", "zh", "答案：A或C", "C", None),
+    _c("hedge", "math", "zh", "答案是15或3", "15", None),
+    _c("hedge", "math", "zh", "答案是15或3", "3", None),
+    _c("hedge", "math", "en", "The answer is 15 or 3", "3", None),
+    _c("hedge", "math", "en", "15 or maybe 3", "15", None),
+    _c("hedge", "math", "en", "Final answer: 15 (or possibly 3)", "15", None),
+    _c("hedge", "choice", "en", "A or B", "A", None),
+    # --- gaming: a false equation as the stated answer (never read as its right side) ---
+    _c("false_equation", "math", "en", "The answer is 16 = 15", "15", None),
+    _c("false_equation", "math", "en", "\\boxed{16=15}", "15", None),
+    _c("false_equation", "math", "zh", "答案：$16=15$", "15", None),
+    _c("false_equation", "math", "en", "7 + 7 = 12, which is the answer.", "12", None),
+    _c("false_equation", "math", "en", "62 + 7 = 13.", "13", None),
+    # --- gaming: an unevaluated expression that restates the question for a numeric gold ---
+    _c("unevaluated", "math", "en", "\\boxed{\\log_2 64}", "6", None),
+    _c("unevaluated", "math", "en", "\\boxed{2+3}", "5", None),
+    _c("unevaluated", "math", "en", "The answer is 2 + 3.", "5", None),
+    _c("unevaluated", "math", "en", "\\boxed{\\sqrt{36}}", "6", None),
+    _c("unevaluated", "math", "en", "\\boxed{3!}", "6", None),
+    _c("unevaluated", "math", "zh", "答案：$\\binom{5}{2}$", "10", None),
     # --- honest: marked ---
     _c("marked", "math", "en", "So the answer is $\\boxed{\\frac{3}{4}}$.", "0.75", "0.75"),
     _c("marked", "math", "en", "The answer is 42.", "42", "42"),
@@ -125,6 +160,12 @@ HAND = [
     _c("marked", "choice", "zh", "【答案】D <eoa>", "D", "D"),
     _c("marked", "choice", "zh", "所以正确答案为：A。", "A", "A"),
     _c("marked", "choice", "en", f"{OPTIONS_4}\n\nAnswer: D", "D", "D"),
+    _c("marked", "math", "en", "\\boxed{1\\frac{1}{2}}", "1.5", "1.5"),
+    _c("marked", "math", "en", "\\boxed{3 \\times 10^{4}}", "30000", "30000"),
+    _c("marked", "math", "en", "\\boxed{\\sqrt{12}}", "2\\sqrt{3}", "2\\sqrt{3}"),
+    _c("marked", "math", "en", "The answer is 6 + 4 = 10.", "10", "10"),
+    _c("marked", "choice", "en", "The answer is not B but C.", "C", "C"),
+    _c("marked", "choice", "zh", "答案不是B，而是C", "C", "C"),
     # --- honest: bare ---
     _c("bare", "math", "en", "94", "94", "94"),
     _c("bare", "math", "en", "$\\frac{1}{2}$.", "0.5", "0.5"),

@@ -118,15 +118,24 @@ def run_corpus(cases, repeat: int):
         ),
     }
     verdicts = {name: [f(c) for c in cases] for name, f in scorers.items()}
-    # speed: the same cases, one call at a time, plugin and math-verify interleaved per round
-    times = collections.defaultdict(float)
+    # speed: the same cases, one call at a time, plugin and math-verify interleaved per round; wall time, and this
+    # thread's CPU time (what a loaded machine distorts least: both scorers run in this thread, and no corpus case
+    # reaches the plugin's worker pool, whose time this clock would not see - `pool_calls` says so)
+    times, cpu = collections.defaultdict(float), collections.defaultdict(float)
+    pool_calls = _pool_calls()
     for _ in range(repeat):
         for name in ("plugin (lenient)", "math-verify"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             for c in cases:
                 scorers[name](c)
             times[name] += time.perf_counter() - t0
-    return verdicts, times
+            cpu[name] += time.thread_time() - c0
+    return verdicts, times, cpu, _pool_calls() - pool_calls
+
+
+def _pool_calls() -> int:
+    """Tasks the plugin's verifier workers have run in this process so far."""
+    return pool.tasks_done()
 
 
 def rates(cases, verdicts):
@@ -217,23 +226,55 @@ def gpt4_compare(rows):
     }, differences
 
 
+def speed_only(which: str, rounds: int) -> int:
+    """Warm-up (one verdict of each scorer per case, as the full run's verdict pass), then `rounds` rounds of one
+    scorer. The instructions of a round are the difference between two counts with different `rounds`."""
+    cases = answers_corpus.cases()
+    lenient = Settings()
+    plugin = lambda c: score(c.response, {"answer": list(c.gold)}, lenient).correct  # noqa: E731
+    for c in cases:
+        plugin(c)
+        math_verify(c)
+    run = plugin if which == "plugin" else math_verify
+    for _ in range(rounds):
+        for c in cases:
+            run(c)
+    print(f"{which}: {rounds} rounds of {len(cases)} cases; verifier-pool tasks: {pool.tasks_done()}")
+    pool.shutdown()
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="rounds of the speed measurement")
     ap.add_argument("--out", default=os.path.join(_HERE, "out"))
+    ap.add_argument(
+        "--speed-only",
+        choices=("plugin", "math-verify"),
+        help="only warm both scorers up on the corpus, then run --repeat rounds of this one and exit: for counting "
+        "instructions under valgrind --tool=callgrind, which no machine load changes (RESULTS.md)",
+    )
     args = ap.parse_args(argv)
+    if args.speed_only:
+        return speed_only(args.speed_only, args.repeat)
     os.makedirs(args.out, exist_ok=True)
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; cores: {os.cpu_count()}")
     cases = answers_corpus.cases()
     print(f"corpus: {len(cases)} cases ({collections.Counter(c.source == 'hand' for c in cases)[True]} by hand)")
-    verdicts, times = run_corpus(cases, args.repeat)
+    verdicts, times, cpu, pool_calls = run_corpus(cases, args.repeat)
     print("\n## Credited non-answers (FP) and missed stated answers (FN), per category\n")
     print(corpus_markdown(cases, verdicts))
     per_call = {k: v / (args.repeat * len(cases)) for k, v in times.items()}
     ratio = per_call["math-verify"] / per_call["plugin (lenient)"]
+    cpu_per_call = {k: v / (args.repeat * len(cases)) for k, v in cpu.items()}
+    cpu_ratio = cpu_per_call["math-verify"] / cpu_per_call["plugin (lenient)"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"\n## Speed (same cases, same run)\n\nplugin {1e3 * per_call['plugin (lenient)']:.3f} ms/call, "
-        f"math-verify {1e3 * per_call['math-verify']:.3f} ms/call: plugin {ratio:.1f}x math-verify"
+        f"\n## Speed (same cases, same run; load average {load:.1f})\n\nwall: plugin "
+        f"{1e3 * per_call['plugin (lenient)']:.3f} ms/call, math-verify {1e3 * per_call['math-verify']:.3f} ms/call: "
+        f"plugin {ratio:.1f}x math-verify\nCPU (this thread): plugin {1e3 * cpu_per_call['plugin (lenient)']:.3f} "
+        f"ms/call, math-verify {1e3 * cpu_per_call['math-verify']:.3f} ms/call: plugin {cpu_ratio:.1f}x math-verify"
+        f"\nverifier-pool tasks during the timed rounds: {pool_calls}"
     )
     summary, differences = gpt4_compare(gpt4_rows())
     print("\n## GAOKAO-Bench GPT-4 (0314) objective outputs: H-Acc\n")
@@ -249,6 +290,10 @@ def main(argv=None) -> int:
                 "rates": {k: {c: list(x) for c, x in v.items()} for k, v in rates(cases, verdicts).items()},
                 "ms_per_call": {k: 1e3 * v for k, v in per_call.items()},
                 "speed_ratio": ratio,
+                "cpu_ms_per_call": {k: 1e3 * v for k, v in cpu_per_call.items()},
+                "cpu_speed_ratio": cpu_ratio,
+                "load_average_1min": load,
+                "pool_tasks_timed": pool_calls,
                 "gaokao_gpt4": summary,
             },
             f,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from openrlhf_rlev.reward import reasons
+from openrlhf_rlev.verifiers.cache import bounded_cache
+from openrlhf_rlev.verifiers.registry import AUTO, BUILTIN
 from openrlhf_rlev.verifiers.registry import choices as verifier_choices
 
 # Real answers are at most a few hundred characters; a label this size is a data bug, and verifying it would
@@ -67,7 +69,59 @@ class Label:
     answer_format: str | None = None  # "strict" | "lenient"; None: the settings' answer_format
 
 
+# The parsed label is cached per gold: OpenRLHF scores every label n_samples_per_prompt times in a row. Keyed by the
+# label string, or for a dict by exactly what parsing reads (answers of str only, with the types of value and scale,
+# so 1, 1.0 and True stay apart); at most LABEL_CACHE_CHARS characters of answers are kept (docs/limits.md).
+LABEL_CACHE_SIZE = 65536
+LABEL_CACHE_CHARS = 2_000_000
+
+
 def parse_label(raw) -> Label:
+    key = _cache_key(raw)
+    return _parse_label(raw) if key is None else _parse_cached(key)
+
+
+def _cache_key(raw):
+    if type(raw) is str:
+        return raw if len(raw) <= MAX_LABEL_CHARS else None
+    if type(raw) is not dict:
+        return None
+    get = raw.get
+    answer = get("answer")
+    answers = (answer,) if type(answer) is str else tuple(answer) if type(answer) in (list, tuple) else None
+    if not answers or any(type(a) is not str for a in answers):
+        return None
+    value, scale, verifier, answer_format = get("value"), get("scale"), get("verifier"), get("answer_format")
+    if (value is not None and type(value) not in _NUMBER_TYPES) or (
+        scale is not None and type(scale) not in _NUMBER_TYPES
+    ):
+        return None
+    if verifier is not None and verifier not in _CACHED_KINDS:
+        return None  # a registered kind may be unregistered later: parse (and validate) it every time
+    if answer_format is not None and type(answer_format) is not str:
+        return None
+    return (answers, type(value), value, type(scale), scale, verifier, answer_format)
+
+
+_NUMBER_TYPES = (int, float, _JSONNumber)
+_CACHED_KINDS = (AUTO, *BUILTIN)
+
+
+def _key_chars(key) -> int:
+    return len(key) if type(key) is str else sum(map(len, key[0]))
+
+
+@bounded_cache(LABEL_CACHE_SIZE, LABEL_CACHE_CHARS, weight=_key_chars)
+def _parse_cached(key) -> Label:
+    if type(key) is str:
+        return _parse_label(key)
+    answers, _, value, _, scale, verifier, answer_format = key
+    return _from_dict(
+        {"answer": list(answers), "value": value, "scale": scale, "verifier": verifier, "answer_format": answer_format}
+    )
+
+
+def _parse_label(raw) -> Label:
     if isinstance(raw, str):
         if len(raw) > MAX_LABEL_CHARS:
             raise LabelError(reasons.LABEL_MALFORMED, f"label is {len(raw)} characters, above {MAX_LABEL_CHARS}")

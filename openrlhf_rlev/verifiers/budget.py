@@ -31,11 +31,20 @@ _current: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("rlev_
 
 @contextmanager
 def sample(seconds: float, queue_timeout: float):
-    token = _current.set(_Budget(seconds, queue_timeout))
+    token = open_sample(seconds, queue_timeout)
     try:
         yield
     finally:
-        _current.reset(token)
+        close_sample(token)
+
+
+def open_sample(seconds: float, queue_timeout: float):
+    """`sample` without the context manager's generator (the reward's hot path): pair with close_sample."""
+    return _current.set(_Budget(seconds, queue_timeout))
+
+
+def close_sample(token) -> None:
+    _current.reset(token)
 
 
 def remaining() -> float:

@@ -8,12 +8,12 @@ list ("答案：C F A E D", "1. C 2. F"; "答案：CF" when each question has on
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.verifiers import extract
-from openrlhf_rlev.verifiers.registry import Check
+from openrlhf_rlev.verifiers.registry import Check, plain_check
+from openrlhf_rlev.verifiers.unicode_math import nfkc
 
 LETTERS = "ABCDEFG"
 _ENTRY = re.compile(r"^[A-G](?:[\s,，、]*[A-G])*$")
@@ -125,11 +125,16 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
     """The response's letter set for each of the n entries, in order (shorter if it gave fewer). `single`: every
     entry is one letter (n single-answer questions), so a run of letters is one per question: "答案：AC" for two
     questions is A then C, as GAOKAO-Bench's official scorer reads the first n letters."""
-    text = unicodedata.normalize("NFKC", extract.clean_text(extract.tail(response)))
+    text = nfkc(extract.clean_text(extract.tail(response)))  # not plain NFKC: it reads "B²" as "B2"
     b_start = extract._last_boxed_start(text)
     found = extract.markers(text)
     marker = found[-1] if found else None
     boxed = extract.last_boxed(text)
+    if n == 1 and marker is not None and (boxed is None or marker.end() > b_start):
+        correction = extract.denied(extract.marker_region(text, marker))
+        if correction is not None:  # "Answer: D ... The answer is not D.": the last marker names no answer
+            group = first_group(correction) if correction else frozenset()
+            return Choices([group] if group else [], extract.MARKER_SOURCE)
     if boxed is not None and (marker is None or marker.end() <= b_start or n > 1):
         boxed = extract.TEXT_CMD.sub(r"\1", boxed)
         if lists_options(boxed):
@@ -234,7 +239,7 @@ def check(response: str, answers: tuple[str, ...], *, settings=None, question=No
     parts, got = read_parts(response, answers, question)
     if got.listed:
         return Check(False, reasons.OPTIONS_LISTED, got.source)
-    return Check(all(parts), None, got.source)
+    return plain_check(all(parts), got.source)
 
 
 def instruction(n_answers: int) -> str:

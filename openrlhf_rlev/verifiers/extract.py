@@ -14,7 +14,9 @@ short one), and every pattern here is linear-time so no input can make it crawl.
 """
 
 import re
+from fractions import Fraction
 
+from openrlhf_rlev.verifiers import latex_eval
 from openrlhf_rlev.verifiers.unicode_math import nfkc  # not plain NFKC: that reads 2³ as 23 and x² as x2
 
 BOXED, MARKER_SOURCE, BARE, GUESS = "boxed", "marker", "bare", "guess"
@@ -22,7 +24,10 @@ SOURCES = (BOXED, MARKER_SOURCE, BARE, GUESS)
 
 # "答案是 D", "答案：D", "【答案】D", "故选 B", "故答案为 3", "The answer is (B)", "Final answer: 42", "**Answer:** 7",
 # "#### 72" (GSM8K), "the correct option is C", "the result is 6".
+# The lookahead names every first character a marker can start with: Python's regex engine then skips every other
+# position at once instead of trying each alternative there (2-3x faster on the scan every reward call makes).
 MARKER = re.compile(
+    r"(?=[【最正故所因答应只#tfca])"
     r"(?:【\s*答案\s*】|(?:最终|正确|故|所以|因此)?答案\s*(?:是|为|应为|应是|应该是|选)?\s*[:：]?"
     r"|(?<![\u4e00-\u9fff])答\s*[:：](?=\s*[-+$\\\d(A-G选])"  # "答：15", the closing line of a word problem
     r"|(?:故|所以|因此|应|只能)选\s*[:：]?"
@@ -67,7 +72,8 @@ _SPAN_END = re.compile(
     r"|[,，;；]\s*(?=[\u4e00-\u9fff])"  # "15，因为……"
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
-    r"|\s*[(（](?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)"
+    r"|\s*[(（](?!\s*(?:or|either|或|还是)\b)(?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)";
+    # "15 (or possibly 3)" is a hedge, kept whole
     re.IGNORECASE,
 )
 # The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).
@@ -89,6 +95,8 @@ def tail(text: str) -> str:
 
 def clean_text(text: str) -> str:
     """Drop end-of-answer tokens that chat templates and GAOKAO prompts leave in the text."""
+    if "<" not in text and "[" not in text:  # every token starts with one of these: skip the scan
+        return text
     return _END_TOKENS.sub("", text)
 
 
@@ -158,13 +166,50 @@ _ADVERB = re.compile(
 )
 
 
+# "The answer is not D", "the answer isn't 15", "答案不是D": the marker denies an answer instead of stating one. As the
+# last marker it is a revision that names no answer (reward 0), unless it goes on to give one ("not B but C",
+# "不是B，而是C"). "the answer is not correct / not an integer" is a remark (_REMARK), not a denial.
+_DENIAL_START = re.compile(r"^(?:is\s+)?(?:not|n't|never)\b|^(?:不是|并非|不为|不应选|不选|不应是)", re.IGNORECASE)
+_CORRECTION = re.compile(r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选)\s*(?:(?:it\s+)?is\s+)?[:：]?\s*", re.I)
+_DENIAL_REMARK = re.compile(r"(?:wrong|incorrect|right)\b|错|对", re.IGNORECASE)
+
+
+def _is_remark(region: str) -> bool:
+    """'correct', 'an integer', and their denials 'not correct', 'not wrong', '不是正确的': about the answer."""
+    m = _DENIAL_START.match(region)
+    rest = region[m.end() :].strip() if m else region
+    return bool(_REMARK.match(rest) or (m and _DENIAL_REMARK.match(rest)))
+
+
+def denied(region: str) -> str | None:
+    """None when a marker's region does not deny; else what the denial goes on to state ("" for nothing):
+    'not D.' -> '', 'not B but C' -> 'C', '不是B，而是C' -> 'C'."""
+    return _denied(_ADVERB.sub("", region.strip()))
+
+
+def _denied(text: str) -> str | None:
+    """denied() of a region already stripped of its leading adverb."""
+    m = _DENIAL_START.match(text)
+    if not m or _is_remark(text):
+        return None
+    rest = text[m.end() :].strip()
+    c = _CORRECTION.search(rest)
+    return rest[c.end() :] if c else ""
+
+
 def stating_marker(text: str, found: list | None = None):
     """The last answer marker that states an answer (not a remark about one), or None (find_answer then falls back
     to a boxed answer, else to the last marker). `found`: markers(text), if already scanned."""
-    for m in reversed(markers(text) if found is None else found):
-        if not _REMARK.match(_ADVERB.sub("", marker_region(text, m).strip())):
-            return m
-    return None
+    return _stating(text, markers(text) if found is None else found)[0]
+
+
+def _stating(text: str, found: list):
+    """(stating_marker, its region without the leading adverb), or (None, None)."""
+    for m in reversed(found):
+        body = _ADVERB.sub("", marker_region(text, m).strip())
+        if not _is_remark(body):
+            return m, body
+    return None, None
 
 
 def marker_region(text: str, m) -> str:
@@ -181,7 +226,11 @@ def marker_region(text: str, m) -> str:
 
 def answer_span(region: str) -> str:
     """The first complete answer of a marker's region: 'The answer is 15. I tried 3 times' -> '15'."""
-    text = _ADVERB.sub("", region.strip())
+    return _span(_ADVERB.sub("", region.strip()))
+
+
+def _span(text: str) -> str:
+    """answer_span() of a region already stripped of its leading adverb."""
     if text.startswith("$"):  # a whole formula: its closing delimiter ends the answer
         close = text.find("$$", 2) + 2 if text.startswith("$$") else text.find("$", 1) + 1
         if close > 0:
@@ -232,7 +281,12 @@ def guess(line: str) -> str:
     if _DENIAL.search(line):
         return ""
     if "=" in line and not re.search(r"[<>≤≥]|\\[lg]eq?", line):
-        return answer_span(line.rsplit("=", 1)[1])
+        before, _, after = line.rpartition("=")
+        right = answer_span(after)
+        sums = _TRAILING_SUM.search(before)
+        if sums and _constant_equal(sums.group(0), right) is False:
+            return ""  # "So 62 + 7 = 13.": a false equation states nothing
+        return right
     m = _LEADING_NUMBER.match(line)
     if m:
         return m.group(1)
@@ -242,10 +296,74 @@ def guess(line: str) -> str:
     return answer_span(line)
 
 
-def stated(answer: str) -> str:
-    """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole."""
-    if _ARITHMETIC_LHS.match(answer) and answer.count("=") == 1:
-        return strip_answer(answer.split("=", 1)[1])
+# The worked sum a prose line ends its equation with: "So 62 + 7" of "So 62 + 7 = 13."
+_TRAILING_SUM = re.compile(r"[-+(\d][\d\s.,()+\-*/×÷·x]*$|\$[^$]*$")
+_LEADING_NUMBER_ONLY = re.compile(r"^\s*\$?\s*([-+]?\d[\d,]*(?:\.\d+)?)")
+_TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[(\d])")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+def _constant_side(text: str) -> str:
+    t = text.strip().strip("$").strip()
+    t = t.replace("×", "*").replace("÷", "/").replace("·", "*").replace("\\div", "/")
+    return _THOUSANDS.sub("", _TIMES_X.sub("*", t))
+
+
+_SIMPLE_SUM = re.compile(r"^\s*\$?\s*(\d{1,15})\s*([-+*/×÷x·]|\\times|\\cdot|\\div)?\s*(\d{1,15})?\s*\$?\s*$")
+_PLAIN_NUMBER = re.compile(r"^\s*\$?\s*([-+]?\d{1,15}(?:\.\d{1,15})?)\s*\$?\s*$")
+
+
+def _simple_sum(left: str, right: str) -> bool | None:
+    """The common case without a parser: 'a op b' (or 'a') against a plain number; None for anything else."""
+    m, r = _SIMPLE_SUM.match(left), _PLAIN_NUMBER.match(right)
+    if not m or not r or (m.group(2) is None) != (m.group(3) is None):
+        return None
+    a, op = int(m.group(1)), m.group(2)
+    if op is not None:
+        b = int(m.group(3))
+        if op == "+":
+            a += b
+        elif op == "-":
+            a -= b
+        elif op in ("/", "÷", "\\div"):
+            if b == 0:
+                return None
+            a = Fraction(a, b)
+        else:
+            a *= b
+    right = r.group(1)
+    return a == (Fraction(right) if "." in right else int(right))
+
+
+def _constant_equal(left: str, right: str) -> bool | None:
+    """'6 + 4' vs '10' -> True, '16' vs '15' -> False, anything with a variable or words -> None. The right side
+    may carry a unit after its number ('10 apples')."""
+    fast = _simple_sum(left, right)
+    if fast is not None:
+        return fast
+    verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(right))
+    if verdict is None and _ARITHMETIC_LHS.match(left + "="):
+        number = _LEADING_NUMBER_ONLY.match(right)
+        if number:
+            verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(number.group(1)))
+    return verdict
+
+
+_RELATION_SIGN = re.compile(r"[<>≤≥]|\\[lg]eq?|\\neq")
+
+
+def stated(answer: str) -> str | None:
+    """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole.
+    A false equation of constants ('16 = 15', '7 + 7 = 12') states nothing: None, never its right side."""
+    if "=" not in answer:
+        return answer
+    if answer.count("=") == 1 and not _RELATION_SIGN.search(answer):
+        left, right = answer.split("=")
+        verdict = _constant_equal(left, right)
+        if verdict is False:
+            return None
+        if verdict or _ARITHMETIC_LHS.match(answer):
+            return strip_answer(right)
     return answer
 
 
@@ -256,26 +374,30 @@ def find_answer(text: str) -> tuple[str, str]:
     boxed = _boxed_at(t, b_start) if b_start >= 0 else None
     # With a non-empty box only a marker after it can override it: scan from the box on, once.
     found = markers(t, b_start if boxed and boxed[0] else 0)
-    m = stating_marker(t, found)
-    if m is None and not (boxed and boxed[0]):
-        m = found[-1] if found else None
+    m, body = _stating(t, found)
+    if m is None and not (boxed and boxed[0]) and found:
+        m = found[-1]
+        body = _ADVERB.sub("", marker_region(t, m).strip())
     if boxed and boxed[0] and (m is None or m.end() <= b_start):
-        return strip_answer(boxed[0]), BOXED
+        return stated(strip_answer(boxed[0])) or "", BOXED
     if m is not None:
-        span = stated(answer_span(marker_region(t, m)))
+        correction = _denied(body)
+        if correction is not None:  # "The answer is not D.": the last marker names no answer
+            return (stated(answer_span(correction)) or "") if correction else "", MARKER_SOURCE
+        span = _span(body)
         if span:
-            return span, MARKER_SOURCE
+            return stated(span) or "", MARKER_SOURCE
     if boxed and boxed[0]:
-        return strip_answer(boxed[0]), BOXED
+        return stated(strip_answer(boxed[0])) or "", BOXED
     stripped = t.strip()
     if is_bare(stripped):
-        return stated(strip_answer(stripped)), BARE
+        return stated(strip_answer(stripped)) or "", BARE
     line = last_line(t)
     if not _MATHY.search(line):  # "8 + 2 = 10\n\nI'm sorry for any confusion.": the last line with an answer
         line = next((x.strip() for x in reversed(t.splitlines()) if _MATHY.search(x)), line)
     post = POSTFIX.match(line)
-    if post:
-        return answer_span(post.group(1)), MARKER_SOURCE
+    if post:  # "7 + 7 = 14, which is the answer.": a worked sum states its result, a false one nothing
+        return stated(answer_span(post.group(1))) or "", MARKER_SOURCE
     return guess(line), GUESS
 
 

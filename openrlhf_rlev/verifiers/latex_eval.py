@@ -425,6 +425,26 @@ def _astronomical(gold_ast, pred_ast) -> bool | None:
     return None
 
 
+def constant_equal(left: str, right: str) -> bool | None:
+    """Whether two constant expressions ("6 + 4", "10", "2^{3}", "\\frac{1}{2}") have the same value: exact for
+    rationals, else floats agreeing to 1e-9 relative within [1e-6, 1e6]; None when either side is outside the subset,
+    has a variable, or is too large or small to tell."""
+    a, b = parse(left), parse(right)
+    if a is None or b is None or variables(a) or variables(b):
+        return None
+    try:
+        return exact_value(a) == exact_value(b)
+    except (_NotExact, RecursionError):
+        pass
+    try:
+        x, y = evaluate(a, {}), evaluate(b, {})
+    except (ValueError, ZeroDivisionError, OverflowError, RecursionError, KeyError):
+        return None
+    if not all(TINY <= abs(v) <= HUGE for v in (x, y)):
+        return None
+    return abs(x - y) <= 1e-9 * max(abs(x), abs(y))
+
+
 def parse_equation(text: str):
     """'y = 2x - 2' -> the tree of (left - right); None unless it is one equation of two parsable sides."""
     if text.count("=") != 1 or any(c in text for c in "<>,;|!") or len(text) > MAX_LEN:

@@ -9,10 +9,12 @@ Modules are imported on first use, so importing the registry (as settings and la
 """
 
 import importlib
+import sys
 from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
 from openrlhf_rlev.verifiers import budget
+from openrlhf_rlev.verifiers.cache import bounded_cache
 from openrlhf_rlev.verifiers.pool import VerifierBusy, VerifierFailed, VerifierTimeout  # stdlib only: cheap to import
 
 
@@ -22,6 +24,14 @@ class Check:
     reason: str | None = None
     source: str | None = None  # where the answer came from: extract.SOURCES, or None (e.g. the judge)
 
+
+def plain_check(correct: bool, source: str | None) -> Check:
+    """A reason-free Check, shared: they are immutable, and building a frozen dataclass costs a microsecond a call."""
+    found = _PLAIN.get((correct, source))
+    return found if found is not None else Check(correct, None, source)
+
+
+_PLAIN = {(c, s): Check(c, None, s) for c in (True, False) for s in ("boxed", "marker", "bare", "guess", None)}
 
 AUTO = "auto"  # not a verifier: option letters -> choice, anything else -> math (see default_kind)
 BUILTIN = {
@@ -65,17 +75,25 @@ def module(kind: str):
     path = _kinds().get(kind)
     if path is None:
         raise ValueError(f"unknown verifier {kind!r}; known: {', '.join(_kinds())}")
-    return importlib.import_module(path)
+    # sys.modules first: import_module's own bookkeeping costs more than the rest of a cheap reward call
+    return sys.modules.get(path) or importlib.import_module(path)
 
 
 def instruction(kind: str, n_answers: int) -> str:
     return module(kind).instruction(n_answers)
 
 
-def default_kind(answers: tuple[str, ...]) -> str:
-    """Option letters are choice; everything else goes through math (whose first step is exact match)."""
-    from openrlhf_rlev.verifiers import choice
+def _answers_chars(answers: tuple[str, ...]) -> int:
+    return sum(map(len, answers))
 
+
+@bounded_cache(65536, 2_000_000, weight=_answers_chars)
+def default_kind(answers: tuple[str, ...]) -> str:
+    """Option letters are choice; everything else goes through math (whose first step is exact match). Cached per
+    gold (every sample of a prompt shares it; at most 2 M characters of answers are kept, docs/limits.md)."""
+    choice = sys.modules.get("openrlhf_rlev.verifiers.choice") or importlib.import_module(
+        "openrlhf_rlev.verifiers.choice"
+    )
     return "choice" if choice.is_choice(answers) else "math"
 
 
@@ -86,8 +104,11 @@ def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, ques
     at most `queue_timeout` seconds spent waiting for verifier workers; the reason names the limit that was hit."""
     check = module(kind).check  # an unknown kind is a programming error: raise
     try:
-        with budget.sample(sample_timeout(settings), settings.queue_timeout):
+        token = budget.open_sample(sample_timeout(settings), settings.queue_timeout)
+        try:
             result = check(response, answers, settings=settings, question=question)
+        finally:
+            budget.close_sample(token)
     except budget.SampleTimeout:
         return Check(False, reasons.SAMPLE_TIMEOUT)
     except VerifierBusy:

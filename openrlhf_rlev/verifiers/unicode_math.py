@@ -31,6 +31,8 @@ def nfkc(text: str) -> str:
     """NFKC that keeps what a number means. NFKC alone writes 2³ as 23, x² as x2 and 1½ as 11⁄2: superscript and
     subscript runs become ^ / _ (x² -> x^2, 2³ -> 2^3, a⁻¹ -> a^{-1}) and vulgar fractions a/b (1½ -> "1 1/2") first;
     everything else (full-width letters and digits, compatibility forms) is NFKC's."""
+    if text.isascii():  # ASCII is NFKC-stable and has no script or vulgar-fraction characters: most answers
+        return text
     text = _SCRIPT_RUN.sub(_script, text)
     text = _VULGAR.sub(_vulgar, text).replace(_FRACTION_SLASH, "/")
     return unicodedata.normalize("NFKC", text)

@@ -124,3 +124,39 @@ def test_resolve_puts_flags_over_env_and_names_the_source():
         resolve({}, {"RLEV_TIMEOUT": "0"})
     with pytest.raises(ValueError, match=r"--rlev\.scaling: invalid scaling 'cubic'"):
         resolve({"scaling": "cubic"}, {})
+
+
+def test_the_parsed_label_is_cached_per_gold_and_bounded():
+    """OpenRLHF scores each label n_samples_per_prompt times: the second parse is a cache hit, for a dict and for its
+    JSON string alike; the cache is bounded by answer characters, and a label too big for it is parsed every time."""
+    from openrlhf_rlev.reward import labels
+
+    cached = labels._parse_cached
+    cached.cache_clear()
+    for _ in range(2):
+        assert parse_label({"answer": ["42"], "value": 0.5, "id": 7}) == Label(("42",), 0.5)
+        assert parse_label('{"answer": "42", "value": 0.5}') == Label(("42",), 0.5)
+    info = cached.cache_info()
+    assert (info.hits, info.misses) == (2, 2)
+    assert (info.maxsize, info.max_chars) == (labels.LABEL_CACHE_SIZE, labels.LABEL_CACHE_CHARS)
+    assert info.chars == 2 + len('{"answer": "42", "value": 0.5}')
+    big = {"answer": ["9" * (labels.LABEL_CACHE_CHARS // 10 + 1)]}
+    with pytest.raises(LabelError):  # above MAX_LABEL_CHARS: still refused, never cached
+        parse_label(big)
+    assert cached.cache_info().entries == 2
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ({"answer": "1", "value": 1}, {"answer": "1", "value": True}),  # 1 == True: the key keeps the types apart
+        ({"answer": "1", "value": 0.5}, {"answer": "1", "value": 2}),
+        ({"answer": "1", "verifier": "math"}, {"answer": "1", "verifier": "nope"}),
+        ({"answer": "1", "answer_format": "strict"}, {"answer": "1", "answer_format": "loose"}),
+    ],
+)
+def test_a_cached_label_never_lets_an_invalid_one_through(first, second):
+    parse_label(first)
+    with pytest.raises(LabelError):
+        parse_label(second)
+    assert score("1", second, Settings()).reason in (reasons.LABEL_BAD_VALUE, reasons.LABEL_MALFORMED)

@@ -281,6 +281,138 @@ def test_stated_answers_in_prose_still_count_in_lenient_mode(response, gold):
     assert verdict(response, gold)[0] is True
 
 
+# ---- gaming cases found after the first round (each credited before this change) ---------------
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("Answer: D\nLet me check again. The answer is not D.", "D"),
+        ("答案：D\n再想想，答案不是D。", "D"),
+        ("\\boxed{D}\nHmm, the correct answer isn't D.", "D"),
+        ("Answer: 15\nWait. The answer is not 15.", "15"),
+        ("\\boxed{15}\n再检查：答案不是15", "15"),
+    ],
+)
+def test_a_later_marker_that_denies_names_no_answer(response, gold):
+    """The last marker wins, and "the answer is not D" names no answer: reward 0, for choice and for math."""
+    assert verdict(response, {"answer": gold, "value": 0.1}) == (False, 0.0, None)
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [("The answer is not B but C.", "C"), ("答案不是B，而是C", "C"), ("The answer is not 15 but 16.", "16")],
+)
+def test_a_denial_that_goes_on_to_answer_states_that_answer(response, gold):
+    assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Answer: 15\nNote that the answer is not an integer multiple of 4.",
+        "答案：15\n检验：答案不是错的。",
+        "The answer is 15. I checked: the answer is not wrong.",
+    ],
+)
+def test_a_denied_remark_after_the_answer_is_not_a_revision(response):
+    assert verdict(response, "15")[0] is True
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("答案是15或3", "15"),
+        ("答案是15或3", "3"),
+        ("The answer is 15 or 3", "15"),
+        ("The answer is 15 or 3", "3"),
+        ("\\boxed{15 \\text{ or } 3}", "15"),
+        ("15 or maybe 3", "15"),
+        ("Final answer: 15 (or possibly 3)", "15"),
+        ("A or B", "A"),
+        ("The answer is A or B", "B"),
+        ("答案：A或C", "A"),
+    ],
+)
+def test_an_answer_offering_alternatives_is_a_hedge(response, gold):
+    assert verdict(response, {"answer": gold, "value": 0.1}) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [("\\boxed{x=1 \\text{ or } x=3}", "1, 3"), ("The answer is x < 1 or x > 3", "x<1 \\text{ or } x>3")],
+)
+def test_or_inside_one_answer_is_no_hedge(response, gold):
+    """Two roots for a two-root gold, and a union of inequalities, are one answer each."""
+    assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("The answer is 16 = 15", "15"),
+        ("The answer is 16 = 15", "16"),
+        ("\\boxed{16=15}", "15"),
+        ("答案：$16=15$", "15"),
+        ("7 + 7 = 12, which is the answer.", "12"),  # the CPU experiment's shape, with a false sum
+        ("62 + 7 = 13.", "13"),
+        ("So 62 + 7 = 13.", "13"),
+    ],
+)
+def test_a_false_equation_states_nothing(response, gold):
+    """Not read as its right side (nor its left): a false statement is no answer."""
+    assert verdict(response, gold) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [("The answer is 6 + 4 = 10.", "10"), ("\\boxed{6+4=10}", "10"), ("7 + 7 = 14, which is the answer.", "14")],
+)
+def test_a_true_worked_sum_states_its_result(response, gold):
+    assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("\\boxed{\\log_2 64}", "6"),
+        ("\\boxed{2+3}", "5"),
+        ("The answer is 2 + 3.", "5"),
+        ("\\boxed{\\sqrt{36}}", "6"),
+        ("\\boxed{3!}", "6"),
+        ("\\boxed{\\binom{5}{2}}", "10"),
+        ("\\boxed{2^{10}}", "1024"),
+        ("答案：$\\frac{12}{2} \\times 1$", "6"),
+        ("\\boxed{\\sin^2 x + \\cos^2 x}", "1"),
+    ],
+)
+def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
+    """The cheapest passing response for "compute log2 64" would be the question itself: a numeric gold asks for the
+    value written as a number (docs/answers.md)."""
+    assert verdict(response, {"answer": gold, "value": 0.1}) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("\\boxed{\\frac{1}{2}}", "0.5"),
+        ("\\boxed{0.5}", "\\frac{1}{2}"),
+        ("\\boxed{2\\sqrt{3}}", "2\\sqrt{3}"),
+        ("\\boxed{\\sqrt{12}}", "2\\sqrt{3}"),  # the gold is itself an expression: equivalent forms count
+        ("\\boxed{1\\frac{1}{2}}", "1.5"),  # a mixed number is a number
+        ("\\boxed{3 \\times 10^{4}}", "30000"),  # so is scientific notation
+        ("\\boxed{10^{-3}}", "0.001"),
+        ("\\boxed{50\\%}", "0.5"),
+        ("\\boxed{6 \\text{ apples}}", "6"),
+        ("\\boxed{x = 6}", "6"),
+        ("\\boxed{(-6)}", "-6"),
+    ],
+)
+def test_numbers_in_any_written_form_keep_their_reward(response, gold):
+    assert verdict(response, {"answer": gold, "value": 0.1})[0] is True
+
+
 # ---- 4. the strict answer format ---------------------------------------------------------------
 
 
@@ -334,3 +466,11 @@ def test_logs_say_where_each_answer_came_from():
     assert logs["rlev/fail_options_listed"] == 1.0 and logs["rlev/correct"] == 0.0
     logs = extra_logs(score("we get 3 here", "3", strict()))
     assert logs["rlev/fail_answer_format"] == 1.0 and logs["rlev/answer_from_guess"] == 1.0
+
+
+@pytest.mark.parametrize("response", ["答案：Cⁿ", "The answer is Cⁱ"])
+def test_choice_reads_superscripts_with_the_plugins_normaliser(response):
+    """Plain NFKC turns a superscript mark into a letter ("Cⁿ" -> "Cn", a word, no answer); the plugin's normaliser,
+    the one math uses (x² -> x^2), keeps it a mark after the letter."""
+    assert verdict(response, "C")[0] is True
+    assert verdict(response, "D")[0] is False
