@@ -48,7 +48,7 @@ def options(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="sampler arm: runs of each sampler (best is kept)")
     parser.add_argument("--baseline-rev", default="main", help="git revision whose sampler is 'today's' generation")
     parser.add_argument("--out", type=Path, help="write every measurement here as JSON")
-    parser.add_argument("--cpu-dtype", default="fp32", choices=("fp32", "bf16"), help="openrlhf arms: --rlev.cpu_dtype")
+    parser.add_argument("--cpu-dtype", default="fp32", choices=("fp32", "bf16"), help="--rlev.cpu_dtype")
     parser.add_argument("--trl-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sampler-worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -53,8 +53,13 @@ def deepspeed_utils():
 
 def ds_config(lr: float, grad_accum_dtype=None) -> dict:
     """The train config OpenRLHF's DeepspeedStrategy builds (its own function), with its AdamW section."""
-    config = deepspeed_utils().get_train_ds_config(offload=False, adam_offload=False, max_norm=1.0, grad_accum_dtype=grad_accum_dtype)
-    config["optimizer"] = {"type": "AdamW", "params": {"lr": lr, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.01}}
+    config = deepspeed_utils().get_train_ds_config(
+        offload=False, adam_offload=False, max_norm=1.0, grad_accum_dtype=grad_accum_dtype
+    )
+    config["optimizer"] = {
+        "type": "AdamW",
+        "params": {"lr": lr, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.01},
+    }
     config.update(train_micro_batch_size_per_gpu=2, train_batch_size=4, gradient_accumulation_steps=2)
     return config
 
@@ -145,7 +150,11 @@ def test_fp32_default_is_unchanged(monkeypatch):
 def test_a_bf16_eval_model_stays_bf16(monkeypatch):
     """The reference model: DeepSpeed's bf16 eval engine runs it in bf16."""
     monkeypatch.setenv(numerics.DTYPE_ENV, "bf16")
-    config = {**deepspeed_utils().get_eval_ds_config(offload=False), "train_micro_batch_size_per_gpu": 2, "train_batch_size": 2}
+    config = {
+        **deepspeed_utils().get_eval_ds_config(offload=False),
+        "train_micro_batch_size_per_gpu": 2,
+        "train_batch_size": 2,
+    }
     engine, optim, _, _ = ds_engine.initialize(model=tiny_llama(), config=config)
     assert optim is None and {p.dtype for p in engine.module.parameters()} == {torch.bfloat16}
 

@@ -20,4 +20,15 @@ run does (`numerics`). See docs/cpu.md for why and what each changes.
 `install` wires these in: `install.driver` in the launcher's process, `install.worker` from the Ray setup hook.
 """
 
-__all__ = ["device", "ds_engine", "engine", "install", "launch", "numerics", "sampling", "shims", "strategy", "weight_sync"]
+__all__ = [
+    "device",
+    "ds_engine",
+    "engine",
+    "install",
+    "launch",
+    "numerics",
+    "sampling",
+    "shims",
+    "strategy",
+    "weight_sync",
+]

@@ -72,7 +72,8 @@ class CPUEngine(nn.Module):
 
     def backward(self, loss: torch.Tensor) -> None:
         (loss / self.gradient_accumulation_steps).backward()
-        if self.accum_dtype is not None:  # --ds.grad_accum_dtype fp32: each micro-batch's bf16 gradient, summed in fp32
+        # --ds.grad_accum_dtype fp32: each micro-batch's bf16 gradient, summed in fp32
+        if self.accum_dtype is not None:
             for p, _ in self.masters:
                 if p.grad is not None:
                     grad = p.grad.to(self.accum_dtype)
