@@ -21,7 +21,9 @@ import torch.nn as nn
 
 from openrlhf_rlev.integrations.openrlhf.cpu import numerics
 
-ACCUM_DTYPES = {None: None, "fp32": torch.float32, "bf16": None}  # --ds.grad_accum_dtype; None: the weights' dtype
+# --ds.grad_accum_dtype in bf16 mode (DeepSpeed's names) -> what the CPU engine sums gradients in; None: the weights'
+# dtype (p.grad, as autograd accumulates it), which is DeepSpeed's default (grad_accum_dtype = the model's dtype)
+ACCUM_DTYPES = {None: None, "bf16": None, "bfloat16": None, "fp32": torch.float32, "float32": torch.float32}
 
 
 def output_embeddings(module: nn.Module):
@@ -168,8 +170,10 @@ def initialize(model=None, optimizer=None, model_parameters=None, lr_scheduler=N
     )
     scheduler = lr_scheduler(adamw) if callable(lr_scheduler) else lr_scheduler
     accum = config.get("data_types", {}).get("grad_accum_dtype")
-    if accum not in ACCUM_DTYPES:
-        raise ValueError(f"--ds.grad_accum_dtype {accum}: the CPU backend accumulates in bf16 or fp32")
+    if bf16 and accum not in ACCUM_DTYPES:
+        raise ValueError(
+            f"--ds.grad_accum_dtype {accum}: with --rlev.cpu_dtype bf16 the CPU backend sums in bf16 or fp32"
+        )
     engine = CPUEngine(
         model,
         adamw,
@@ -177,6 +181,6 @@ def initialize(model=None, optimizer=None, model_parameters=None, lr_scheduler=N
         gas=batch.gradient_accumulation_steps,
         max_norm=batch.gradient_clipping,
         masters=masters,
-        accum_dtype=ACCUM_DTYPES[accum] if bf16 else None,
+        accum_dtype=ACCUM_DTYPES.get(accum) if bf16 else None,
     )
     return engine, adamw, None, scheduler
