@@ -70,6 +70,16 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def bf16_flags() -> list:
+    """The CPU's bf16 instruction flags (Linux): bf16 is fast only where some are present."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return sorted(flag for flag in flags if "bf16" in flag)
+
+
 def rlev_step(args) -> dict:
     """One RLEV step per dtype through bench_step's openrlhf arm (the real launcher, OpenRLHF's own loop)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent / "train_cpu"))
@@ -87,6 +97,8 @@ def rlev_step(args) -> dict:
             "load_before": os.getloadavg(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2: no bf16 instructions
+            "bf16_flags": bf16_flags(),
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-cpu-dtype-") as tmp:
@@ -138,7 +150,10 @@ def main() -> None:
             timed(lambda: train_step(model, batch), args.repeats),
             timed(lambda: sample(model, prompts, 48), args.repeats),
         )
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.layers} layers")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.layers} layers, "
+        f"CPU {torch.backends.cpu.get_cpu_capability()}, bf16 flags {bf16_flags() or 'none'}"
+    )
     for i, phase in enumerate(("train forward+backward 8x256", "sample 8x48 tokens (KV cache)")):
         fp32, bf16 = results[torch.float32][i], results[torch.bfloat16][i]
         print(f"{phase:32s} fp32 {fp32:7.2f} s   bf16 {bf16:7.2f} s   bf16/fp32 {bf16 / fp32:5.2f}")

@@ -31,7 +31,7 @@ SWITCHES = {
 # Launch options with a value that are not reward settings; each reaches the workers as an env var.
 OPTIONS = {
     "log_jsonl": "write one JSON object per training step (and per evaluation) with everything OpenRLHF logs",
-    "cpu_dtype": "with --rlev.cpu: fp32 (default, bit-reproducible) or bf16 (a GPU run's numerics, faster; docs/cpu.md)",
+    "cpu_dtype": "with --rlev.cpu: fp32 (default) or bf16 (a GPU run's numerics; fast only with CPU bf16 support)",
 }
 OPTION_METAVARS = {"log_jsonl": "PATH", "cpu_dtype": "{fp32,bf16}"}
 LOG_JSONL_ENV = "OPENRLHF_RLEV_LOG_JSONL"
