@@ -48,6 +48,7 @@ def options(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="sampler arm: runs of each sampler (best is kept)")
     parser.add_argument("--baseline-rev", default="main", help="git revision whose sampler is 'today's' generation")
     parser.add_argument("--out", type=Path, help="write every measurement here as JSON")
+    parser.add_argument("--cpu-dtype", default="fp32", choices=("fp32", "bf16"), help="--rlev.cpu_dtype")
     parser.add_argument("--trl-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sampler-worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -71,8 +72,9 @@ def rows(n: int) -> list[dict]:
 # ── OpenRLHF, through the plugin's launcher ──
 
 
-def run_openrlhf(opts, workdir: Path, batched: bool) -> dict:
-    out = workdir / ("openrlhf" if batched else "openrlhf-per-prompt")
+def run_openrlhf(opts, workdir: Path, batched: bool, cpu_dtype: str | None = None) -> dict:
+    cpu_dtype = cpu_dtype or opts.cpu_dtype
+    out = workdir / (("openrlhf" if batched else "openrlhf-per-prompt") + f"-{cpu_dtype}")
     launcher = Path(sys.executable).with_name("openrlhf-rlev")
     batch = opts.prompts * opts.samples
     argv = [
@@ -86,7 +88,7 @@ def run_openrlhf(opts, workdir: Path, batched: bool) -> dict:
         "--rollout.temperature", str(opts.temperature), "--actor.adam.lr", str(opts.lr),
         "--actor.lr_warmup_ratio", "0", "--actor.lr_scheduler", "constant", "--algo.kl.init_coef", "0",
         "--train.seed", str(opts.seed), "--ckpt.output_dir", str(out / "model"),
-        "--rlev.log_jsonl", str(out / "log.jsonl"),
+        "--rlev.log_jsonl", str(out / "log.jsonl"), "--rlev.cpu_dtype", cpu_dtype,
     ]  # fmt: skip
     env = {**os.environ, "RLEV_CPU_BATCH": "1" if batched else "0", "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()

@@ -11,6 +11,7 @@ starting Ray with the RLEV settings and setup hook in its runtime env (see openr
 import sys
 
 from openrlhf_rlev.integrations.openrlhf.launcher import (
+    OPTION_METAVARS,
     OPTIONS,
     REWARD_FUNC_FLAG,
     SWITCHES,
@@ -41,7 +42,7 @@ def usage() -> str:
         default = getattr(defaults, name, None)
         lines.append(_row(f"{flag} VALUE", f"default {default!r} (env RLEV_{name.upper()})"))
     for name, help_ in OPTIONS.items():
-        lines.append(_row(f"--rlev.{name} PATH", help_))
+        lines.append(_row(f"--rlev.{name} {OPTION_METAVARS.get(name, 'PATH')}", help_))
     for name, help_ in SWITCHES.items():
         lines.append(_row(f"--rlev.{name}", help_))
     lines += ["", "OpenRLHF's own flags follow.", ""]

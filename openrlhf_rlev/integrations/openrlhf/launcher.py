@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from openrlhf_rlev.integrations.openrlhf import registry, weighted
+from openrlhf_rlev.integrations.openrlhf.cpu import numerics
 from openrlhf_rlev.integrations.openrlhf.cpu.install import CPU_ENV
 from openrlhf_rlev.integrations.openrlhf.ray_setup import CHAIN_ENV, REWARD_FUNC_ENV
 from openrlhf_rlev.reward import settings as settings_module
@@ -30,7 +31,9 @@ SWITCHES = {
 # Launch options with a value that are not reward settings; each reaches the workers as an env var.
 OPTIONS = {
     "log_jsonl": "write one JSON object per training step (and per evaluation) with everything OpenRLHF logs",
+    "cpu_dtype": "with --rlev.cpu: fp32 (default) or bf16 (a GPU run's numerics; fast only with CPU bf16 support)",
 }
+OPTION_METAVARS = {"log_jsonl": "PATH", "cpu_dtype": "{fp32,bf16}"}
 LOG_JSONL_ENV = "OPENRLHF_RLEV_LOG_JSONL"
 # OpenRLHF flags that choose a reward another way. With --reward_func rlev, a reward file / module:func or an agent
 # is weighted by s(x) (weighted.py); a reward model is refused (REWARD_MODEL_REFUSAL); other names take none of them.
@@ -67,6 +70,7 @@ class Plan:
     dry_run: bool = False
     print_runtime_env: bool = False
     cpu: bool = False
+    cpu_dtype: str = numerics.DEFAULT
     wraps: tuple | None = None  # ("reward", their file or module:func) or ("agent", their file): weighted by s(x)
     secret_env: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -245,6 +249,17 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
 
         env[CPU_ENV] = "1"
         rest = cpu_launch.with_defaults(rest)
+    cpu_dtype = options.get("cpu_dtype", numerics.DEFAULT)
+    if "cpu_dtype" in options:
+        if not cpu:
+            raise LaunchError(
+                "--rlev.cpu_dtype chooses the CPU backend's numerics and needs --rlev.cpu; a GPU run computes in "
+                "--ds.param_dtype (DeepSpeed's bf16 mode by default) and vLLM samples in bf16"
+            )
+        try:
+            env[numerics.DTYPE_ENV] = numerics.check(cpu_dtype)
+        except ValueError as e:
+            raise LaunchError(str(e)) from None
     return Plan(
         reward_func=reward_func,
         reward_path=reward_path,
@@ -256,6 +271,7 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         dry_run="dry_run" in switches,
         print_runtime_env="print_runtime_env" in switches,
         cpu=cpu,
+        cpu_dtype=cpu_dtype,
         secret_env=secrets_to_forward(settings, environ),
     )
 
@@ -351,7 +367,7 @@ def run(argv: list[str], environ: Mapping[str, str] | None = None, log=_stderr, 
     except (AssertionError, AttributeError, TypeError, ValueError, train_entry.EntryError) as e:
         raise LaunchError(f"OpenRLHF rejected the arguments: {type(e).__name__}: {e}") from None
     if launch.cpu:
-        refused = cpu_launch.problems(parsed.args)
+        refused = cpu_launch.problems(parsed.args, launch.cpu_dtype)
         if refused:
             raise LaunchError("--rlev.cpu cannot run this configuration:\n  - " + "\n  - ".join(refused))
     estimator = parsed.args.algo.advantage.estimator

@@ -13,10 +13,22 @@ executor, experience maker, replay buffer, policy loss, `Actor` and KL controlle
 - `torch.cuda` device calls -> the CPU, in the CPU backend's own processes only (`device`).
 - `vllm` and `flash_attn` imports -> import-only modules (`shims`) when the real packages are absent.
 
-One difference is a choice, not a CUDA limit: weights, forward and backward are float32, where a GPU run computes
-in bf16 (DeepSpeed's bf16 mode, vLLM's bf16 weights); see docs/cpu.md for why and what it changes.
+One difference is a choice, not a CUDA limit: by default weights, forward, backward and sampling are float32, where a
+GPU run computes in bf16 (DeepSpeed's bf16 mode, vLLM's bf16 weights); `--rlev.cpu_dtype bf16` computes as the GPU
+run does (`numerics`). See docs/cpu.md for why and what each changes.
 
 `install` wires these in: `install.driver` in the launcher's process, `install.worker` from the Ray setup hook.
 """
 
-__all__ = ["device", "ds_engine", "engine", "install", "launch", "sampling", "shims", "strategy", "weight_sync"]
+__all__ = [
+    "device",
+    "ds_engine",
+    "engine",
+    "install",
+    "launch",
+    "numerics",
+    "sampling",
+    "shims",
+    "strategy",
+    "weight_sync",
+]

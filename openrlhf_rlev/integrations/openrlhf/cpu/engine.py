@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import ray
 import torch
 
-from openrlhf_rlev.integrations.openrlhf.cpu import device, shims, weight_sync
+from openrlhf_rlev.integrations.openrlhf.cpu import device, ds_engine, numerics, shims, weight_sync
 from openrlhf_rlev.integrations.openrlhf.cpu.sampling import sample
 
 BATCH_ENV = "RLEV_CPU_BATCH"  # "0": one prompt per engine call, as before batching (benchmarks compare the two)
@@ -140,9 +140,14 @@ class Sampler:
             raise NotImplementedError(f"logprobs_mode {logprobs_mode!r}: the CPU engine has {sorted(LOGPROBS_MODES)}")
         self.executor = _CountingExecutor(executor, self)  # what OpenRLHF's generate_responses reads from `self`
         self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
-        # Loaded in the run's param dtype (what the trainer loads) and computed in float32 (what it trains in).
+        # Loaded in the run's param dtype (what the trainer loads) and computed in what the trainer trains in:
+        # float32, or bf16 with --rlev.cpu_dtype bf16 (as vLLM computes with the bf16 weights it is sent).
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=True)
-        self.model.float().eval()
+        self.model.to(torch.bfloat16 if numerics.bf16() else torch.float32).eval()
+        self.compute_dtypes: set = set()  # dtypes the LM head's input had while sampling (the log line reports them)
+        head = ds_engine.output_embeddings(self.model)
+        if head is not None:
+            head.register_forward_pre_hook(lambda _m, inputs: self.compute_dtypes.add(inputs[0].dtype))
         self.stop_ids = stop_token_ids(self.model, self.tokenizer)
         self.logprobs = LOGPROBS_MODES[logprobs_mode]
         self.seed = int(seed)
@@ -281,7 +286,7 @@ class CPURolloutEngine:
         print(
             f"RLEV CPU engine: {len(calls)} prompt(s), {samples} sample(s) in {self.sampler.batches - batches} "
             f"sampling batch(es), {time.perf_counter() - started:.1f} s, weights version {self.sampler.version} "
-            f"sha256 {self.sampler.weights_sha()[:16]}"
+            f"sha256 {self.sampler.weights_sha()[:16]}, computed in {sorted(map(str, self.sampler.compute_dtypes))}"
         )
         return results[0] if len(calls) == 1 else results
 

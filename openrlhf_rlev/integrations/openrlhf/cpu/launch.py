@@ -33,7 +33,7 @@ def with_defaults(argv: list[str]) -> list[str]:
     return [*argv, *extra]
 
 
-def problems(args) -> list[str]:
+def problems(args, cpu_dtype: str = "fp32") -> list[str]:
     """Settings the CPU backend does not support, each with why (empty when the run can go ahead)."""
     found = []
 
@@ -96,6 +96,11 @@ def problems(args) -> list[str]:
     refuse(getattr(args.data, "max_images_per_prompt", 0) > 0, "vision-language rollouts are not supported on CPU")
     refuse(args.actor.num_nodes != 1 or args.ref.num_nodes != 1, "a CPU run uses one node (--actor.num_nodes 1)")
     refuse(not args.vllm.num_engines, "--vllm.num_engines must be >= 1 (the CPU rollout engine)")
+    refuse(
+        cpu_dtype == "bf16" and args.ds.param_dtype != "bf16",
+        f"--rlev.cpu_dtype bf16 mirrors DeepSpeed's bf16 mode; --ds.param_dtype {args.ds.param_dtype} would need "
+        "DeepSpeed's fp16 loss scaling, which the CPU backend does not run",
+    )
     return found
 
 

@@ -1,7 +1,8 @@
 """Policy -> rollout engine weights on CPU: a state-dict copy through Ray instead of an NCCL broadcast.
 
 `ActorPPOTrainer.__init__` opens an NCCL group to the vLLM engines and `broadcast_to_vllm` streams each
-parameter over it. In the CPU backend's processes both methods are replaced (`patch`): no group, and rank 0
+parameter over it. The state dict goes in the dtype the trainer holds: float32, or bf16 with `--rlev.cpu_dtype bf16`
+(as OpenRLHF broadcasts the bf16 weights of its DeepSpeed engine). In the CPU backend's processes both methods are replaced (`patch`): no group, and rank 0
 puts its model's state dict in Ray's object store once and every engine loads it (`CPURolloutEngine.load_weights`).
 
 With several actor processes (data parallel), every rank also hashes its weights at each sync and the ranks compare
@@ -53,7 +54,7 @@ def broadcast_to_vllm(self) -> None:
         sha = agreed or weights_digest(state)
         print(
             f"RLEV CPU backend: policy weights synced to {len(versions)} rollout engine(s), version {versions} "
-            f"sha256 {sha[:16]}"
+            f"sha256 {sha[:16]} ({', '.join(sorted({str(t.dtype) for t in state.values()}))})"
         )
         if agreed:
             world = torch.distributed.get_world_size()
