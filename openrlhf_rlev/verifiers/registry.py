@@ -9,7 +9,6 @@ Modules are imported on first use, so importing the registry (as settings and la
 """
 
 import importlib
-import sys
 from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
@@ -75,8 +74,21 @@ def module(kind: str):
     path = _kinds().get(kind)
     if path is None:
         raise ValueError(f"unknown verifier {kind!r}; known: {', '.join(_kinds())}")
-    # sys.modules first: import_module's own bookkeeping costs more than the rest of a cheap reward call
-    return sys.modules.get(path) or importlib.import_module(path)
+    return _imported(path)
+
+
+def _imported(path: str):
+    """The module at `path`, imported once. Not `sys.modules.get(path)`: while one thread is still executing a
+    module's import, sys.modules already holds it half-initialised, and a second thread would use it and fail (a
+    correct answer scored internal_error under concurrent first calls). `_IMPORTED` holds only finished imports, and
+    a lookup there costs less than import_module's bookkeeping on every cheap reward call."""
+    found = _IMPORTED.get(path)
+    if found is None:
+        found = _IMPORTED[path] = importlib.import_module(path)  # the import lock makes a second thread wait
+    return found
+
+
+_IMPORTED: dict = {}
 
 
 def instruction(kind: str, n_answers: int) -> str:
@@ -91,10 +103,7 @@ def _answers_chars(answers: tuple[str, ...]) -> int:
 def default_kind(answers: tuple[str, ...]) -> str:
     """Option letters are choice; everything else goes through math (whose first step is exact match). Cached per
     gold (every sample of a prompt shares it; at most 2 M characters of answers are kept, docs/limits.md)."""
-    choice = sys.modules.get("openrlhf_rlev.verifiers.choice") or importlib.import_module(
-        "openrlhf_rlev.verifiers.choice"
-    )
-    return "choice" if choice.is_choice(answers) else "math"
+    return "choice" if _imported("openrlhf_rlev.verifiers.choice").is_choice(answers) else "math"
 
 
 def verify(kind: str, response: str, answers: tuple[str, ...], *, settings, question: str | None = None) -> Check:

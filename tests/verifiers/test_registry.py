@@ -1,6 +1,7 @@
 """A new verifier is one module plus one registration, and everything that names verifiers reads the registry:
 labels, settings, `prepare`'s prompt instruction and its CLI choices, and the reward."""
 
+import subprocess
 import sys
 import textwrap
 
@@ -84,3 +85,26 @@ def test_an_installed_package_registers_through_its_entry_point(shout, tmp_path)
     assert "shout" in registry.kinds()
     assert registry.module("math").__name__ == "openrlhf_rlev.verifiers.math"
     assert score("YES", {"answer": "yes", "verifier": "shout"}, Settings()).correct
+
+
+CONCURRENT_FIRST_CALLS = """
+from concurrent.futures import ThreadPoolExecutor
+from openrlhf_rlev.reward.core import score
+cases = [("\\\\boxed{42}", {"answer": "42", "value": 0.02}), ("\\\\boxed{\\\\frac{1}{2}}", {"answer": "0.5", "value": 0.05}),
+         ("Answer: C", {"answer": ["C"], "value": 0.1}), ("The answer is 7.", {"answer": "7", "value": 0.2})] * 4
+with ThreadPoolExecutor(16) as pool:  # the verifier modules are imported by these calls, concurrently
+    verdicts = list(pool.map(lambda case: score(*case), cases))
+print(sorted({v.reason for v in verdicts if not v.correct}) or "all correct")
+"""
+
+
+def test_concurrent_first_calls_wait_for_the_verifier_import():
+    """A fresh process whose first reward calls come from 16 threads at once (an engine's thread pool right after
+    start): each must see the verifier module fully imported. A half-imported module from sys.modules made most of
+    such runs score correct answers internal_error; three fresh processes, each a new chance of the race."""
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", CONCURRENT_FIRST_CALLS], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "all correct", done.stdout + done.stderr[-2000:]
