@@ -38,18 +38,18 @@ HANG = "Let me compute.\n\\boxed{5^{5^{5^{5^5}}}+x}"
 
 
 def samples(n: int, hang_every: int) -> list[dict]:
-    """Correct by construction: `\\log_b b^k` (math-verify in a worker) and fractions as decimals (fast path)."""
+    """Correct by construction: `\\binom{m}{1} x` for `mx` (math-verify in a worker: an expression gold; a numeric gold
+    refuses an unevaluated expression before any worker call) and fractions as decimals (fast path)."""
     out = []
     for i in range(n):
         if i % 2:
-            base, k = (2, 3, 5, 7)[i // 2 % 4], 1 + i // 8
-            response, gold = f"So the answer is \\boxed{{\\log_{base} {base**k}}}", str(k)
+            response, gold = f"So the answer is \\boxed{{\\binom{{{i + 1}}}{{1}} x}}", f"{i + 1}x"
         else:
             response, gold = f"Hence the answer is \\boxed{{\\frac{{{2 * i + 1}}}{{4}}}}", str((2 * i + 1) / 4)
         out.append({"response": response, "gold": gold, "correct": True})
     if hang_every:
         for j in range(len(out) // hang_every):
-            out.insert(j * (hang_every + 1) + hang_every // 2, {"response": HANG, "gold": "1", "correct": False})
+            out.insert(j * (hang_every + 1) + hang_every // 2, {"response": HANG, "gold": "x+1", "correct": False})
     return out
 
 

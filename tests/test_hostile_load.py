@@ -24,14 +24,14 @@ from openrlhf_rlev.verifiers import math as math_verifier
 from openrlhf_rlev.verifiers import pool, verify
 
 MARGIN = 4.0  # shared machine; far below what an unbounded sample takes (tens of seconds to minutes)
-HANG = "\\boxed{5^{5^{5^{5^5}}}+x}"  # no fast path settles it: sympy hangs in a worker until it is killed
+HANG = "\\boxed{5^{5^{5^{5^5}}}+x}"  # against an expression gold no fast path settles it: sympy hangs in a worker until it is killed
 PROMPT = "<|im_start|>user\nSolve.<|im_end|>\n<|im_start|>assistant\n"
 
 
 def sympy_bound(i: int) -> tuple[str, str]:
-    """A correct (response, gold) pair only math-verify in a worker can settle, distinct for every i < 120."""
-    base, k = (2, 3, 5)[i % 3], 1 + i // 3
-    return f"So the answer is \\boxed{{\\log_{base} {base**k}}}", str(k)
+    """A correct (response, gold) pair only math-verify in a worker can settle, distinct for every i: an expression gold
+    (a numeric gold refuses an unevaluated expression before any worker call, docs/answers.md)."""
+    return f"So the answer is \\boxed{{\\binom{{{i + 2}}}{{1}} x}}", f"{i + 2}x"
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +66,7 @@ def test_correct_answers_keep_their_reward_at_128_threads_with_hanging_samples(m
     assert pool.get_pool(2).wait_ready(60)  # as in a vLLM engine, which prestarts the workers on loading the file
     calls = [(*sympy_bound(i), "ok") for i in range(120)]
     for j in range(8):
-        calls.insert(16 * j + 3, (HANG, "1", "hang"))
+        calls.insert(16 * j + 3, (HANG, "x+1", "hang"))
 
     def one(call):
         response, gold, _ = call
@@ -86,9 +86,10 @@ def test_a_label_of_many_parts_is_bounded_by_the_sample_limit():
     The whole sample now stops at sample_timeout, and the reason names that limit."""
     settings = Settings(timeout=1.0, sample_timeout=1.0, verify_workers=2)
     assert pool.get_pool(2).wait_ready(60)
-    # 200 distinct parts, each a worker call (no cache hits): about 4 s of work on an idle 2-core machine.
-    response = "\\boxed{" + "; ".join(f"\\log_2 {{2^{{{i}}}}}" for i in range(1, 201)) + "}"
-    label = {"answer": [str(i) for i in range(1, 201)]}
+    # 200 distinct parts, each a worker call (sympy: no cache hits, and an expression gold, which the fast path does
+    # not decide): about 4 s of work on an idle 2-core machine.
+    response = "\\boxed{" + "; ".join(f"\\binom{{{i}}}{{1}} x" for i in range(1, 201)) + "}"
+    label = {"answer": [f"{i}x" for i in range(1, 201)]}
     verdict, elapsed = _timed(score, response, label, settings)
     assert verdict.reason == reasons.SAMPLE_TIMEOUT and verdict.reward == 0.0
     assert elapsed < 1.0 + MARGIN
@@ -180,7 +181,8 @@ def test_a_float_answer_in_a_dict_label_is_compared_as_its_decimal():
         ("exact", "Answer: 1½", "1 1/2", True),
         ("exact", "Answer: x²", "x^2", True),
         ("math", "\\boxed{2³}", "23", False),
-        ("math", "\\boxed{2³}", "8", True),
+        ("math", "\\boxed{2³}", "2^3", True),
+        ("math", "\\boxed{2³}", "8", False),  # an unevaluated power for a number (docs/answers.md), not "23"
         ("math", "\\boxed{x²}", "x2", False),
         ("math", "\\boxed{x²}", "x^2", True),
         ("math", "\\boxed{½}", "0.5", True),
@@ -210,17 +212,24 @@ def test_the_launchers_reward_file_check_starts_no_verifier_workers():
 
 def test_the_gold_cache_is_bounded_by_its_text_not_only_its_entries():
     """The per-process gold cache bounded entries only: 65,536 golds of 100,000 characters could hold gigabytes.
-    Here 60 golds of 90,000 characters (5.4 MB of text) pass through it; what it keeps stays under its budget."""
+    Here 60 golds of 90,000 characters (5.4 MB of text) pass through it, then 60 more: what it keeps does not grow
+    with what passed through, and stays within a few bytes per character of its 2,000,000-character budget (a parse
+    keeps the gold in a few normalised forms)."""
     math_verifier.parse_answer.cache_clear()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for k in range(60):
-            math_verifier.fast_check("1", f"x+{k}" + "+y" * 45_000)
-        kept = tracemalloc.get_traced_memory()[0] - before
+        kept = []
+        for batch in (range(60), range(60, 120)):
+            for k in batch:
+                math_verifier.fast_check("1", f"x+{k}" + "+y" * 45_000)
+            kept.append(tracemalloc.get_traced_memory()[0] - before)
     finally:
         tracemalloc.stop()
-    assert kept < 3_000_000, f"{kept / 1e6:.1f} MB kept"  # the budget is 2,000,000 characters of gold text
-    hits = math_verifier.parse_answer.cache_info().hits
-    math_verifier.fast_check("2", "x+59" + "+y" * 45_000)
+    assert kept[1] < 1.1 * kept[0], f"{kept[0] / 1e6:.1f} MB kept, then {kept[1] / 1e6:.1f} MB"
+    assert kept[1] < 3 * math_verifier.GOLD_CACHE_CHARS, f"{kept[1] / 1e6:.1f} MB kept"  # 10.8 M characters passed
+    info = math_verifier.parse_answer.cache_info()
+    assert info.chars <= info.max_chars and 0 < info.entries < 60
+    hits = info.hits
+    math_verifier.fast_check("2", "x+119" + "+y" * 45_000)
     assert math_verifier.parse_answer.cache_info().hits == hits + 1  # it still caches: the latest golds are kept

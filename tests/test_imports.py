@@ -19,7 +19,7 @@ sys.meta_path.insert(0, Block())
 import openrlhf_rlev.integrations.openrlhf.reward_func as rf
 import openrlhf_rlev.integrations.openrlhf.server  # the reward server too: it is what runs on CPU nodes
 out = rf.reward_func(["答案是 B"], [""], [{{"answer": "B", "value": 0.05}}])
-math = rf.reward_func(["\\\\boxed{{\\\\binom{{5}}{{2}}}}"], [""], [{{"answer": "10", "value": 0.2}}])
+math = rf.reward_func(["\\\\boxed{{\\\\binom{{5}}{{2}} x}}"], [""], [{{"answer": "10x", "value": 0.2}}])
 from openrlhf_rlev.verifiers import pool
 calls = pool._pool.calls if pool._pool else 0
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})
