@@ -93,7 +93,7 @@ def initialize(model=None, optimizer=None, model_parameters=None, lr_scheduler=N
         eps=params["eps"],
         weight_decay=params["weight_decay"],
         # One pass over each weight per step, as DeepSpeed's fused Adam on a GPU: torch's default on CPU is a Python
-        # loop of ~10 elementwise passes per tensor, ~4.5x the fused step's CPU on SmolLM2-135M (bench_step.py).
+        # loop of ~10 elementwise passes per tensor, ~5x the fused step's CPU on SmolLM2-135M (bench_step.py).
         fused=True,
     )
     scheduler = lr_scheduler(adamw) if callable(lr_scheduler) else lr_scheduler
