@@ -9,6 +9,11 @@ Same model (SmolLM2-135M-Instruct through the project's `smollm2` loader, float3
 - `trl`: TRL's GRPOTrainer with the plugin's `rlev_reward`, its own transformers generation;
 - `sampler`: generation alone, outside any trainer: this branch's batched sampler against the sampler of a given
   git revision (default main), one prompt group at a time, on the same prompts, seeds and budget.
+- `update`: where the update phase's work goes, in CPU seconds of one thread (robust to a shared machine's load,
+  unlike wall time): one micro-batch's forward + backward through OpenRLHF's own `Actor.forward` (LM head and
+  log-softmax over every position, prompt included) against the same model called as TRL calls it (`logits_to_keep`:
+  the LM head over the completion positions only), with and without gradient checkpointing (TRL's default), and one
+  AdamW step over the model's weights with torch's default CPU AdamW against the fused one.
 
 Each arm runs in its own process (one after another, never two at once). The OpenRLHF arms report OpenRLHF's own
 step timings (timing/generation incl. the reward, make_experience, ppo_train, broadcast); the TRL arm is timed
@@ -51,6 +56,7 @@ def options(argv=None):
     parser.add_argument("--cpu-dtype", default="fp32", choices=("fp32", "bf16"), help="--rlev.cpu_dtype")
     parser.add_argument("--trl-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sampler-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--update-worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -238,6 +244,91 @@ def sampler_worker(opts) -> dict:
     return timings
 
 
+# ── the update phase's work: OpenRLHF's forward against TRL's formulation, AdamW default against fused ──
+
+
+def update_worker(opts) -> dict:
+    import torch
+    from transformers import AutoTokenizer
+
+    from openrlhf_rlev.integrations.openrlhf.cpu import shims
+
+    shims.install()  # OpenRLHF's models package imports flash_attn
+    from openrlhf.models.actor import Actor
+
+    torch.set_num_threads(1)
+    torch.manual_seed(opts.seed)
+    folder = model_folder()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    prompts = [
+        tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False)
+        for r in rows(opts.prompts)
+    ]
+    prompts = [list(p["input_ids"]) if isinstance(p, dict) else list(p) for p in prompts]
+    # One micro-batch laid out as OpenRLHF's experience is: prompts left-padded, responses right-padded.
+    width, budget = max(len(p) for p in prompts), opts.max_new_tokens
+    sequences = torch.full((opts.micro, width + budget), tokenizer.pad_token_id)
+    attention = torch.zeros_like(sequences)
+    for i in range(opts.micro):
+        prompt, n = prompts[i % len(prompts)], int(torch.randint(budget // 4, budget + 1, (1,)))
+        sequences[i, width - len(prompt) : width] = torch.tensor(prompt)
+        sequences[i, width : width + n] = torch.randint(100, tokenizer.vocab_size, (n,))
+        attention[i, width - len(prompt) : width + n] = 1
+    actions = attention[:, 1:].bool().clone()
+    actions[:, : width - 1] = False
+    advantages = torch.randn(opts.micro, 1)
+    actor = Actor(folder, attn_implementation="sdpa", param_dtype="bf16").float().train()  # as the backend loads it
+    model = actor.model
+
+    def openrlhf():
+        log_probs = actor(sequences, actions, attention_mask=attention)  # OpenRLHF's own Actor.forward
+        return (log_probs * advantages * actions).sum() / actions.sum()
+
+    def trl_formulation():
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        logits = model(sequences, attention_mask=attention, position_ids=positions, logits_to_keep=budget + 1).logits
+        log_probs = torch.log_softmax(logits[:, :-1], -1).gather(-1, sequences[:, -budget:, None]).squeeze(-1)
+        return (log_probs * advantages * actions[:, -budget:]).sum() / actions.sum()
+
+    def cpu_seconds(loss_fn, checkpointing=False):
+        if checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        started = time.process_time()
+        loss_fn().backward()
+        spent = time.process_time() - started
+        model.zero_grad(set_to_none=True)
+        if checkpointing:
+            model.gradient_checkpointing_disable()
+        return spent
+
+    kinds = {
+        "openrlhf_actor_forward": lambda: cpu_seconds(openrlhf),
+        "trl_logits_to_keep": lambda: cpu_seconds(trl_formulation),
+        "trl_logits_to_keep_checkpointing": lambda: cpu_seconds(trl_formulation, checkpointing=True),
+    }
+    result = {name: [] for name in kinds}
+    result["sequence_shape"] = list(sequences.shape)
+    for _ in range(opts.repeats):  # alternated, so that a change in the machine's load hits every kind
+        for name, run in kinds.items():
+            result[name].append(run())
+    weights = [p for p in model.parameters()]
+    grads = [torch.randn_like(p) * 1e-3 for p in weights]
+    for fused in (False, True):
+        name = "adamw_fused" if fused else "adamw_default"
+        result[name] = []
+        copies = [p.detach().clone().requires_grad_(True) for p in weights]
+        optimizer = torch.optim.AdamW(copies, lr=opts.lr, betas=(0.9, 0.95), eps=1e-8, fused=fused)
+        for _ in range(opts.repeats + 1):  # the first step allocates the state
+            for p, g in zip(copies, grads):
+                p.grad = g.clone()
+            started = time.process_time()
+            optimizer.step()
+            result[name].append(time.process_time() - started)
+        result[name] = result[name][1:]
+        del copies, optimizer
+    return result
+
+
 # ── the driver ──
 
 
@@ -258,6 +349,9 @@ def main(argv=None) -> int:
     if opts.sampler_worker:
         print(json.dumps(sampler_worker(opts)))
         return 0
+    if opts.update_worker:
+        print(json.dumps(update_worker(opts)))
+        return 0
     if (opts.prompts * opts.samples) % opts.micro:
         raise SystemExit("--micro must divide --prompts x --samples (one optimizer step)")
     arms = [a.strip() for a in opts.arms.split(",") if a.strip()]
@@ -271,6 +365,8 @@ def main(argv=None) -> int:
             print(f"running {arm} ...", file=sys.stderr, flush=True)
             if arm == "sampler":
                 results[arm] = in_process("--sampler-worker", opts)
+            elif arm == "update":
+                results[arm] = in_process("--update-worker", opts)
             elif arm == "trl":
                 results[arm] = in_process("--trl-worker", opts)
             elif arm in ("openrlhf", "openrlhf-per-prompt"):
@@ -318,6 +414,14 @@ def report(results: dict) -> str:
             f"sampler alone: {s['baseline_rev']}'s {today:.1f} s ({g['today_tokens']} tokens) vs batched {now:.1f} s "
             f"({g['batched_tokens']} tokens): {today / now:.2f}x (best of {len(g['today'])} run(s) each)"
         )
+    u = results.get("update")
+    if u:
+        best = {k: min(v) for k, v in u.items() if k != "sequence_shape"}
+        base = best["trl_logits_to_keep_checkpointing"]
+        lines.append(f"update work, CPU s of 1 thread (best of {s['repeats']}), micro-batch {u['sequence_shape']}:")
+        for name, value in best.items():
+            ratio = f" ({value / base:.2f}x TRL's formulation with checkpointing)" if "adamw" not in name else ""
+            lines.append(f"  {name}: {value:.2f}{ratio}")
     return "\n".join(lines)
 
 

@@ -41,7 +41,8 @@ net = torch.nn.Linear(3, 2).to(torch.bfloat16)
 engine, optim, sched = s._ds_init_train_model(net, cfg)
 assert isinstance(engine, CPUEngine) and engine.module is net and net.weight.dtype == torch.float32
 group = optim.param_groups[0]
-print("gas", engine.gradient_accumulation_steps, "clip", engine.max_norm, "eps", group["eps"], "betas", group["betas"])
+print("gas", engine.gradient_accumulation_steps, "clip", engine.max_norm, "eps", group["eps"], "betas", group["betas"],
+      "fused", group["fused"])
 print("lrs", [round(sched.get_last_lr()[0], 6)] + [round((sched.step(), sched.get_last_lr()[0])[1], 6) for _ in range(4)])
 ref = s._ds_init_eval_model(torch.nn.Linear(3, 2).to(torch.bfloat16))
 print("eval", type(ref).__name__, ref.optimizer, ref.module.weight.dtype)
@@ -64,7 +65,8 @@ def test_openrlhfs_strategy_code_builds_the_cpu_engine_from_its_deepspeed_config
     out = strategy_run
     assert "mesh cpu accumulation 4" in out  # OpenRLHF's setup_distributed, its mesh on the CPU
     # DeepSpeed's accumulation, the config's clipping and AdamW settings, reached the engine
-    assert "gas 4 clip 0.7 eps 1e-08 betas (0.9, 0.95)" in out
+    # fused: one pass per weight and step, as DeepSpeed's fused Adam (torch's CPU default loops ~10 passes per tensor)
+    assert "gas 4 clip 0.7 eps 1e-08 betas (0.9, 0.95) fused True" in out
     # OpenRLHF's own schedule factory: warm-up over 2 of 4 steps, then cosine down to 10% of the peak
     assert "lrs [0.0, 0.005, 0.01, 0.0055, 0.001]" in out
     assert "eval CPUEngine None torch.float32" in out
