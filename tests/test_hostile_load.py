@@ -81,6 +81,7 @@ def test_correct_answers_keep_their_reward_at_128_threads_with_hanging_samples(m
     assert all(o["rewards"] == 0.0 and o["extra_logs"]["rlev/fail_verifier_timeout"] == 1.0 for o in hangs)
 
 
+@pytest.mark.slow  # 4-8 s: the fast suite stays under 2 minutes
 def test_a_label_of_many_parts_is_bounded_by_the_sample_limit():
     """A label of many parts used to run one worker call per part, each with its own full timeout (40 parts: 56 s).
     The whole sample now stops at sample_timeout, and the reason names that limit."""

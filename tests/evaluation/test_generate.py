@@ -66,6 +66,7 @@ def test_render_prompt_is_openrlhfs(byte_tokenizer):
         gen.render_prompt(byte_tokenizer, PROMPTS[1], chat_template=False)
 
 
+@pytest.mark.slow  # 4-8 s: the fast suite stays under 2 minutes
 def test_batched_greedy_equals_one_at_a_time(model, byte_tokenizer):
     backend = gen.TransformersBackend(model, byte_tokenizer)
     cfg = gen.GenConfig(max_new_tokens=12)

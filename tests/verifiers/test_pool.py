@@ -184,6 +184,7 @@ def test_a_huge_timeout_does_not_leak_the_worker(make_pool):
     assert p.pids() == [pid] and p.killed == 0
 
 
+@pytest.mark.slow  # 4-8 s: the fast suite stays under 2 minutes
 def test_a_call_queued_behind_a_hang_gets_an_extra_worker(make_pool):
     """Not lost to its deadline: once every worker has been stuck for a while, one extra worker serves it,
     then exits, so the pool shrinks back to its size."""
@@ -301,6 +302,7 @@ def _start_parent(mode: str) -> tuple[subprocess.Popen, list[int]]:
     return proc, pids
 
 
+@pytest.mark.slow  # 4-8 s: the fast suite stays under 2 minutes
 @pytest.mark.parametrize("mode", ["idle", "busy"])
 def test_sigkilled_parent_leaves_no_workers(mode):
     proc, pids = _start_parent(mode)
@@ -309,6 +311,7 @@ def test_sigkilled_parent_leaves_no_workers(mode):
     assert _wait_gone(pids) == [], "workers outlived their SIGKILLed parent"
 
 
+@pytest.mark.slow  # 4-8 s: the fast suite stays under 2 minutes
 def test_normal_exit_leaves_no_workers():
     proc, pids = _start_parent("exit")
     proc.stdin.write("exit\n")
