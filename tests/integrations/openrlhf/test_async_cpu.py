@@ -48,10 +48,8 @@ def setup(tmp_path_factory):
 def train(setup, name: str, grpo: str, scaling: str, ray_temp: Path):
     """test_train_cpu's GRPO run (group_norm, same seed and flags), with --train.async_enable, its Ray session (and
     so its workers' log files) under `ray_temp`."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RAY_TMPDIR", str(ray_temp))  # test_train_cpu.train passes os.environ to the launcher
-        run = _train_cpu_module().train(setup, name, f"grpo_{grpo}", scaling, extra=["--train.async_enable"])
-    return {**run, "ray_temp": ray_temp}
+    extra = ["--train.async_enable"]
+    return _train_cpu_module().train(setup, name, f"grpo_{grpo}", scaling, extra=extra, ray_temp=ray_temp)
 
 
 @pytest.fixture(scope="module")

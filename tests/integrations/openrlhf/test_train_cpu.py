@@ -55,7 +55,7 @@ def setup(tmp_path_factory):
     return root, model, data
 
 
-def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
+def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=(), ray_temp: Path | None = None):
     root, model, data = setup
     out = root / name
     argv = [
@@ -75,13 +75,15 @@ def train(setup, name: str, estimator: str, scaling: str = "rlev", extra=()):
     env["RAY_DEDUP_LOGS"] = "0"  # every engine and sync line, even where Ray would fold lines alike but for numbers
     # The run's own Ray temp dir: what the workers printed is read from their log files after the run (Ray forwards
     # worker lines to the driver only best-effort, so the driver's output alone may miss some; see tests/ray_logs.py)
-    env["RAY_TMPDIR"] = str(ray_logs.short_temp_dir("rlev-train-"))
+    ray_temp = ray_temp or ray_logs.short_temp_dir("rlev-train-")  # a fresh one: no other run's files in it
+    env["RAY_TMPDIR"] = str(ray_temp)
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=root)
-    workers = ray_logs.all_worker_output(Path(env["RAY_TMPDIR"]))
+    workers = ray_logs.all_worker_output(ray_temp)
     output = done.stdout + done.stderr + workers  # a forwarded line can appear twice here: count lines in `workers`
     assert done.returncode == 0, output[-6000:]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return {"output": output, "workers": workers, "log": log, "weights": weights(out / "model"), "dir": out}
+    run = {"output": output, "workers": workers, "log": log, "weights": weights(out / "model"), "dir": out}
+    return {**run, "ray_temp": ray_temp}
 
 
 def without(argv: list, flags) -> list:
