@@ -299,6 +299,7 @@ def guess(line: str) -> str:
 # The worked sum a prose line ends its equation with: "So 62 + 7" of "So 62 + 7 = 13."
 _TRAILING_SUM = re.compile(r"[-+(\d][\d\s.,()+\-*/×÷·x]*$|\$[^$]*$")
 _LEADING_NUMBER_ONLY = re.compile(r"^\s*\$?\s*([-+]?\d[\d,]*(?:\.\d+)?)")
+_PERCENT_SIGN = re.compile(r"\s*\\?[%％]")
 _TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[(\d])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
@@ -345,7 +346,10 @@ def _constant_equal(left: str, right: str) -> bool | None:
     if verdict is None and _ARITHMETIC_LHS.match(left + "="):
         number = _LEADING_NUMBER_ONLY.match(right)
         if number:
-            verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(number.group(1)))
+            value = _constant_side(number.group(1))
+            if _PERCENT_SIGN.match(right, number.end()):  # "3/4 = 75%": the right side is 75/100, not 75
+                value = f"({value})/100"
+            verdict = latex_eval.constant_equal(_constant_side(left), value)
     return verdict
 
 

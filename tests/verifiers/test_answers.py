@@ -358,6 +358,8 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
         ("7 + 7 = 12, which is the answer.", "12"),  # the CPU experiment's shape, with a false sum
         ("62 + 7 = 13.", "13"),
         ("So 62 + 7 = 13.", "13"),
+        ("The answer is 3/4 = 70%", "70\\%"),
+        ("The answer is 1/2 = 50", "50"),  # no percent sign: 1/2 is not 50
     ],
 )
 def test_a_false_equation_states_nothing(response, gold):
@@ -367,7 +369,14 @@ def test_a_false_equation_states_nothing(response, gold):
 
 @pytest.mark.parametrize(
     "response, gold",
-    [("The answer is 6 + 4 = 10.", "10"), ("\\boxed{6+4=10}", "10"), ("7 + 7 = 14, which is the answer.", "14")],
+    [
+        ("The answer is 6 + 4 = 10.", "10"),
+        ("\\boxed{6+4=10}", "10"),
+        ("7 + 7 = 14, which is the answer.", "14"),
+        ("The answer is 3/4 = 75%", "75\\%"),  # a percentage is its number over 100: true, not "3/4 = 75"
+        ("The answer is 3/4 = 75%", "3/4"),
+        ("The probability is 1/2 = 50%.", "50\\%"),
+    ],
 )
 def test_a_true_worked_sum_states_its_result(response, gold):
     assert verdict(response, gold)[0] is True
