@@ -348,6 +348,13 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
     assert verdict(response, gold)[0] is True
 
 
+@pytest.mark.parametrize("response", ["The answer is x = 2 or x = -2.", "The answer is 2 or -2."])
+@pytest.mark.parametrize("gold", ["\\pm 2", "±2", "x=\\pm 2"])
+def test_both_values_of_a_plus_minus_gold_are_no_hedge(response, gold):
+    """A gold of "\\pm 2" is two values; naming both is the answer (credited before the hedge rule)."""
+    assert verdict(response, gold)[0] is True
+
+
 @pytest.mark.parametrize(
     "response, gold",
     [
@@ -394,6 +401,12 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("\\boxed{2^{10}}", "1024"),
         ("答案：$\\frac{12}{2} \\times 1$", "6"),
         ("\\boxed{\\sin^2 x + \\cos^2 x}", "1"),
+        ("The answer is \\gcd(12, 18).", "6"),  # math-verify evaluates these: the rule must name them
+        ("The answer is \\max(5,6).", "6"),
+        ("The answer is \\operatorname{lcm}(2,3).", "6"),
+        ("The answer is \\lceil 5.5 \\rceil.", "6"),
+        ("The answer is \\tbinom{4}{2}.", "6"),
+        ("The answer is 20 \\bmod 7.", "6"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -416,6 +429,7 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{6 \\text{ apples}}", "6"),
         ("\\boxed{x = 6}", "6"),
         ("\\boxed{(-6)}", "-6"),
+        ("The answer is 5 min.", "5"),  # a unit, not the function min
     ],
 )
 def test_numbers_in_any_written_form_keep_their_reward(response, gold):
