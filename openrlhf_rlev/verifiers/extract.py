@@ -169,7 +169,10 @@ _ADVERB = re.compile(
 # "The answer is not D", "the answer isn't 15", "答案不是D": the marker denies an answer instead of stating one. As the
 # last marker it is a revision that names no answer (reward 0), unless it goes on to give one ("not B but C",
 # "不是B，而是C"). "the answer is not correct / not an integer" is a remark (_REMARK), not a denial.
-_DENIAL_START = re.compile(r"^(?:is\s+)?(?:not|n't|never)\b|^(?:不是|并非|不为|不应选|不选|不应是)", re.IGNORECASE)
+_DENIAL_START = re.compile(
+    r"^(?:is\s+)?(?:not|n't|never)\b|^(?:(?:并|绝|肯定|一定|绝对)?不(?:是|为|应选|选|应是|会是|可能是)|并非)",
+    re.IGNORECASE,
+)
 _CORRECTION = re.compile(r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选)\s*(?:(?:it\s+)?is\s+)?[:：]?\s*", re.I)
 _DENIAL_REMARK = re.compile(r"(?:wrong|incorrect|right)\b|错|对", re.IGNORECASE)
 
@@ -194,7 +197,16 @@ def _denied(text: str) -> str | None:
         return None
     rest = text[m.end() :].strip()
     c = _CORRECTION.search(rest)
+    if c is None and _NAMES_NOTHING.fullmatch(_span(rest)):
+        return None  # "答案：不是", "不为零", "the answer is never / not possible": the negative is the answer itself
     return rest[c.end() :] if c else ""
+
+
+# What a negation is followed by when it denies nothing: nothing, lowercase words, or Chinese words alone (no digit,
+# formula or option letter: "not D", "not option D", "不是B", "not equal to 15" stay denials).
+_NAMES_NOTHING = re.compile(
+    r"[\s.,;:!?。，；：！？]*|[a-z]{2,}(?:[\s-]+[a-z]{2,})*[\s.,!?]*|[\u4e00-\u9fff]+[\s。，！？]*"
+)
 
 
 def stating_marker(text: str, found: list | None = None):

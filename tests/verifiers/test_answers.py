@@ -323,6 +323,35 @@ def test_a_denied_remark_after_the_answer_is_not_a_revision(response):
 @pytest.mark.parametrize(
     "response, gold",
     [
+        ("答案：不是", "不是"),  # a yes/no question answered "no"
+        ("答案是：不是。", "不是"),
+        ("答案：不为零", "不为零"),
+        ("The answer is: not possible.", "not possible"),
+        ("The answer is never.", "never"),
+    ],
+)
+def test_a_negative_answer_is_not_a_denial(response, gold):
+    """A negation followed by nothing, or by words alone, is the answer itself (credited before the denial rule)."""
+    assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("Answer: D. The answer is not option D.", "D"),
+        ("Answer: 15. The answer is not equal to 15.", "15"),
+        ("答案：D。答案不是选项D。", "D"),
+        ("答案是A。答案并不是A。", "A"),
+        ("答案是A。答案肯定不是A。", "A"),
+    ],
+)
+def test_a_denial_of_a_letter_number_or_option_still_names_no_answer(response, gold):
+    assert verdict(response, gold) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
         ("答案是15或3", "15"),
         ("答案是15或3", "3"),
         ("The answer is 15 or 3", "15"),
