@@ -72,8 +72,9 @@ _SPAN_END = re.compile(
     r"|[,，;；]\s*(?=[\u4e00-\u9fff])"  # "15，因为……"
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
-    r"|\s*[(（](?!\s*(?:or|either|或|还是)\b)(?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)";
-    # "15 (or possibly 3)" is a hedge, kept whole
+    r"|\s*[(（](?!\s*(?:(?:or|either)\b|或|还是|(?:(?:maybe|perhaps|possibly)\b|也许|可能)[^)）\d]*\d))"
+    r"(?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)";
+    # "15 (or possibly 3)", "15 (perhaps 3)", "15（或者是3）" are hedges, kept whole; "15 (possibly wrong)" is a remark
     re.IGNORECASE,
 )
 # The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).

@@ -362,6 +362,10 @@ def test_a_denial_of_a_letter_number_or_option_still_names_no_answer(response, g
         ("A or B", "A"),
         ("The answer is A or B", "B"),
         ("答案：A或C", "A"),
+        ("The answer is 15 (maybe 3).", "15"),  # the hedge in brackets, as the rule's docstring says
+        ("The answer is 15 (perhaps 3).", "15"),
+        ("答案是15(也许是3)", "15"),
+        ("答案是15（或者是3）", "15"),
     ],
 )
 def test_an_answer_offering_alternatives_is_a_hedge(response, gold):
@@ -375,6 +379,13 @@ def test_an_answer_offering_alternatives_is_a_hedge(response, gold):
 def test_or_inside_one_answer_is_no_hedge(response, gold):
     """Two roots for a two-root gold, and a union of inequalities, are one answer each."""
     assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
+    "response", ["The answer is 15 (possibly wrong).", "答案是15（可能有误差）", "The answer is 15 (possibly)."]
+)
+def test_a_hedging_remark_without_an_alternative_is_no_hedge(response):
+    assert verdict(response, "15")[0] is True
 
 
 @pytest.mark.parametrize("response", ["The answer is x = 2 or x = -2.", "The answer is 2 or -2."])
