@@ -366,6 +366,8 @@ def test_a_denial_of_a_letter_number_or_option_still_names_no_answer(response, g
         ("The answer is 15 (perhaps 3).", "15"),
         ("答案是15(也许是3)", "15"),
         ("答案是15（或者是3）", "15"),
+        ("答案是15，或3", "15"),  # after a comma, too
+        ("答案是15，也可能是3", "15"),
     ],
 )
 def test_an_answer_offering_alternatives_is_a_hedge(response, gold):
@@ -382,7 +384,14 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
 
 
 @pytest.mark.parametrize(
-    "response", ["The answer is 15 (possibly wrong).", "答案是15（可能有误差）", "The answer is 15 (possibly)."]
+    "response",
+    [
+        "The answer is 15 (possibly wrong).",
+        "答案是15（可能有误差）",
+        "The answer is 15 (possibly).",
+        "答案是15，可能需要验证",
+        "答案是15，或者说十五",
+    ],
 )
 def test_a_hedging_remark_without_an_alternative_is_no_hedge(response):
     assert verdict(response, "15")[0] is True
