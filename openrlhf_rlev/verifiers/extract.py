@@ -296,7 +296,8 @@ def guess(line: str) -> str:
     if "=" in line and not re.search(r"[<>≤≥]|\\[lg]eq?", line):
         before, _, after = line.rpartition("=")
         right = answer_span(after)
-        sums = _TRAILING_SUM.search(before)
+        # "62 + 7 == 13" and "\\(62 + 7 = 13\\)" end their sums as "62 + 7 = 13" and "$62 + 7 = 13$" do
+        sums = _TRAILING_SUM.search(before.rstrip().rstrip("=").replace("\\(", "$"))
         if sums and _constant_equal(sums.group(0), right) is False:
             return ""  # "So 62 + 7 = 13.": a false equation states nothing
         return right

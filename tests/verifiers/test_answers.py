@@ -416,6 +416,8 @@ def test_both_values_of_a_plus_minus_gold_are_no_hedge(response, gold):
         ("So 62 + 7 = 13.", "13"),
         ("The answer is 3/4 = 70%", "70\\%"),
         ("The answer is 1/2 = 50", "50"),  # no percent sign: 1/2 is not 50
+        ("So \\(62 + 7 = 13\\).", "13"),  # the LaTeX inline delimiters a chat model writes
+        ("So 62 + 7 == 13.", "13"),
     ],
 )
 def test_a_false_equation_states_nothing(response, gold):
@@ -432,6 +434,8 @@ def test_a_false_equation_states_nothing(response, gold):
         ("The answer is 3/4 = 75%", "75\\%"),  # a percentage is its number over 100: true, not "3/4 = 75"
         ("The answer is 3/4 = 75%", "3/4"),
         ("The probability is 1/2 = 50%.", "50\\%"),
+        ("So \\(62 + 7 = 69\\).", "69"),
+        ("So 62 + 7 == 69.", "69"),
     ],
 )
 def test_a_true_worked_sum_states_its_result(response, gold):
