@@ -174,7 +174,10 @@ _DENIAL_START = re.compile(
     r"^(?:is\s+)?(?:not|n't|never)\b|^(?:(?:并|绝|肯定|一定|绝对)?不(?:是|为|应选|选|应是|会是|可能是)|并非)",
     re.IGNORECASE,
 )
-_CORRECTION = re.compile(r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选)\s*(?:(?:it\s+)?is\s+)?[:：]?\s*", re.I)
+_CORRECTION = re.compile(
+    r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选|[,;，；]\s*(?:it'?s\b|it\s+is\b|是))\s*(?:(?:it\s+)?is\s+)?[:：]?\s*",
+    re.I,
+)  # "not B but C", "不是B，而是C", "not 15, it's 3", "不是15，是3"
 _DENIAL_REMARK = re.compile(r"(?:wrong|incorrect|right)\b|错|对", re.IGNORECASE)
 
 

@@ -302,7 +302,15 @@ def test_a_later_marker_that_denies_names_no_answer(response, gold):
 
 @pytest.mark.parametrize(
     "response, gold",
-    [("The answer is not B but C.", "C"), ("答案不是B，而是C", "C"), ("The answer is not 15 but 16.", "16")],
+    [
+        ("The answer is not B but C.", "C"),
+        ("答案不是B，而是C", "C"),
+        ("The answer is not 15 but 16.", "16"),
+        ("The answer is not 15, it's 3.", "3"),
+        ("The answer is not 15; it is 3.", "3"),
+        ("答案不是15，是3。", "3"),
+        ("The answer is not B, it's C.", "C"),
+    ],
 )
 def test_a_denial_that_goes_on_to_answer_states_that_answer(response, gold):
     assert verdict(response, gold)[0] is True
