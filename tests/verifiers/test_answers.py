@@ -376,6 +376,10 @@ def test_a_denial_of_a_letter_number_or_option_still_names_no_answer(response, g
         ("答案是15（或者是3）", "15"),
         ("答案是15，或3", "15"),  # after a comma, too
         ("答案是15，也可能是3", "15"),
+        ("The answer is A (maybe B).", "A"),  # choice: neither letter of a hedge, nor the last one read as a guess
+        ("The answer is A (maybe B).", "B"),
+        ("答案是A，也可能是B", "A"),
+        ("答案是A，也可能是B", "B"),
     ],
 )
 def test_an_answer_offering_alternatives_is_a_hedge(response, gold):
@@ -403,6 +407,13 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
 )
 def test_a_hedging_remark_without_an_alternative_is_no_hedge(response):
     assert verdict(response, "15")[0] is True
+
+
+@pytest.mark.parametrize(
+    "response", ["The answer is A (possibly wrong).", "The answer is A (maybe).", "答案是A，可能性最大"]
+)
+def test_a_hedging_remark_after_a_letter_is_no_hedge(response):
+    assert verdict(response, "A")[0] is True
 
 
 @pytest.mark.parametrize("response", ["The answer is x = 2 or x = -2.", "The answer is 2 or -2."])
