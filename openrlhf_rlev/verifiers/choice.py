@@ -27,8 +27,15 @@ _NUMBERED = re.compile(r"^[(（]?\d{1,2}[)）.、:：]?\s*([A-G]+)(?![A-Za-z])")
 _GROUP = re.compile(
     r"[A-G]+(?:(?:[^\S\n]*[,，]?[^\S\n]*(?:and|以及|和)[^\S\n]*|[^\S\n]*[,，、/&][^\S\n]*|[^\S\n]+)[A-G]+)*(?![A-Za-z])"
 )
-_HEDGE = re.compile(r"^\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
-_HEDGED_PAIR = re.compile(r"(?<![A-Za-z])[A-G][)）]?\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是)", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"^\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是|(?:(?:maybe|perhaps|possibly)\s+|也许是?|也可能是?|可能是?)[(（]?[A-G](?![A-Za-z]))",
+    re.IGNORECASE,
+)  # "A or B", "A (maybe B)", "A，也可能是B"; "A (possibly wrong)" is a remark
+_HEDGED_PAIR = re.compile(
+    r"(?<![A-Za-z])[A-G][)）]?\s*[,，]?\s*[(（]?\s*"
+    r"(?:or\b|或|还是|(?:(?:maybe|perhaps|possibly)\s+|也许是?|也可能是?|可能是?)[(（]?[A-G](?![A-Za-z]))",
+    re.IGNORECASE,
+)
 
 
 def is_choice(answers: tuple[str, ...]) -> bool:

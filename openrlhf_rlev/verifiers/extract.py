@@ -69,11 +69,12 @@ _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$"
 _SPAN_END = re.compile(
     r"[.。!?！？](?=\s|$)"  # "15. This took me 3 tries"; "3.5" and "5!" stay whole
     r"|[,，;；]\s*(?=(?:which|because|since|as|so|and|but|not|i|we|this|that|it|after|with|though|although)\b)"
-    r"|[,，;；]\s*(?=[\u4e00-\u9fff])"  # "15，因为……"
+    r"|[,，;；]\s*(?!(?:或|也许|可能|也可能)[^,，;；。\d]*\d)(?=[\u4e00-\u9fff])"  # "15，因为……"; "15，或3" is a hedge
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
-    r"|\s*[(（](?!\s*(?:or|either|或|还是)\b)(?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)";
-    # "15 (or possibly 3)" is a hedge, kept whole
+    r"|\s*[(（](?!\s*(?:(?:or|either)\b|或|还是|(?:(?:maybe|perhaps|possibly)\b|也许|可能)[^)）\d]*\d))"
+    r"(?=[^)）]*(?:[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}))",  # "15 (I checked 3 times)";
+    # "15 (or possibly 3)", "15 (perhaps 3)", "15（或者是3）" are hedges, kept whole; "15 (possibly wrong)" is a remark
     re.IGNORECASE,
 )
 # The words that make a line prose rather than an answer (LaTeX commands and short unit words aside).
@@ -169,8 +170,14 @@ _ADVERB = re.compile(
 # "The answer is not D", "the answer isn't 15", "答案不是D": the marker denies an answer instead of stating one. As the
 # last marker it is a revision that names no answer (reward 0), unless it goes on to give one ("not B but C",
 # "不是B，而是C"). "the answer is not correct / not an integer" is a remark (_REMARK), not a denial.
-_DENIAL_START = re.compile(r"^(?:is\s+)?(?:not|n't|never)\b|^(?:不是|并非|不为|不应选|不选|不应是)", re.IGNORECASE)
-_CORRECTION = re.compile(r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选)\s*(?:(?:it\s+)?is\s+)?[:：]?\s*", re.I)
+_DENIAL_START = re.compile(
+    r"^(?:is\s+)?(?:not|n't|never)\b|^(?:(?:并|绝|肯定|一定|绝对)?不(?:是|为|应选|选|应是|会是|可能是)|并非)",
+    re.IGNORECASE,
+)
+_CORRECTION = re.compile(
+    r"(?:\b(?:but|rather|instead)\b|而是|应是|应为|应选|[,;，；]\s*(?:it'?s\b|it\s+is\b|是))\s*(?:(?:it\s+)?is\s+)?[:：]?\s*",
+    re.I,
+)  # "not B but C", "不是B，而是C", "not 15, it's 3", "不是15，是3"
 _DENIAL_REMARK = re.compile(r"(?:wrong|incorrect|right)\b|错|对", re.IGNORECASE)
 
 
@@ -194,7 +201,16 @@ def _denied(text: str) -> str | None:
         return None
     rest = text[m.end() :].strip()
     c = _CORRECTION.search(rest)
+    if c is None and _NAMES_NOTHING.fullmatch(_span(rest)):
+        return None  # "答案：不是", "不为零", "the answer is never / not possible": the negative is the answer itself
     return rest[c.end() :] if c else ""
+
+
+# What a negation is followed by when it denies nothing: nothing, lowercase words, or Chinese words alone (no digit,
+# formula or option letter: "not D", "not option D", "不是B", "not equal to 15" stay denials).
+_NAMES_NOTHING = re.compile(
+    r"[\s.,;:!?。，；：！？]*|[a-z]{2,}(?:[\s-]+[a-z]{2,})*[\s.,!?]*|[\u4e00-\u9fff]+[\s。，！？]*"
+)
 
 
 def stating_marker(text: str, found: list | None = None):
@@ -283,7 +299,8 @@ def guess(line: str) -> str:
     if "=" in line and not re.search(r"[<>≤≥]|\\[lg]eq?", line):
         before, _, after = line.rpartition("=")
         right = answer_span(after)
-        sums = _TRAILING_SUM.search(before)
+        # "62 + 7 == 13" and "\\(62 + 7 = 13\\)" end their sums as "62 + 7 = 13" and "$62 + 7 = 13$" do
+        sums = _TRAILING_SUM.search(before.rstrip().rstrip("=").replace("\\(", "$"))
         if sums and _constant_equal(sums.group(0), right) is False:
             return ""  # "So 62 + 7 = 13.": a false equation states nothing
         return right
@@ -299,6 +316,7 @@ def guess(line: str) -> str:
 # The worked sum a prose line ends its equation with: "So 62 + 7" of "So 62 + 7 = 13."
 _TRAILING_SUM = re.compile(r"[-+(\d][\d\s.,()+\-*/×÷·x]*$|\$[^$]*$")
 _LEADING_NUMBER_ONLY = re.compile(r"^\s*\$?\s*([-+]?\d[\d,]*(?:\.\d+)?)")
+_PERCENT_SIGN = re.compile(r"\s*\\?[%％]")
 _TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[(\d])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
@@ -345,7 +363,10 @@ def _constant_equal(left: str, right: str) -> bool | None:
     if verdict is None and _ARITHMETIC_LHS.match(left + "="):
         number = _LEADING_NUMBER_ONLY.match(right)
         if number:
-            verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(number.group(1)))
+            value = _constant_side(number.group(1))
+            if _PERCENT_SIGN.match(right, number.end()):  # "3/4 = 75%": the right side is 75/100, not 75
+                value = f"({value})/100"
+            verdict = latex_eval.constant_equal(_constant_side(left), value)
     return verdict
 
 

@@ -370,8 +370,9 @@ def fast_check(pred: str, gold: str) -> bool | None:
 # question instead of answering it, and an exam grader would not accept it (docs/answers.md). Number forms kept:
 # fractions (parse_number), mixed numbers "1\\frac{1}{2}", scientific notation "3 \\times 10^{4}", "10^{-3}".
 _OPERATION = re.compile(
-    r"(?<=\S)\s*[-+*/^!×÷·]|\\(?:times|cdot|div|frac|sqrt|log|lg|ln|sin|cos|tan|cot|sec|csc|binom|choose|pi|sum|prod"
-    r"|int|lim|exp)(?![A-Za-z])|\d\s*\("
+    r"(?<=\S)\s*[-+*/^!×÷·]|\\(?:times|cdot|div|[dt]?frac|sqrt|log|lg|ln|sin|cos|tan|cot|sec|csc|[dt]?binom|choose|pi"
+    r"|sum|prod|int|lim|exp|gcd|lcm|max|min|operatorname|lceil|lfloor|[bp]?mod)(?![A-Za-z])|\d\s*\("
+    r"|\b(?:gcd|lcm|max|min)\s*\("  # also after canon drops \operatorname: "\operatorname{lcm}(2,3)"
 )
 _MIXED = re.compile(r"^([-+]?)(\d+)\s*\\frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d))$")
 _SCIENTIFIC = re.compile(
@@ -455,11 +456,17 @@ def leading_answer(answer: str) -> str:
 # both roots), nor when the answer joins relations ("x < 1 or x > 3" is one answer, a union).
 _ALTERNATIVE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly)\b|或者?|还是|也许|可能", re.IGNORECASE)
 _RELATION = re.compile(r"[<>≤≥]|\\[lg]eq?(?![A-Za-z])|\\neq?(?![A-Za-z])")
+_PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])|[±∓]")  # "\\pm 2" is two values: "x = 2 or x = -2" names both
 
 
 def hedged(answer: str, gold: str) -> bool:
     """The answer offers two or more alternatives where the gold is one value."""
-    if not _ALTERNATIVE.search(answer) or _ALTERNATIVE.search(gold) or _RELATION.search(answer):
+    if (
+        not _ALTERNATIVE.search(answer)
+        or _ALTERNATIVE.search(gold)
+        or _RELATION.search(answer)
+        or _PLUS_MINUS.search(gold)
+    ):
         return False
     if parse_answer(gold).items is not None:
         return False

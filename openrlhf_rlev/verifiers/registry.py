@@ -9,6 +9,7 @@ Modules are imported on first use, so importing the registry (as settings and la
 """
 
 import importlib
+import threading
 from dataclasses import dataclass
 
 from openrlhf_rlev.reward import reasons
@@ -41,16 +42,22 @@ BUILTIN = {
 }
 ENTRY_POINT_GROUP = "openrlhf_rlev.verifiers"
 _registry: dict[str, str] = {}
+_registry_lock = threading.Lock()
 
 
 def _kinds() -> dict[str, str]:
+    """The kinds, built once and published whole: reading entry points takes file I/O, and a thread that saw a
+    half-filled registry would refuse a label naming a plugin kind (label_malformed for a correct answer)."""
     if not _registry:
-        from importlib.metadata import entry_points
+        with _registry_lock:
+            if not _registry:
+                from importlib.metadata import entry_points
 
-        _registry.update(BUILTIN)
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name != AUTO and ep.name not in BUILTIN:  # a plugin cannot replace a built-in kind
-                _registry[ep.name] = ep.value
+                found = dict(BUILTIN)
+                for ep in entry_points(group=ENTRY_POINT_GROUP):
+                    if ep.name != AUTO and ep.name not in BUILTIN:  # a plugin cannot replace a built-in kind
+                        found[ep.name] = ep.value
+                _registry.update(found)  # one C call: other threads see all of it or none
     return _registry
 
 

@@ -302,7 +302,15 @@ def test_a_later_marker_that_denies_names_no_answer(response, gold):
 
 @pytest.mark.parametrize(
     "response, gold",
-    [("The answer is not B but C.", "C"), ("答案不是B，而是C", "C"), ("The answer is not 15 but 16.", "16")],
+    [
+        ("The answer is not B but C.", "C"),
+        ("答案不是B，而是C", "C"),
+        ("The answer is not 15 but 16.", "16"),
+        ("The answer is not 15, it's 3.", "3"),
+        ("The answer is not 15; it is 3.", "3"),
+        ("答案不是15，是3。", "3"),
+        ("The answer is not B, it's C.", "C"),
+    ],
 )
 def test_a_denial_that_goes_on_to_answer_states_that_answer(response, gold):
     assert verdict(response, gold)[0] is True
@@ -323,6 +331,35 @@ def test_a_denied_remark_after_the_answer_is_not_a_revision(response):
 @pytest.mark.parametrize(
     "response, gold",
     [
+        ("答案：不是", "不是"),  # a yes/no question answered "no"
+        ("答案是：不是。", "不是"),
+        ("答案：不为零", "不为零"),
+        ("The answer is: not possible.", "not possible"),
+        ("The answer is never.", "never"),
+    ],
+)
+def test_a_negative_answer_is_not_a_denial(response, gold):
+    """A negation followed by nothing, or by words alone, is the answer itself (credited before the denial rule)."""
+    assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("Answer: D. The answer is not option D.", "D"),
+        ("Answer: 15. The answer is not equal to 15.", "15"),
+        ("答案：D。答案不是选项D。", "D"),
+        ("答案是A。答案并不是A。", "A"),
+        ("答案是A。答案肯定不是A。", "A"),
+    ],
+)
+def test_a_denial_of_a_letter_number_or_option_still_names_no_answer(response, gold):
+    assert verdict(response, gold) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
         ("答案是15或3", "15"),
         ("答案是15或3", "3"),
         ("The answer is 15 or 3", "15"),
@@ -333,6 +370,16 @@ def test_a_denied_remark_after_the_answer_is_not_a_revision(response):
         ("A or B", "A"),
         ("The answer is A or B", "B"),
         ("答案：A或C", "A"),
+        ("The answer is 15 (maybe 3).", "15"),  # the hedge in brackets, as the rule's docstring says
+        ("The answer is 15 (perhaps 3).", "15"),
+        ("答案是15(也许是3)", "15"),
+        ("答案是15（或者是3）", "15"),
+        ("答案是15，或3", "15"),  # after a comma, too
+        ("答案是15，也可能是3", "15"),
+        ("The answer is A (maybe B).", "A"),  # choice: neither letter of a hedge, nor the last one read as a guess
+        ("The answer is A (maybe B).", "B"),
+        ("答案是A，也可能是B", "A"),
+        ("答案是A，也可能是B", "B"),
     ],
 )
 def test_an_answer_offering_alternatives_is_a_hedge(response, gold):
@@ -349,6 +396,34 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
 
 
 @pytest.mark.parametrize(
+    "response",
+    [
+        "The answer is 15 (possibly wrong).",
+        "答案是15（可能有误差）",
+        "The answer is 15 (possibly).",
+        "答案是15，可能需要验证",
+        "答案是15，或者说十五",
+    ],
+)
+def test_a_hedging_remark_without_an_alternative_is_no_hedge(response):
+    assert verdict(response, "15")[0] is True
+
+
+@pytest.mark.parametrize(
+    "response", ["The answer is A (possibly wrong).", "The answer is A (maybe).", "答案是A，可能性最大"]
+)
+def test_a_hedging_remark_after_a_letter_is_no_hedge(response):
+    assert verdict(response, "A")[0] is True
+
+
+@pytest.mark.parametrize("response", ["The answer is x = 2 or x = -2.", "The answer is 2 or -2."])
+@pytest.mark.parametrize("gold", ["\\pm 2", "±2", "x=\\pm 2"])
+def test_both_values_of_a_plus_minus_gold_are_no_hedge(response, gold):
+    """A gold of "\\pm 2" is two values; naming both is the answer (credited before the hedge rule)."""
+    assert verdict(response, gold)[0] is True
+
+
+@pytest.mark.parametrize(
     "response, gold",
     [
         ("The answer is 16 = 15", "15"),
@@ -358,6 +433,10 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
         ("7 + 7 = 12, which is the answer.", "12"),  # the CPU experiment's shape, with a false sum
         ("62 + 7 = 13.", "13"),
         ("So 62 + 7 = 13.", "13"),
+        ("The answer is 3/4 = 70%", "70\\%"),
+        ("The answer is 1/2 = 50", "50"),  # no percent sign: 1/2 is not 50
+        ("So \\(62 + 7 = 13\\).", "13"),  # the LaTeX inline delimiters a chat model writes
+        ("So 62 + 7 == 13.", "13"),
     ],
 )
 def test_a_false_equation_states_nothing(response, gold):
@@ -367,7 +446,16 @@ def test_a_false_equation_states_nothing(response, gold):
 
 @pytest.mark.parametrize(
     "response, gold",
-    [("The answer is 6 + 4 = 10.", "10"), ("\\boxed{6+4=10}", "10"), ("7 + 7 = 14, which is the answer.", "14")],
+    [
+        ("The answer is 6 + 4 = 10.", "10"),
+        ("\\boxed{6+4=10}", "10"),
+        ("7 + 7 = 14, which is the answer.", "14"),
+        ("The answer is 3/4 = 75%", "75\\%"),  # a percentage is its number over 100: true, not "3/4 = 75"
+        ("The answer is 3/4 = 75%", "3/4"),
+        ("The probability is 1/2 = 50%.", "50\\%"),
+        ("So \\(62 + 7 = 69\\).", "69"),
+        ("So 62 + 7 == 69.", "69"),
+    ],
 )
 def test_a_true_worked_sum_states_its_result(response, gold):
     assert verdict(response, gold)[0] is True
@@ -385,6 +473,12 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("\\boxed{2^{10}}", "1024"),
         ("答案：$\\frac{12}{2} \\times 1$", "6"),
         ("\\boxed{\\sin^2 x + \\cos^2 x}", "1"),
+        ("The answer is \\gcd(12, 18).", "6"),  # math-verify evaluates these: the rule must name them
+        ("The answer is \\max(5,6).", "6"),
+        ("The answer is \\operatorname{lcm}(2,3).", "6"),
+        ("The answer is \\lceil 5.5 \\rceil.", "6"),
+        ("The answer is \\tbinom{4}{2}.", "6"),
+        ("The answer is 20 \\bmod 7.", "6"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -407,6 +501,7 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{6 \\text{ apples}}", "6"),
         ("\\boxed{x = 6}", "6"),
         ("\\boxed{(-6)}", "-6"),
+        ("The answer is 5 min.", "5"),  # a unit, not the function min
     ],
 )
 def test_numbers_in_any_written_form_keep_their_reward(response, gold):

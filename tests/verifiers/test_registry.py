@@ -108,3 +108,46 @@ def test_concurrent_first_calls_wait_for_the_verifier_import():
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().splitlines()[-1] == "all correct", done.stdout + done.stderr[-2000:]
+
+
+def test_a_thread_never_sees_a_half_read_registry(monkeypatch):
+    """Reading the entry points takes file I/O, during which another thread runs. A registry filled in two steps
+    (built-ins first, then plugins) let that thread refuse a label naming a plugin kind as malformed: a correct
+    answer scored label_malformed on an engine's first concurrent calls. Forced, not hoped for: the entry-point
+    read (the one thing replaced, by an in-memory list naming the math verifier) waits until the other thread has
+    parsed its label, or 0.5 s when a lock makes that thread wait instead."""
+    import importlib.metadata
+    import threading
+
+    from openrlhf_rlev.reward import labels
+
+    plugin = importlib.metadata.EntryPoint("plugin_kind", "openrlhf_rlev.verifiers.math", registry.ENTRY_POINT_GROUP)
+    reading, parsed = threading.Event(), threading.Event()
+
+    def slow_entry_points(group=None):
+        reading.set()
+        parsed.wait(0.5)
+        return [plugin]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", slow_entry_points)
+    monkeypatch.setattr(registry, "_registry", {})
+    got = {}
+
+    def first():
+        got["kinds"] = registry.choices()
+
+    def second():
+        reading.wait(10)
+        try:
+            got["label"] = labels.parse_label({"answer": "15", "verifier": "plugin_kind"}).verifier
+        except labels.LabelError as e:
+            got["label"] = e
+        parsed.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert "plugin_kind" in got["kinds"]
+    assert got["label"] == "plugin_kind"
