@@ -138,10 +138,17 @@ def read_choices(response: str, n: int, single: bool = False) -> Choices:
     marker = found[-1] if found else None
     boxed = extract.last_boxed(text)
     if n == 1 and marker is not None and (boxed is None or marker.end() > b_start):
-        correction = extract.denied(extract.marker_region(text, marker))
-        if correction is not None:  # "Answer: D ... The answer is not D.": the last marker names no answer
-            group = first_group(correction) if correction else frozenset()
+        region = extract.marker_region(text, marker)
+        correction = extract.denied(region)
+        if correction:  # "not B but C": the last marker gives its own answer
+            group = first_group(correction)
             return Choices([group] if group else [], extract.MARKER_SOURCE)
+        if correction is not None:
+            # "Answer: D ... The answer is not D." revokes D (no answer); "答案：A。答案不是B。" leaves A standing
+            before = read_choices(text[: marker.start()], n, single)
+            if before.groups and before.groups[0] and before.groups[0] != first_group(extract.denied_span(region)):
+                return before
+            return Choices([], extract.MARKER_SOURCE)
     if boxed is not None and (marker is None or marker.end() <= b_start or n > 1):
         boxed = extract.TEXT_CMD.sub(r"\1", boxed)
         if lists_options(boxed):

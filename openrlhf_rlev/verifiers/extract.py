@@ -206,6 +206,28 @@ def _denied(text: str) -> str | None:
     return rest[c.end() :] if c else ""
 
 
+def denied_span(region: str) -> str:
+    """What a denying marker denies: 'not D.' -> 'D', '答案不是15' region '不是15' -> '15' ('' if not a denial)."""
+    text = _ADVERB.sub("", region.strip())
+    m = _DENIAL_START.match(text)
+    return _span(_DENIED_FILLER.sub("", text[m.end() :].strip())) if m else ""
+
+
+# Words between a negation and what it denies: "not equal to 15", "not option D", "不等于15", "不是选项D".
+_DENIED_FILLER = re.compile(r"^(?:(?:equal\s+to|the\s+option|option|choice|等于|选项|选)\s*)+", re.IGNORECASE)
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Whether two answer spans state the same thing, textually ('15' and '15.0' by value)."""
+    a, b = (re.sub(r"[\s$]+", "", x).rstrip(".。").lower() for x in (a, b))
+    if a == b:
+        return True
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
+
+
 # What a negation is followed by when it denies nothing: nothing, lowercase words, or Chinese words alone (no digit,
 # formula or option letter: "not D", "not option D", "不是B", "not equal to 15" stay denials).
 _NAMES_NOTHING = re.compile(
@@ -403,8 +425,15 @@ def find_answer(text: str) -> tuple[str, str]:
         return stated(strip_answer(boxed[0])) or "", BOXED
     if m is not None:
         correction = _denied(body)
-        if correction is not None:  # "The answer is not D.": the last marker names no answer
-            return (stated(answer_span(correction)) or "") if correction else "", MARKER_SOURCE
+        if correction:  # "not B but C": the last marker gives its own answer
+            return stated(answer_span(correction)) or "", MARKER_SOURCE
+        if correction is not None:
+            # "The answer is not D." revokes an earlier "D" (no answer); a denial of another value ("The answer is
+            # 15. Hence the answer is not 3.") leaves the answer stated before it standing.
+            before = find_answer(t[: m.start()])
+            if before[0] and not same_answer(before[0], stated(denied_span(body)) or ""):
+                return before
+            return "", MARKER_SOURCE
         span = _span(body)
         if span:
             return stated(span) or "", MARKER_SOURCE

@@ -317,6 +317,25 @@ def test_a_denial_that_goes_on_to_answer_states_that_answer(response, gold):
 
 
 @pytest.mark.parametrize(
+    "response, gold, correct",
+    [
+        ("The answer is \\boxed{15}. Note the answer is not 3, a common mistake.", "15", True),
+        ("The answer is 15. Hence the answer is not 3.", "15", True),
+        ("答案：A。答案不是B。", "A", True),
+        ("答案：A。答案不是B。", "B", False),  # neither the denied letter nor a guess
+        ("Answer: A. The answer is not B.", "B", False),
+        ("The answer is 3. The answer is not 15.", "15", False),
+        ("The answer is 15. The answer is not 15.0", "15", False),  # the same value, written otherwise
+        ("答案是A。答案并不是A。", "A", False),
+    ],
+)
+def test_a_later_denial_of_another_value_leaves_the_answer_standing(response, gold, correct):
+    """Only a denial of the answer stated before it revokes it; denying a different value ("not 3, a common
+    mistake") is a remark, and the earlier answer stands (it scored 0 when any later denial revoked it)."""
+    assert verdict(response, {"answer": gold, "value": 0.1})[0] is correct
+
+
+@pytest.mark.parametrize(
     "response",
     [
         "Answer: 15\nNote that the answer is not an integer multiple of 4.",
