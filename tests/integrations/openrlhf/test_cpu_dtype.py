@@ -12,8 +12,10 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import ray_logs
 import tiny_policy  # tests/conftest.py puts tests/ on sys.path
 import torch
 
@@ -250,8 +252,10 @@ def train(setup, name: str, scaling: str = "rlev", extra=()):
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     env["RAY_DEDUP_LOGS"] = "0"
+    # the workers' lines read from their own log files (Ray forwards them to the driver only best-effort)
+    env["RAY_TMPDIR"] = str(ray_logs.short_temp_dir("rlev-bf16-"))
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, cwd=root)
-    output = done.stdout + done.stderr
+    output = done.stdout + done.stderr + ray_logs.all_worker_output(Path(env["RAY_TMPDIR"]))
     assert done.returncode == 0, output[-6000:]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     return {"output": output, "log": log, "weights": tiny_llama_state(out / "model")}
@@ -285,7 +289,9 @@ def test_a_bf16_run_trains_in_bf16_and_samples_in_bf16(runs, loaded):
     run = runs("bf16")
     assert [e["global_step"] for e in run["log"] if e["kind"] == "train"] == [1, 2]
     assert {t.dtype for t in run["weights"].values()} == {torch.bfloat16}  # OpenRLHF saved the bf16 weights
-    assert max_diff(loaded, run["weights"]) > 0, "the policy did not move"  # lr = 0 gives exactly 0 (below)
+    assert max_diff(loaded, run["weights"]) > 0, (
+        "the policy did not move"
+    )  # lr = 0 gives exactly 0 (test_bf16_with_lr_0_leaves_the_weights_bit_for_bit)
     # what the trainer's forward computed in, and what its optimizer held (ds_engine's line after its first step)
     assert (
         "bf16 step: forward in ['torch.bfloat16'], weights ['torch.bfloat16'], master weights ['torch.float32'], "
@@ -298,20 +304,6 @@ def test_a_bf16_run_trains_in_bf16_and_samples_in_bf16(runs, loaded):
     assert used and all(dtypes == "['torch.bfloat16']" for _, _, dtypes in used), used
     # step 2 sampled with the bf16 weights step 1 trained and the sync sent (same sha256)
     assert "1" in synced and ("1", synced["1"], "['torch.bfloat16']") in used, (used, synced)
-
-
-@pytest.mark.slow
-def test_a_bf16_run_with_lr_0_keeps_the_loaded_weights(runs, loaded):
-    still = runs("bf16-lr0", extra=["--actor.adam.lr", "0"])
-    assert max_diff(loaded, still["weights"]) == 0.0
-    assert max_diff(loaded, runs("bf16")["weights"]) > 0
-
-
-@pytest.mark.slow
-def test_same_flags_and_seed_give_identical_bf16_weights(runs):
-    first, second = runs("bf16"), runs("bf16-again")
-    for name, tensor in first["weights"].items():
-        assert torch.equal(tensor, second["weights"][name]), name
 
 
 @pytest.mark.slow
