@@ -51,8 +51,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # is to spin-wait at every barrier (GOMP_SPINCOUNT 300,000): on a machine whose 2 cores are shared with other jobs,
 # one of a process's 2 threads is often descheduled, and its partner burns its time slice spinning. Measured on
 # 2026-12-07 (load ~8, one forward + backward of 8 x 96 tokens, 2 threads): wall 59 s / CPU 24 s by default against
-# 19 s / 9.4 s with PASSIVE (1 thread: 26 s / 8.9 s). That spinning, not TRL's work, made TRL's arm 10x slower than
-# its 2026-12-02 run; PASSIVE makes the arms comparable on a shared machine and costs little on an idle one.
+# 19 s / 9.4 s with PASSIVE (1 thread: 26 s / 8.9 s; out/openmp_probe_2026-12-07/). That spinning, not TRL's work,
+# made TRL's arm ~10x slower than its 2026-12-02 run; with PASSIVE both arms wait the same way. (Not measured: its
+# cost on an idle machine.)
 OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 DATA = ROOT / "benchmarks" / "train_cpu" / "data" / "train.jsonl"
 PARTS = ("generation", "experience", "update", "sync")
