@@ -21,6 +21,19 @@ around GRPOTrainer's methods (generation = `_generate`; experience = the rest of
 rewards and advantages; update = the rest of the step: forward, backward, optimizer; sync = 0, the policy samples
 itself). Ratios are against TRL measured in the same run.
 
+What each arm configures, so that both do the same work on the same threads:
+
+- every process: `OMP_WAIT_POLICY=PASSIVE` (see OPENMP_ENV; OpenRLHF's Ray workers inherit it), the driver's
+  niceness (run the script under `nice`; the result records it), fp32 weights;
+- `openrlhf`: the backend's own thread split (`cpu/device.py`: each phase's processes share the cores, so the one
+  engine generates and the one actor trains on both), no gradient checkpointing, fused AdamW;
+- `trl`: `torch.set_num_threads(cores)` in its one process (the result records the threads seen inside `_generate`
+  and the step), TRL's defaults otherwise: gradient checkpointing on (TRL's default, a recomputed forward), the 16
+  samples of a step generated as one batch with a KV cache (the result counts the no-grad forwards and tokens fed),
+  transformers' default optimizer `adamw_torch_fused`; the TRL result also carries each phase's process CPU
+  seconds, so that wall time inflated by waiting shows as wall >> CPU / threads;
+- `update`, `sampler`: as described above (the `update` arm on one thread by design).
+
     python benchmarks/train_cpu/bench_step.py --out benchmarks/train_cpu/bench_step.json
 """
 
@@ -34,6 +47,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every arm's process (and OpenRLHF's Ray workers, which inherit it) gets this OpenMP environment. libgomp's default
+# is to spin-wait at every barrier (GOMP_SPINCOUNT 300,000): on a machine whose 2 cores are shared with other jobs,
+# one of a process's 2 threads is often descheduled, and its partner burns its time slice spinning. Measured on
+# 2026-12-07 (load ~8, one forward + backward of 8 x 96 tokens, 2 threads): wall 59 s / CPU 24 s by default against
+# 19 s / 9.4 s with PASSIVE (1 thread: 26 s / 8.9 s; out/openmp_probe_2026-12-07/). That spinning, not TRL's work,
+# made TRL's arm ~10x slower than its 2026-12-02 run; with PASSIVE both arms wait the same way. (Not measured: its
+# cost on an idle machine.)
+OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 DATA = ROOT / "benchmarks" / "train_cpu" / "data" / "train.jsonl"
 PARTS = ("generation", "experience", "update", "sync")
 OPENRLHF_TIMING = {"generation": "generation", "experience": "make_experience", "update": "ppo_train"}
@@ -96,7 +117,7 @@ def run_openrlhf(opts, workdir: Path, batched: bool, cpu_dtype: str | None = Non
         "--train.seed", str(opts.seed), "--ckpt.output_dir", str(out / "model"),
         "--rlev.log_jsonl", str(out / "log.jsonl"), "--rlev.cpu_dtype", cpu_dtype,
     ]  # fmt: skip
-    env = {**os.environ, "RLEV_CPU_BATCH": "1" if batched else "0", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, **OPENMP_ENV, "RLEV_CPU_BATCH": "1" if batched else "0", "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=workdir)
     wall = time.perf_counter() - started
@@ -152,26 +173,44 @@ def trl_worker(opts) -> dict:
         train_dataset=data,
     )
     spent = {"generate": 0.0, "score": 0.0, "step": 0.0}
+    cpu = {"generate": 0.0, "score": 0.0, "step": 0.0}  # CPU seconds of the whole process (all its threads)
+    seen = {}
 
     def timed(name, method):
         def wrapper(*a, **k):
-            started = time.perf_counter()
+            seen[f"threads_in_{name}"] = torch.get_num_threads()
+            seen[f"training_mode_in_{name}"] = trainer.model.training
+            started, started_cpu = time.perf_counter(), time.process_time()
             try:
                 return method(*a, **k)
             finally:
                 spent[name] += time.perf_counter() - started
+                cpu[name] += time.process_time() - started_cpu
 
         return wrapper
 
+    fed = {
+        "calls": 0,
+        "tokens": 0,
+    }  # what the model is fed while generating: with a KV cache, one token per row per call
+
+    def count(module, a, k):
+        ids = k.get("input_ids", a[0] if a else None)
+        if ids is not None and not torch.is_grad_enabled():
+            fed["calls"], fed["tokens"] = fed["calls"] + 1, fed["tokens"] + ids.numel()
+
+    trainer.model.register_forward_pre_hook(count, with_kwargs=True)
     trainer._generate = timed("generate", trainer._generate)
     trainer._generate_and_score_completions = timed("score", trainer._generate_and_score_completions)
 
     class StepClock(TrainerCallback):
         def on_step_begin(self, *a, **k):
-            spent["begin"] = time.perf_counter()
+            spent["begin"], cpu["begin"] = time.perf_counter(), time.process_time()
 
         def on_step_end(self, *a, **k):
             spent["step"] += time.perf_counter() - spent["begin"]
+            cpu["step"] += time.process_time() - cpu["begin"]
+            seen["threads_at_step_end"] = torch.get_num_threads()
 
     trainer.add_callback(StepClock())
     trainer.train()
@@ -184,6 +223,22 @@ def trl_worker(opts) -> dict:
         "sync": 0.0,
         "reward": rewards[0].get("reward") if rewards else None,
         "response_length": rewards[0].get("completions/mean_length") if rewards else None,
+        "cpu_seconds": {
+            "step": cpu["step"],
+            "generation": cpu["generate"],
+            "experience": cpu["score"] - cpu["generate"],
+            "update": cpu["step"] - cpu["score"],
+        },
+        "configured": {
+            **seen,
+            "no_grad_forwards": fed,
+            "niceness": os.nice(0),
+            "interop_threads": torch.get_num_interop_threads(),
+            "gradient_checkpointing": args.gradient_checkpointing,
+            "generation_batch_size": args.generation_batch_size,
+            "dtype": str(next(trainer.model.parameters()).dtype),
+            "env": {k: v for k, v in os.environ.items() if k.split("_")[0] in ("OMP", "MKL", "KMP", "RLEV")},
+        },
     }
 
 
@@ -335,7 +390,8 @@ def update_worker(opts) -> dict:
 def in_process(flag: str, opts) -> dict:
     """Run one worker in a fresh Python process (its own threads and memory) and read its JSON result."""
     argv = [sys.executable, __file__, flag, *sys.argv[1:]]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    env = {**os.environ, **OPENMP_ENV, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{flag} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -359,7 +415,8 @@ def main(argv=None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     results: dict = {"settings": {k: v for k, v in vars(opts).items() if not k.endswith("worker") and k != "out"}}
     results["settings"]["out"] = str(opts.out) if opts.out else None
-    results["machine"] = {"cores": cores(), "load_before": os.getloadavg(), "started": started}
+    results["machine"] = {"cores": cores(), "load_before": os.getloadavg(), "started": started, "niceness": os.nice(0)}
+    results["machine"]["openmp_env"] = OPENMP_ENV
     with tempfile.TemporaryDirectory(prefix="bench-step-") as tmp:
         for arm in arms:
             print(f"running {arm} ...", file=sys.stderr, flush=True)
