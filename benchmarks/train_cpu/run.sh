@@ -32,7 +32,7 @@ A_DATA=$A_DIR/data
 A_STEPS=${A_STEPS:-50}         # rollout batches per run
 A_RB=16                        # prompts per step
 A_N=4                          # samples per prompt
-A_LR=${A_LR:-5e-4}              # PREREG.md: only the calibration pilot (a_pilot) may change it
+A_LR=${A_LR:-1.5e-5}            # PREREG.md, Amendment 1: the calibration scan chose 1.5e-5 (registered 5e-4 saturated)
 A_MAX_NEW=32
 A_EVAL_N=4                     # held-out: 400 prompts x 4 samples at temperature 1
 
