@@ -201,7 +201,7 @@ a_run() {  # variant arm seed
   touch "$out/DONE"
 }
 
-a_pilot() {  # PREREG.md's calibration pilot: arm none, variant content, seed 100, not counted
+a_pilot() {  # PREREG.md's calibration pilot (Amendment 1's scan): arm none, variant content, seed 100, not counted
   a_tiny
   VARIANTS=content a_base
   local keep=$RUNS
@@ -212,7 +212,8 @@ base, run = (json.load(open(p)) for p in sys.argv[1:])
 base, run = base.get("metrics", base), run.get("metrics", run)
 gain = 100 * (run["acc"] - base["acc"])
 print(f"calibration pilot: held-out sampled Acc {100 * base['acc']:.1f} -> {100 * run['acc']:.1f} ({gain:+.1f} points); "
-      f"learning under way (>= +5): {'yes' if gain >= 5 else 'NO: double A_LR (PREREG.md)'}")
+      f"in [base + 5, 85]% (PREREG.md, Amendment 1): "
+      f"{'yes' if gain >= 5 and 100 * run['acc'] <= 85 else 'NO: the next lr of the scan (PREREG.md, Amendment 1)'}")
 EOF2
 }
 
