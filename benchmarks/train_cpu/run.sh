@@ -160,9 +160,18 @@ heldout_eval() {  # model data out max_new temperature n_samples
 
 # ---- Stage A ----
 
-a_tiny() {
-  [[ -f $A_MODEL/config.json ]] && { echo "tiny model exists: $A_MODEL"; return; }
-  $NICE python $A_DIR/make_tiny.py --out "$A_MODEL" --data "$A_DATA"
+a_tiny() {  # the committed base model, checked against stage_a/model.sha256 (make_tiny.py is not bit-reproducible
+  # across machines: a rebuilt model would start later runs from other weights than the earlier ones)
+  if [[ ! -f $A_MODEL/config.json ]]; then
+    [[ $A_MODEL == "$A_DIR/model" ]] && { echo "the committed base model $A_MODEL is missing (git checkout it)" >&2; exit 1; }
+    $NICE python $A_DIR/make_tiny.py --out "$A_MODEL" --data "$A_DATA"  # a pilot's own model (A_MODEL=...)
+    return
+  fi
+  if [[ $A_MODEL == "$A_DIR/model" ]] && ! (cd "$A_MODEL" && sha256sum --quiet -c ../model.sha256); then
+    echo "$A_MODEL differs from stage_a/model.sha256: every Stage A run starts from the committed weights" >&2
+    exit 1
+  fi
+  echo "tiny model: $A_MODEL"
 }
 
 a_base() {
