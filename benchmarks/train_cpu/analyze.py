@@ -128,7 +128,7 @@ def run_metrics(preds: str, data: str) -> dict:
         "acc": 100 * acc,
         "h_acc": 100 * h_acc,
         "length": length,
-        "density": metrics.value_density(100 * h_acc, length),
+        "density": metrics.value_density(h_acc, length),  # H-Acc in % per token (the function takes a fraction)
         "acc_high": 100 * metrics.accuracy(high) if high else None,
         "acc_low": 100 * metrics.accuracy(low) if low else None,
         "len_high": _mean(p.length for p in high),
@@ -495,6 +495,8 @@ def selftest() -> int:
     none, rlev = res["per_run"]["none"][0], res["per_run"]["rlev"][0]
     assert abs(none["acc"] - 50.0) < 1e-9 and abs(rlev["acc_high"] - 100.0) < 1e-9, (none, rlev)
     assert abs(rlev["stop_low"] - 100.0) < 1e-9 and abs(rlev["stop_high"]) < 1e-9, rlev
+    for m in (none, rlev):  # value density = H-Acc (%) / mean length, as the eval table reports it
+        assert abs(m["density"] - m["h_acc"] / m["length"]) < 1e-9, m
     h = res["hypotheses"]
     assert h["H1"]["supported"] and h["H3"]["supported"], h
     assert h["H1"]["rlev-none H-Acc"]["per_seed"] == [rlev["h_acc"] - none["h_acc"]] * 3
