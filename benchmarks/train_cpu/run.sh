@@ -5,6 +5,7 @@
 #   bash benchmarks/train_cpu/run.sh stage_b     # Stage B data, base eval, every Stage B run in chunks (+ eval)
 #   bash benchmarks/train_cpu/run.sh a_pilot     # the calibration pilot of PREREG.md (not counted), before stage_a
 #   bash benchmarks/train_cpu/run.sh a_tiny | a_base | b_data | b_base      # single steps
+#   bash benchmarks/train_cpu/run.sh status      # which runs are done, in progress, left (reads only)
 #   python benchmarks/train_cpu/analyze.py       # RESULTS tables and plots from runs/ (committed raw files)
 #
 # Selection (environment): VARIANTS ("content shown", Stage A), ARMS (Stage A "none rlev random uniform", Stage B
@@ -294,7 +295,41 @@ stage_b() {
   done
 }
 
+status() {  # what is done, what is in progress and what is left, per stage (reads only)
+  local v a s done=0 total=0 state
+  for v in content shown; do
+    for s in 0 1 2 3 4; do
+      for a in none rlev random uniform; do
+        state=missing
+        local out=$RUNS/stage_a/$v/$a-seed$s
+        [[ -d $out ]] && state="in progress ($(wc -l < "$out/log.jsonl" 2>/dev/null || echo 0)/$A_STEPS steps)"
+        [[ -f $out/TRAINED ]] && state="trained; held-out eval not finished"
+        [[ -f $out/DONE ]] && { state=done; done=$((done + 1)); }
+        total=$((total + 1))
+        [[ $state == missing ]] || echo "stage A $v $a seed $s: $state"
+      done
+    done
+  done
+  echo "Stage A: $done of $total runs done"
+  done=0 total=0
+  for s in 0 1 2; do
+    for a in none rlev random; do
+      local out=$RUNS/stage_b/$a-seed$s chunks
+      chunks=$(compgen -G "$out/chunk*/DONE" | wc -l || true)
+      total=$((total + 1))
+      if [[ -f $out/DONE ]]; then
+        done=$((done + 1))
+        echo "stage B $a seed $s: done"
+      elif [[ -d $out ]]; then
+        echo "stage B $a seed $s: $chunks of $((B_STEPS / CHUNK_STEPS)) chunks done"
+      fi
+    done
+  done
+  echo "Stage B: $done of $total runs done"
+}
+
 case ${1:-} in
+  status) status ;;
   stage_a) stage_a ;;
   stage_b) stage_b ;;
   a_tiny) a_tiny ;;
@@ -304,5 +339,5 @@ case ${1:-} in
   b_data) b_data ;;
   b_base) b_base ;;
   b_run) b_run "$2" "$3" ;;
-  *) echo "usage: $0 stage_a|stage_b|a_tiny|a_base|a_pilot|a_run VARIANT ARM SEED|b_data|b_base|b_run ARM SEED" >&2; exit 2 ;;
+  *) echo "usage: $0 status|stage_a|stage_b|a_tiny|a_base|a_pilot|a_run VARIANT ARM SEED|b_data|b_base|b_run ARM SEED" >&2; exit 2 ;;
 esac
