@@ -578,6 +578,37 @@ def _synthetic_run(folder, data, arm, done=True, rows_limit=None, relabel=False)
         open(os.path.join(folder, "DONE"), "w").close()
 
 
+def _selftest_stage_b(tmp: str, data: list[dict]) -> None:
+    """Stage B: one greedy sample per prompt, chunked training logs, len_gap = length(high v) - length(low v).
+    rlev answers everything right, high-value prompts at 12 tokens, low-value ones at 4; none and random miss the
+    high-value prompts, at 8 tokens: rlev's len_gap is +8 and H2 (rlev - random H-Acc) holds with no uniform arm."""
+    _write(os.path.join(tmp, "stage_b", "data", "heldout.jsonl"), data)
+    for arm in ("none", "rlev", "random"):
+        for seed in range(3):
+            folder = os.path.join(tmp, "runs", "stage_b", f"{arm}-seed{seed}")
+            rows = []
+            for d in data:
+                high = d["label"]["value"] > HIGH_V
+                right = arm == "rlev" or not high
+                n = (12 if high else 4) if arm == "rlev" else 8
+                rows.append(
+                    {"index": d["index"], "sample": 0, "response": f"{d['index'] if right else -1}", "n_tokens": n}
+                )
+            _write(os.path.join(folder, "heldout_preds.jsonl"), rows)
+            for k in range(2):
+                step = {"kind": "train", "rlev/correct": 0.5, "rlev/value": 0.1, "rlev/value_x_correct": 0.05}
+                _write(os.path.join(folder, f"chunk{k}", "log.jsonl"), [{**step, "global_step": i} for i in (1, 2, 3)])
+            open(os.path.join(folder, "DONE"), "w").close()
+    res = analyze(os.path.join(tmp, "runs"), os.path.join(tmp, "out"))["stage_b"]
+    rlev = res["per_run"]["rlev"][0]
+    assert abs(rlev["len_gap"] - 8.0) < 1e-9 and abs(res["per_run"]["none"][1]["len_gap"]) < 1e-9, rlev
+    h = res["hypotheses"]
+    assert h["H3"]["quantity"] == "len_gap" and h["H3"]["rlev-none len_gap"]["per_seed"] == [8.0] * 3, h["H3"]
+    assert h["H2"]["supported"] is True and h["H2"]["random-uniform H-Acc"] is None, h["H2"]
+    assert res["complete"] and not res["missing"], res["missing"]
+    assert [s["step"] for s in res["curves"]["rlev"][0]] == [1, 2, 3, 4, 5, 6], res["curves"]["rlev"][0]
+
+
 def selftest() -> int:
     """Synthetic Stage A runs with known effects (rlev answers every high-value prompt right and stops after
     low-value answers; none answers half of everything): the analysis must find H1 and H3 and the exact per-seed
@@ -628,6 +659,7 @@ def selftest() -> int:
     p = paired({"rlev": {0: {"x": 2.0}, 1: {"x": None}}, "none": {0: {"x": 1.0}, 1: {"x": 0.0}}}, "rlev", "none", "x")
     assert p["seeds"] == [0] and p["dropped_seeds"] == [1] and p["per_seed"] == [1.0], p
     assert len(res["plots"]) == 2 and all(os.path.isfile(p) for p in res["plots"])
+    _selftest_stage_b(tmp, data)
     print(f"selftest ok ({tmp})")
     return 0
 
