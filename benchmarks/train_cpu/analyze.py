@@ -35,6 +35,13 @@ from openrlhf_rlev.evaluation.evaluate import evaluate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN_DIR = re.compile(r"^(?P<arm>[a-z]+)-seed(?P<seed>\d+)$")
+# PREREG.md's counted runs: only these (arm, seed) folders with DONE enter the analysis; anything else under
+# runs/stage_*/ (a pilot seed, an unfinished run whose held-out file is still being written) is listed, not counted
+REGISTERED = {
+    "a": (("none", "rlev", "random", "uniform"), tuple(range(5))),
+    "b": (("none", "rlev", "random"), tuple(range(3))),
+}
+HELDOUT_SAMPLES = {"a": 4, "b": 1}  # samples per held-out prompt (Stage A sampled x4, Stage B greedy)
 HIGH_V = 0.1  # v > 0.1: the 18-point items (v = 0.18); the rest are 2-point items (v = 0.02)
 ARM_COLORS = {"base": "0.5", "none": "C0", "uniform": "C1", "random": "C2", "rlev": "C3"}
 # 97.5% quantiles of Student's t, df = 1..30 (a 95% two-sided interval over seeds)
@@ -101,6 +108,43 @@ def stopped_after_answer(response: str) -> bool | None:
 def _mean(xs):
     xs = [x for x in xs if x is not None]
     return sum(xs) / len(xs) if xs else None
+
+
+def coverage_problems(preds: str, data: str, n_samples: int | None) -> list[str]:
+    """Why a predictions file is not a complete held-out evaluation: a held-out prompt missing or with another
+    number of samples than registered, a row that is not a held-out row, or a row whose prompt or label differs from
+    the committed held-out data (evaluate scores a row by its own label, so a stale label would be used silently)."""
+    rows = {}
+    with open(data, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                rows[r["index"]] = r
+    counts, bad, differ = defaultdict(int), [], []
+    with open(preds, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            p = json.loads(line)
+            d = rows.get(p.get("index"))
+            if d is None:
+                bad.append(f"index {p.get('index')} is not a held-out row")
+                continue
+            counts[p["index"]] += 1
+            if "prompt" in p and p["prompt"] != d["prompt"] or "label" in p and p["label"] != d["label"]:
+                differ.append(p["index"])
+    if differ:
+        bad.append(
+            f"{len(differ)} rows (first: index {differ[0]}) differ in prompt or label from {os.path.basename(data)}"
+        )
+    missing = [i for i in rows if counts[i] == 0]
+    if missing:
+        bad.append(f"{len(missing)} of {len(rows)} held-out prompts have no prediction")
+    if n_samples is not None:
+        off = [i for i in rows if counts[i] and counts[i] != n_samples]
+        if off:
+            bad.append(f"{len(off)} prompts do not have {n_samples} samples")
+    return bad[:5]
 
 
 def run_metrics(preds: str, data: str) -> dict:
@@ -191,18 +235,33 @@ def train_steps(folder: str) -> list[dict]:
 # ---- many runs ----
 
 
-def find_runs(stage_dir: str) -> dict:
-    """{arm: {seed: folder}}, base as arm 'base' seed 0; only runs with held-out predictions."""
+def find_runs(stage_dir: str, stage: str | None = None, skipped: list | None = None) -> dict:
+    """{arm: {seed: folder}}, base as arm 'base' seed 0: finished runs (run.sh's DONE) with held-out predictions,
+    and, given the stage, only PREREG.md's arms and seeds. A folder left out is appended to `skipped` with why:
+    run.sh writes heldout_preds.jsonl row by row, so without DONE the file may be a part of the held-out set."""
     out = defaultdict(dict)
+    skipped = [] if skipped is None else skipped
     if not os.path.isdir(stage_dir):
         return {}
+    arms, seeds = REGISTERED.get(stage, (None, None))
     for name in sorted(os.listdir(stage_dir)):
         folder = os.path.join(stage_dir, name)
+        if not os.path.isdir(folder):
+            continue
+        m = RUN_DIR.match(name)
+        if name != "base" and not m:
+            continue
         if not os.path.isfile(os.path.join(folder, "heldout_preds.jsonl")):
+            skipped.append(f"{name}: no held-out predictions (not finished)")
+            continue
+        if not os.path.isfile(os.path.join(folder, "DONE")):
+            skipped.append(f"{name}: no DONE (unfinished: its held-out file may be partial)")
             continue
         if name == "base":
             out["base"][0] = folder
-        elif m := RUN_DIR.match(name):
+        elif arms is not None and (m["arm"] not in arms or int(m["seed"]) not in seeds):
+            skipped.append(f"{name}: not a pre-registered arm/seed (PREREG.md: arms {arms}, seeds {seeds})")
+        else:
             out[m["arm"]][int(m["seed"])] = folder
     return dict(out)
 
@@ -220,13 +279,16 @@ def t_interval(xs: list[float]) -> dict:
 def paired(per_run: dict, arm: str, ref: str, key) -> dict | None:
     """Per seed present in both arms: key(arm run) - key(ref run); key is a metric name or a function of a run."""
     get = key if callable(key) else (lambda m: m[key])
-    seeds = sorted(set(per_run.get(arm, {})) & set(per_run.get(ref, {})))
-    diffs = []
-    for s in seeds:
+    both_arms = sorted(set(per_run.get(arm, {})) & set(per_run.get(ref, {})))
+    diffs, used, dropped = [], [], []
+    for s in both_arms:
         a, b = get(per_run[arm][s]), get(per_run[ref][s])
         if a is not None and b is not None:
             diffs.append(a - b)
-    return {**t_interval(diffs), "seeds": seeds} if diffs else None
+            used.append(s)
+        else:
+            dropped.append(s)  # the metric is undefined in one arm of this seed: reported, never silently lost
+    return {**t_interval(diffs), "seeds": used, "dropped_seeds": dropped} if diffs else None
 
 
 def excludes_zero_above(ci: dict | None) -> bool | None:
@@ -269,7 +331,7 @@ def hypotheses(per_run: dict, stage: str) -> dict:
     }
     gap = "stop_gap" if stage == "a" else "len_gap"
     gap_diff = paired(per_run, "rlev", "none", gap)
-    gaps = [m[gap] for m in per_run.get("rlev", {}).values() if m[gap] is not None]
+    gaps = [m[gap] for _, m in sorted(per_run.get("rlev", {}).items()) if m[gap] is not None]
     gap_rlev = t_interval(gaps) if gaps else None
     h["H3"] = {
         "quantity": gap,
@@ -282,11 +344,22 @@ def hypotheses(per_run: dict, stage: str) -> dict:
 
 
 def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
-    runs = find_runs(stage_dir)
+    skipped = []
+    runs = find_runs(stage_dir, stage, skipped)
     per_run, warnings, curves = defaultdict(dict), [], defaultdict(dict)
+    env = sorted(k for k in os.environ if k.startswith("RLEV_"))
+    if env:
+        warnings.append(f"scoring settings from the environment ({', '.join(env)}): not the run-time defaults?")
     for arm, seeds in runs.items():
         for s, folder in seeds.items():
-            m = run_metrics(os.path.join(folder, "heldout_preds.jsonl"), data)
+            preds = os.path.join(folder, "heldout_preds.jsonl")
+            problems = coverage_problems(preds, data, HELDOUT_SAMPLES.get(stage))
+            if problems:
+                skipped.append(
+                    f"{os.path.basename(folder)}: not counted, incomplete held-out file: {'; '.join(problems)}"
+                )
+                continue
+            m = run_metrics(preds, data)
             warnings += cross_check(m, os.path.join(folder, "heldout_eval.json"))
             per_run[arm][s] = m
             if arm != "base":
@@ -299,7 +372,12 @@ def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
         }
         for arm, seeds in per_run.items()
     }
+    arms_reg, seeds_reg = REGISTERED[stage]
+    missing = [f"{a}-seed{s}" for a in arms_reg for s in seeds_reg if s not in per_run.get(a, {})]
     return {
+        "complete": not missing,  # every pre-registered run counted: only then is a decision final
+        "missing": missing,
+        "skipped": skipped,
         "stage_dir": os.path.relpath(stage_dir, HERE),
         "data": os.path.relpath(data, HERE),
         "per_run": {arm: dict(sorted(seeds.items())) for arm, seeds in per_run.items()},
@@ -344,7 +422,14 @@ def markdown(name: str, r: dict) -> str:
             for cname, ci in h[key].items():
                 if isinstance(ci, dict) and "mean" in ci:
                     lines.append(f"| {key} | {cname} | {fmt_ci(ci, 2)} | |")
-            lines.append(f"| {key} | **decision** | | **{VERDICT[h[key]['supported']]}** ({h[key]['rule']}) |")
+            verdict = VERDICT[h[key]["supported"]]
+            if not r.get("complete", True) and h[key]["supported"] is not None:
+                verdict = f"provisional {verdict}: {len(r['missing'])} pre-registered runs missing"
+            lines.append(f"| {key} | **decision** | | **{verdict}** ({h[key]['rule']}) |")
+    if r.get("missing"):
+        lines += ["", f"Pre-registered runs not (yet) counted ({len(r['missing'])}): {', '.join(r['missing'])}"]
+    if r.get("skipped"):
+        lines += ["", "Folders not counted:", ""] + [f"- {w}" for w in r["skipped"]]
     if r["warnings"]:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in r["warnings"]]
     return "\n".join(lines) + "\n"
@@ -423,7 +508,7 @@ def analyze(runs_dir: str, out_dir: str, data_root: str | None = None) -> dict:
         )
     )
     for name, stage_dir, data, stage in sets:
-        if not find_runs(stage_dir):
+        if not find_runs(stage_dir, stage):
             continue
         r = analyze_stage(stage_dir, data, stage)
         stem = name.replace("/", "_")
@@ -456,9 +541,81 @@ def _write(path, rows):
             f.write(json.dumps(r) + "\n")
 
 
+def _synthetic_run(folder, data, arm, done=True, rows_limit=None, relabel=False):
+    """rlev answers every high-value prompt right and stops after low-value answers; other arms answer half."""
+    rows, log = [], []
+    for d in data[:rows_limit]:
+        high = d["label"]["value"] > HIGH_V
+        right = (high or d["index"] % 4 == 0) if arm == "rlev" else d["index"] % 4 < 2
+        stop = (not high) if arm == "rlev" else d["index"] % 3 == 0
+        text = f"Answer: {d['index'] if right else -1}" + ("" if stop else "\nI hope this helps.")
+        label = {**d["label"], "value": 0.5} if relabel else d["label"]
+        for sample in range(HELDOUT_SAMPLES["a"]):
+            rows.append(
+                {
+                    "index": d["index"],
+                    "sample": sample,
+                    "response": text,
+                    "label": label,
+                    "n_tokens": 5 if stop else 11,
+                }
+            )
+    _write(os.path.join(folder, "heldout_preds.jsonl"), rows)
+    for step in range(1, 4):
+        log.append(
+            {
+                "kind": "train",
+                "global_step": step,
+                "rlev/correct": 0.4 + 0.05 * step,
+                "rlev/value": 0.1,
+                "rlev/value_x_correct": 0.05,
+                "response_length": 8.0,
+                "reward": 1.0,
+            }
+        )
+    _write(os.path.join(folder, "log.jsonl"), log)
+    if done:
+        open(os.path.join(folder, "DONE"), "w").close()
+
+
+def _selftest_stage_b(tmp: str, data: list[dict]) -> None:
+    """Stage B: one greedy sample per prompt, chunked training logs, len_gap = length(high v) - length(low v).
+    rlev answers everything right, high-value prompts at 12 tokens, low-value ones at 4; none and random miss the
+    high-value prompts, at 8 tokens: rlev's len_gap is +8 and H2 (rlev - random H-Acc) holds with no uniform arm."""
+    _write(os.path.join(tmp, "stage_b", "data", "heldout.jsonl"), data)
+    for arm in ("none", "rlev", "random"):
+        for seed in range(3):
+            folder = os.path.join(tmp, "runs", "stage_b", f"{arm}-seed{seed}")
+            rows = []
+            for d in data:
+                high = d["label"]["value"] > HIGH_V
+                right = arm == "rlev" or not high
+                n = (12 if high else 4) if arm == "rlev" else 8
+                rows.append(
+                    {"index": d["index"], "sample": 0, "response": f"{d['index'] if right else -1}", "n_tokens": n}
+                )
+            _write(os.path.join(folder, "heldout_preds.jsonl"), rows)
+            for k in range(2):
+                step = {"kind": "train", "rlev/correct": 0.5, "rlev/value": 0.1, "rlev/value_x_correct": 0.05}
+                _write(os.path.join(folder, f"chunk{k}", "log.jsonl"), [{**step, "global_step": i} for i in (1, 2, 3)])
+            open(os.path.join(folder, "DONE"), "w").close()
+    res = analyze(os.path.join(tmp, "runs"), os.path.join(tmp, "out"))["stage_b"]
+    rlev = res["per_run"]["rlev"][0]
+    assert abs(rlev["len_gap"] - 8.0) < 1e-9 and abs(res["per_run"]["none"][1]["len_gap"]) < 1e-9, rlev
+    h = res["hypotheses"]
+    assert h["H3"]["quantity"] == "len_gap" and h["H3"]["rlev-none len_gap"]["per_seed"] == [8.0] * 3, h["H3"]
+    assert h["H2"]["supported"] is True and h["H2"]["random-uniform H-Acc"] is None, h["H2"]
+    assert res["complete"] and not res["missing"], res["missing"]
+    assert [s["step"] for s in res["curves"]["rlev"][0]] == [1, 2, 3, 4, 5, 6], res["curves"]["rlev"][0]
+
+
 def selftest() -> int:
-    """Synthetic Stage A runs where rlev answers every high-value prompt right and stops after low-value answers,
-    none answers half of everything: the analysis must find H1 and H3 and the exact per-seed differences."""
+    """Synthetic Stage A runs with known effects (rlev answers every high-value prompt right and stops after
+    low-value answers; none answers half of everything): the analysis must find H1 and H3 and the exact per-seed
+    differences, and must count only finished, complete, pre-registered runs: beside seeds 0-2 of every arm the
+    folder holds an unfinished rlev-seed3 (a partial held-out file, no DONE) next to a finished none-seed3, a pilot
+    seed 100 of both arms, a finished random-seed2 whose held-out file lacks prompts, and a uniform-seed1 whose
+    predictions carry another label than the held-out data. None of these may enter a contrast."""
     global HERE
     tmp = tempfile.mkdtemp(prefix="rlev-analyze-")
     HERE = tmp
@@ -467,30 +624,20 @@ def selftest() -> int:
         for i in range(40)
     ]
     _write(os.path.join(tmp, "stage_a", "data", "content_heldout.jsonl"), data)
+    runs = os.path.join(tmp, "runs", "stage_a", "content")
     for arm in ("none", "rlev", "random", "uniform"):
         for seed in range(3):
-            rows, log = [], []
-            for d in data:
-                high = d["label"]["value"] > HIGH_V
-                right = (high or d["index"] % 4 == 0) if arm == "rlev" else d["index"] % 4 < 2
-                stop = (not high) if arm == "rlev" else d["index"] % 3 == 0
-                text = f"Answer: {d['index'] if right else -1}" + ("" if stop else "\nI hope this helps.")
-                rows.append({"index": d["index"], "sample": 0, "response": text, "n_tokens": 5 if stop else 11})
-            folder = os.path.join(tmp, "runs", "stage_a", "content", f"{arm}-seed{seed}")
-            _write(os.path.join(folder, "heldout_preds.jsonl"), rows)
-            for step in range(1, 4):
-                log.append(
-                    {
-                        "kind": "train",
-                        "global_step": step,
-                        "rlev/correct": 0.4 + 0.05 * step + 0.01 * seed,
-                        "rlev/value": 0.1,
-                        "rlev/value_x_correct": 0.05,
-                        "response_length": 8.0,
-                        "reward": 1.0,
-                    }
-                )
-            _write(os.path.join(folder, "log.jsonl"), log)
+            _synthetic_run(
+                os.path.join(runs, f"{arm}-seed{seed}"),
+                data,
+                arm,
+                rows_limit=30 if (arm, seed) == ("random", 2) else None,
+                relabel=(arm, seed) == ("uniform", 1),
+            )
+    _synthetic_run(os.path.join(runs, "none-seed3"), data, "none")
+    _synthetic_run(os.path.join(runs, "rlev-seed3"), data, "rlev", done=False, rows_limit=10)  # eval in progress
+    for arm in ("none", "rlev"):
+        _synthetic_run(os.path.join(runs, f"{arm}-seed100"), data, "none")  # a pilot seed: not counted
     res = analyze(os.path.join(tmp, "runs"), os.path.join(tmp, "out"))["stage_a/content"]
     none, rlev = res["per_run"]["none"][0], res["per_run"]["rlev"][0]
     assert abs(none["acc"] - 50.0) < 1e-9 and abs(rlev["acc_high"] - 100.0) < 1e-9, (none, rlev)
@@ -499,8 +646,20 @@ def selftest() -> int:
         assert abs(m["density"] - m["h_acc"] / m["length"]) < 1e-9, m
     h = res["hypotheses"]
     assert h["H1"]["supported"] and h["H3"]["supported"], h
-    assert h["H1"]["rlev-none H-Acc"]["per_seed"] == [rlev["h_acc"] - none["h_acc"]] * 3
+    assert h["H1"]["rlev-none H-Acc"]["per_seed"] == [rlev["h_acc"] - none["h_acc"]] * 3, h["H1"]
+    assert h["H1"]["rlev-none H-Acc"]["seeds"] == [0, 1, 2], h["H1"]
+    counted = {arm: sorted(seeds) for arm, seeds in res["per_run"].items()}
+    assert counted == {"none": [0, 1, 2, 3], "rlev": [0, 1, 2], "random": [0, 1], "uniform": [0, 2]}, counted
+    assert h["H2"]["rlev-random H-Acc"]["seeds"] == [0, 1] and h["H2"]["random-uniform H-Acc"]["seeds"] == [0]
+    assert not res["complete"] and "rlev-seed3" in res["missing"] and "uniform-seed4" in res["missing"], res
+    assert len(res["skipped"]) == 5, res["skipped"]  # rlev-seed3, 2 x seed100, random-seed2, uniform-seed1
+    md = open(os.path.join(tmp, "out", "results.md"), encoding="utf-8").read()
+    assert "**provisional yes: " in md and "rlev-seed3: no DONE" in md, md
+    # a seed whose metric is undefined in one arm is dropped from the contrast and said so
+    p = paired({"rlev": {0: {"x": 2.0}, 1: {"x": None}}, "none": {0: {"x": 1.0}, 1: {"x": 0.0}}}, "rlev", "none", "x")
+    assert p["seeds"] == [0] and p["dropped_seeds"] == [1] and p["per_seed"] == [1.0], p
     assert len(res["plots"]) == 2 and all(os.path.isfile(p) for p in res["plots"])
+    _selftest_stage_b(tmp, data)
     print(f"selftest ok ({tmp})")
     return 0
 
