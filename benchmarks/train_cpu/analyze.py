@@ -77,6 +77,9 @@ T975 = (
     2.045,
     2.042,
 )
+# Amendment 2 (descriptive, not a registered test): the stop rate after the first answer line, by value group and by
+# whether that first answer is right (in Stage A, stopping keeps a right answer and a re-check may fix a wrong one)
+STOP_SPLIT = ("stop_high_right", "stop_high_wrong", "stop_low_right", "stop_low_wrong")
 METRICS = (
     "acc",
     "h_acc",
@@ -90,10 +93,19 @@ METRICS = (
     "len_high",
     "len_low",
     "len_gap",
+    *STOP_SPLIT,
 )
 
 
 # ---- one run ----
+
+
+def first_answer(response: str) -> str | None:
+    """The text after `Answer:` on the response's first non-empty line (Stage A's answer line), else None."""
+    lines = [line for line in response.strip().splitlines() if line.strip()]
+    if not lines or not lines[0].strip().startswith("Answer:"):
+        return None
+    return lines[0].strip()[len("Answer:") :].strip()
 
 
 def stopped_after_answer(response: str) -> bool | None:
@@ -153,18 +165,23 @@ def run_metrics(preds: str, data: str) -> dict:
     prompts = result.prompts
     high = [p for p in prompts if p.value > HIGH_V]
     low = [p for p in prompts if p.value <= HIGH_V]
-    values = {}
+    values, golds = {}, {}
     with open(data, encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
             values[row["index"]] = row["label"]["value"]
+            golds[row["index"]] = [str(a).strip() for a in row["label"]["answer"]]
     stops = defaultdict(list)
     with open(preds, encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
             s = stopped_after_answer(row["response"])
             if s is not None:
-                stops["high" if values[row["index"]] > HIGH_V else "low"].append(float(s))
+                group = "high" if values[row["index"]] > HIGH_V else "low"
+                stops[group].append(float(s))
+                # Amendment 2, descriptive only: split by whether the first answer line is right
+                right = first_answer(row["response"]) in golds[row["index"]]
+                stops[f"{group}_{'right' if right else 'wrong'}"].append(float(s))
     acc, h_acc, length = metrics.accuracy(prompts), metrics.h_accuracy(prompts), metrics.mean_length(prompts)
     out = {
         "n_prompts": len(prompts),
@@ -180,6 +197,8 @@ def run_metrics(preds: str, data: str) -> dict:
         "stop_high": 100 * _mean(stops["high"]) if stops["high"] else None,
         "stop_low": 100 * _mean(stops["low"]) if stops["low"] else None,
     }
+    for key in STOP_SPLIT:
+        out[key] = 100 * _mean(stops[key[len("stop_") :]]) if stops[key[len("stop_") :]] else None
     # H3's per-run quantities: low-value prompts stop sooner than high-value ones by this much
     out["stop_gap"] = None if None in (out["stop_low"], out["stop_high"]) else out["stop_low"] - out["stop_high"]
     out["len_gap"] = None if None in (out["len_high"], out["len_low"]) else out["len_high"] - out["len_low"]
@@ -414,6 +433,17 @@ def markdown(name: str, r: dict) -> str:
     for arm in sorted(r["arms"], key=lambda a: ARM_ORDER.index(a) if a in ARM_ORDER else 99):
         digits = {"density": 3}
         lines.append(f"| {arm} | " + " | ".join(fmt_ci(r["arms"][arm].get(c), digits.get(c, 1)) for c in cols) + " |")
+    split = [c for c in STOP_SPLIT if any(r["arms"][a].get(c) for a in r["arms"])]
+    if split:
+        lines += [
+            "",
+            "Descriptive (Amendment 2, not a registered test): stop rate % after the first answer line, by "
+            "value group and whether that answer is right:",
+            "",
+        ]
+        lines += ["| arm | " + " | ".join(split) + " |", "|---" * (len(split) + 1) + "|"]
+        for arm in sorted(r["arms"], key=lambda a: ARM_ORDER.index(a) if a in ARM_ORDER else 99):
+            lines.append(f"| {arm} | " + " | ".join(fmt_ci(r["arms"][arm].get(c)) for c in split) + " |")
     h = r["hypotheses"]
     if h:
         lines += ["", "Pre-registered contrasts (per-seed paired differences, mean [95% t interval]):", ""]
@@ -642,6 +672,10 @@ def selftest() -> int:
     none, rlev = res["per_run"]["none"][0], res["per_run"]["rlev"][0]
     assert abs(none["acc"] - 50.0) < 1e-9 and abs(rlev["acc_high"] - 100.0) < 1e-9, (none, rlev)
     assert abs(rlev["stop_low"] - 100.0) < 1e-9 and abs(rlev["stop_high"]) < 1e-9, rlev
+    # the descriptive split: rlev stops after every low-value answer, right or wrong, and never after a (always
+    # right) high-value one; none's right low-value answers are i = 0, 4, ..., 36, of which 0, 12, 24, 36 stop
+    assert (rlev["stop_low_right"], rlev["stop_low_wrong"], rlev["stop_high_right"]) == (100.0, 100.0, 0.0), rlev
+    assert rlev["stop_high_wrong"] is None and abs(none["stop_low_right"] - 40.0) < 1e-9, (rlev, none)
     for m in (none, rlev):  # value density = H-Acc (%) / mean length, as the eval table reports it
         assert abs(m["density"] - m["h_acc"] / m["length"]) < 1e-9, m
     h = res["hypotheses"]
