@@ -16,6 +16,7 @@
 # partial files go to <run>/aborted-<time>/). A Stage B run trains in chunks of CHUNK_STEPS steps; each chunk
 # starts from the previous chunk's saved HF model, so a stop loses at most the chunk in progress. See PREREG.md
 # for what a chunk boundary resets (AdamW moments, the loader's shuffle, the sampler's RNG stream).
+# Counted runs use the plugin code of EXPERIMENT_CODE (below; PREREG.md, Amendment 2): run.sh refuses other code.
 # Per run, under runs/stage_<a|b>/...: command.sh (every command, appended), log.jsonl (per step), train.log,
 # heldout_preds.jsonl, heldout_eval.json, termination.json/png. Weights (model/, ckpt/) are in .gitignore.
 set -euo pipefail
@@ -49,6 +50,21 @@ B_N=4
 B_LR=2e-5
 B_TEMP=${B_TEMP:-0.7}          # the Stage B pilot at 0.7 (PREREG.md, "Stage B pilot, re-scored")
 B_MAX_NEW=48
+
+# The plugin's code every counted run so far trained and was scored with (PREREG.md, Amendment 2). A counted run
+# with other code in openrlhf_rlev/ would mix two rewards in one experiment: refused unless ALLOW_CODE_CHANGE=1,
+# which needs an amendment saying what changed and why it cannot change a verdict.
+EXPERIMENT_CODE=605fa9dd57dbb0c72718a8d6ea10d624318e3d27
+
+check_code() {
+  [[ -n "${ALLOW_CODE_CHANGE:-}" || -n "${DRY_RUN:-}" ]] && return
+  git cat-file -e "$EXPERIMENT_CODE^{commit}" 2> /dev/null || { echo "commit $EXPERIMENT_CODE is not in this clone" >&2; exit 1; }
+  if ! git diff --quiet "$EXPERIMENT_CODE" -- openrlhf_rlev; then
+    echo "openrlhf_rlev/ differs from $EXPERIMENT_CODE, the code of the counted runs (git diff $EXPERIMENT_CODE --" \
+      "openrlhf_rlev): check it out there, or amend PREREG.md and set ALLOW_CODE_CHANGE=1" >&2
+    exit 1
+  fi
+}
 
 log_cmd() {  # file cmd...: append the commit and the exact command, then run it
   local file=$1
@@ -228,6 +244,7 @@ EOF2
 }
 
 stage_a() {
+  check_code
   a_tiny
   [[ -n "${DRY_RUN:-}" ]] || a_base
   for s in ${SEEDS:-0 1 2 3 4}; do
@@ -286,6 +303,7 @@ b_run() {  # arm seed
 }
 
 stage_b() {
+  check_code
   b_data
   [[ -n "${DRY_RUN:-}" ]] || b_base
   for s in ${SEEDS:-0 1 2}; do
@@ -335,9 +353,9 @@ case ${1:-} in
   a_tiny) a_tiny ;;
   a_base) a_base ;;
   a_pilot) a_pilot ;;
-  a_run) a_run "$2" "$3" "$4" ;;
+  a_run) check_code; a_run "$2" "$3" "$4" ;;
   b_data) b_data ;;
   b_base) b_base ;;
-  b_run) b_run "$2" "$3" ;;
+  b_run) check_code; b_run "$2" "$3" ;;
   *) echo "usage: $0 status|stage_a|stage_b|a_tiny|a_base|a_pilot|a_run VARIANT ARM SEED|b_data|b_base|b_run ARM SEED" >&2; exit 2 ;;
 esac
