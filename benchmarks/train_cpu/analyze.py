@@ -516,6 +516,34 @@ def plot_heldout(r: dict, path: str, title: str) -> str | None:
     return path
 
 
+def plot_paired(r: dict, path: str, title: str) -> str | None:
+    """Each arm minus `none`, same seed: one dot per seed, the mean with its 95% t interval over seeds. The arms share
+    their random numbers by seed (PREREG.md, Amendment 2), so these differences, not the arms' own spreads, are what
+    the hypotheses test."""
+    arms = [a for a in ("rlev", "random", "uniform") if a in r["per_run"] and "none" in r["per_run"]]
+    if not arms:
+        return None
+    gap = "stop_gap" if "stop_gap" in r["arms"].get("none", {}) else "len_gap"
+    keys = (("acc", "Acc"), ("h_acc", "H-Acc"), (lambda m: m["h_acc"] - m["acc"], "H-Acc - Acc"), (gap, gap))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8))
+    for ax, (key, label) in zip(axes, keys):
+        for i, arm in enumerate(arms):
+            d = paired(r["per_run"], arm, "none", key)
+            if not d:
+                continue
+            jitter = [i + random.Random(j).uniform(-0.1, 0.1) for j in range(len(d["per_seed"]))]
+            ax.scatter(jitter, d["per_seed"], color=ARM_COLORS.get(arm, "k"), s=16, alpha=0.7)
+            half = d["mean"] - d["lo"] if d["lo"] is not None else 0
+            ax.errorbar([i], [d["mean"]], yerr=[[half], [half]], fmt="_", color="k", ms=18, capsize=4)
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_xticks(range(len(arms)), [f"{a} - none" for a in arms])
+        ax.set_title(f"{title}: {label}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def analyze(runs_dir: str, out_dir: str, data_root: str | None = None) -> dict:
     data_root = data_root or HERE
     os.makedirs(out_dir, exist_ok=True)
@@ -547,6 +575,7 @@ def analyze(runs_dir: str, out_dir: str, data_root: str | None = None) -> dict:
             for p in (
                 plot_curves(r, os.path.join(out_dir, f"{stem}_train.png"), name),
                 plot_heldout(r, os.path.join(out_dir, f"{stem}_heldout.png"), name),
+                plot_paired(r, os.path.join(out_dir, f"{stem}_paired.png"), name),
             )
             if p
         ]
@@ -692,7 +721,7 @@ def selftest() -> int:
     # a seed whose metric is undefined in one arm is dropped from the contrast and said so
     p = paired({"rlev": {0: {"x": 2.0}, 1: {"x": None}}, "none": {0: {"x": 1.0}, 1: {"x": 0.0}}}, "rlev", "none", "x")
     assert p["seeds"] == [0] and p["dropped_seeds"] == [1] and p["per_seed"] == [1.0], p
-    assert len(res["plots"]) == 2 and all(os.path.isfile(p) for p in res["plots"])
+    assert len(res["plots"]) == 3 and all(os.path.isfile(p) for p in res["plots"])
     _selftest_stage_b(tmp, data)
     print(f"selftest ok ({tmp})")
     return 0
