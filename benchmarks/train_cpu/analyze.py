@@ -111,10 +111,9 @@ def first_answer(response: str) -> str | None:
 def stopped_after_answer(response: str) -> bool | None:
     """Stage A's transcripts: True if the response is just its answer line, False if text follows it, None if the
     first line is not an answer line (not counted)."""
-    lines = [line for line in response.strip().splitlines() if line.strip()]
-    if not lines or not lines[0].strip().startswith("Answer:"):
+    if first_answer(response) is None:
         return None
-    return len(lines) == 1
+    return sum(1 for line in response.strip().splitlines() if line.strip()) == 1
 
 
 def _mean(xs):
