@@ -219,6 +219,21 @@ def cross_check(m: dict, eval_json: str) -> list[str]:
     return warnings
 
 
+def termination_curves(folder: str) -> dict | None:
+    """The `termination` command's P(EOS) curves of one run (PREREG.md, Metrics: reported as a figure, not tested):
+    per response position t, the mean P(next token is EOS) over the top-k (`high`) and bottom-k (`low`) prompts by
+    value, with how many responses are still running at t. None if the run has no termination.json."""
+    path = os.path.join(folder, "termination.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        t = json.load(f)
+    return {
+        group: {"p_eos": t[key]["p_eos"], "n": t[key]["n"], "v": [t[key]["value_min"], t[key]["value_max"]]}
+        for group, key in (("high", "top"), ("low", "bottom"))
+    }
+
+
 def train_steps(folder: str) -> list[dict]:
     """Per training step: batch Acc, H-Acc (with the values the run trained on), response length, reward.
     Stage B's chunks are concatenated in order with their steps offset."""
@@ -364,7 +379,7 @@ def hypotheses(per_run: dict, stage: str) -> dict:
 def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
     skipped = []
     runs = find_runs(stage_dir, stage, skipped)
-    per_run, warnings, curves = defaultdict(dict), [], defaultdict(dict)
+    per_run, warnings, curves, termination = defaultdict(dict), [], defaultdict(dict), defaultdict(dict)
     env = sorted(k for k in os.environ if k.startswith("RLEV_"))
     if env:
         warnings.append(f"scoring settings from the environment ({', '.join(env)}): not the run-time defaults?")
@@ -380,6 +395,11 @@ def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
             m = run_metrics(preds, data)
             warnings += cross_check(m, os.path.join(folder, "heldout_eval.json"))
             per_run[arm][s] = m
+            term = termination_curves(folder)
+            if term is None:
+                warnings.append(f"{os.path.basename(folder)}: no termination.json (no P(EOS) curves)")
+            else:
+                termination[arm][s] = term
             if arm != "base":
                 curves[arm][s] = train_steps(folder)
     arms = {
@@ -402,6 +422,7 @@ def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
         "arms": arms,
         "hypotheses": hypotheses(per_run, stage) if "rlev" in per_run and "none" in per_run else None,
         "curves": {arm: dict(sorted(seeds.items())) for arm, seeds in curves.items()},
+        "termination": {arm: dict(sorted(seeds.items())) for arm, seeds in termination.items()},
         "warnings": warnings,
     }
 
@@ -461,6 +482,90 @@ def markdown(name: str, r: dict) -> str:
         lines += ["", "Folders not counted:", ""] + [f"- {w}" for w in r["skipped"]]
     if r["warnings"]:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in r["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+# The paper's numbers this experiment is set beside (arXiv 2510.20187: the 32B headline and the 7B RLOO ablation).
+# Scale differs by orders of magnitude (a 7M-parameter model and SmolLM2-135M here), so the table compares
+# directions and whether the paper's effect size lies inside this experiment's interval, not the sizes themselves.
+PAPER_H_ACC_GAIN = 2.8  # RLEV - accuracy-only H-Acc, points (32B)
+PAPER_LENGTH = (246.9, 98.6)  # mean response length, accuracy-only -> RLEV, tokens (32B)
+PAPER_ABLATION = {"uniform": 55.1, "random": 57.4, "rlev": 58.9}  # H-Acc, 7B RLOO
+
+
+def direction(ci: dict | None, sign: int = 1) -> str:
+    """Where a paired interval lies against the paper's predicted sign: agrees, opposite, or includes 0."""
+    if not ci or ci["lo"] is None:
+        return "not tested"
+    lo, hi = (ci["lo"], ci["hi"]) if sign > 0 else (-ci["hi"], -ci["lo"])
+    return "agrees" if lo > 0 else "opposite" if hi < 0 else "includes 0"
+
+
+STOPPING_ROW = "value-dependent stopping, RLEV - accuracy-only (H3: Stage A stop_gap, Stage B len_gap)"
+
+
+def paper_rows(r: dict) -> dict:
+    """This experiment's cell of each row of the paper table, for one set of runs (a Stage A variant or Stage B)."""
+    pr = r["per_run"]
+
+    def cell(ci, sign=1, paper=None):
+        text = f"{fmt_ci(ci)}: {direction(ci, sign)}"
+        if paper is not None and ci and ci["lo"] is not None:
+            text += "; paper's value " + ("inside" if ci["lo"] <= paper <= ci["hi"] else "outside") + " the interval"
+        return text
+
+    seeds = sorted(set(pr.get("rlev", {})) & set(pr.get("none", {})))
+    # relative length change per seed, as the paper's 246.9 -> 98.6 is best compared (the lengths' scales differ)
+    length = (
+        t_interval([100 * (pr["rlev"][s]["length"] / pr["none"][s]["length"] - 1) for s in seeds]) if seeds else None
+    )
+    gap = "stop_gap" if "stop_gap" in r["arms"].get("none", {}) else "len_gap"
+    return {
+        "H-Acc, RLEV - accuracy-only (points)": cell(paired(pr, "rlev", "none", "h_acc"), paper=PAPER_H_ACC_GAIN),
+        "(H-Acc - Acc), RLEV - accuracy-only (H1)": cell(paired(pr, "rlev", "none", lambda m: m["h_acc"] - m["acc"])),
+        "length, RLEV vs accuracy-only (%)": cell(
+            length, sign=-1, paper=100 * (PAPER_LENGTH[1] / PAPER_LENGTH[0] - 1)
+        ),
+        "H-Acc, RLEV - random values (points)": cell(
+            paired(pr, "rlev", "random", "h_acc"), paper=PAPER_ABLATION["rlev"] - PAPER_ABLATION["random"]
+        ),
+        "H-Acc, random values - uniform (points)": cell(
+            paired(pr, "random", "uniform", "h_acc"), paper=PAPER_ABLATION["random"] - PAPER_ABLATION["uniform"]
+        ),
+        STOPPING_ROW: f"{gap} " + cell(paired(pr, "rlev", "none", gap)),
+    }
+
+
+def paper_table(results: dict) -> str:
+    """The results beside the paper's (PREREG.md, "Analysis"): per claim, the paper's number and, per set of runs,
+    the per-seed paired difference [95% t interval] and where it lies against the paper's direction."""
+    paper = {
+        "H-Acc, RLEV - accuracy-only (points)": f"+{PAPER_H_ACC_GAIN} (32B)",
+        "(H-Acc - Acc), RLEV - accuracy-only (H1)": "> 0 (the paper's claim)",
+        "length, RLEV vs accuracy-only (%)": f"{100 * (PAPER_LENGTH[1] / PAPER_LENGTH[0] - 1):+.1f} "
+        f"({PAPER_LENGTH[0]} -> {PAPER_LENGTH[1]} tokens, 32B)",
+        "H-Acc, RLEV - random values (points)": f"+{PAPER_ABLATION['rlev'] - PAPER_ABLATION['random']:.1f} "
+        f"({PAPER_ABLATION['rlev']} vs {PAPER_ABLATION['random']}, 7B RLOO)",
+        "H-Acc, random values - uniform (points)": f"+{PAPER_ABLATION['random'] - PAPER_ABLATION['uniform']:.1f} "
+        f"({PAPER_ABLATION['random']} vs {PAPER_ABLATION['uniform']}, 7B RLOO)",
+        STOPPING_ROW: "> 0: low-value prompts stop sooner (Eq. 13)",
+    }
+    names = list(results)
+    cols = {name: paper_rows(results[name]) for name in names}
+    rows = list(next(iter(cols.values()))) if cols else []
+    lines = [
+        "### Beside the paper",
+        "",
+        "Per set of runs: the per-seed paired difference, mean [95% t interval over seeds] (n = seeds), and where "
+        "the interval lies against the paper's direction (agrees: excludes 0 on the paper's side; opposite: "
+        "excludes 0 on the other side); where the paper gives a size, whether it lies inside the interval. The "
+        "paper's models are 7B-32B, these are 7M (Stage A) and 135M (Stage B): directions compare, sizes do not.",
+        "",
+        "| claim | paper | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for row in rows:
+        lines.append(f"| {row} | {paper[row]} | " + " | ".join(cols[n].get(row, "-") for n in names) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -543,6 +648,48 @@ def plot_paired(r: dict, path: str, title: str) -> str | None:
     return path
 
 
+TERM_MIN_N = 20  # a position enters a curve only while at least this many responses of the group are still running
+
+
+def mean_curve(curves: list[dict]) -> list[float]:
+    """Mean over seeds of P(EOS) at each position t, up to the first t where some seed has fewer than TERM_MIN_N
+    running responses (beyond it the curves average a handful of long responses)."""
+    out = []
+    for t in range(min(len(c["p_eos"]) for c in curves)):
+        if any(c["n"][t] < TERM_MIN_N for c in curves):
+            break
+        out.append(sum(c["p_eos"][t] for c in curves) / len(curves))
+    return out
+
+
+def plot_termination(r: dict, path: str, title: str) -> str | None:
+    """The `termination` command's P(EOS) by response position, high- vs low-value prompts, one panel per arm: one
+    thin line per seed, the mean over seeds thick (PREREG.md, Metrics: a figure, not a test)."""
+    arms = [a for a in ARM_ORDER if r.get("termination", {}).get(a)]
+    if not arms:
+        return None
+    fig, axes = plt.subplots(1, len(arms), figsize=(3.6 * len(arms), 3.6), sharey=True, squeeze=False)
+    for ax, arm in zip(axes[0], arms):
+        seeds = r["termination"][arm]
+        for group, color in (("high", "C3"), ("low", "C0")):
+            for term in seeds.values():
+                ys = mean_curve([term[group]])
+                ax.plot(range(len(ys)), ys, color=color, lw=0.6, alpha=0.4)
+            ys = mean_curve([term[group] for term in seeds.values()])
+            v = next(iter(seeds.values()))[group]["v"]
+            label = f"{group} value (v {v[0]:g}-{v[1]:g})" if v[0] != v[1] else f"{group} value (v {v[0]:g})"
+            ax.plot(range(len(ys)), ys, color=color, lw=2.2, label=label)
+        ax.set_yscale("log")
+        ax.set(xlabel="response position t (tokens)", title=f"{arm} ({len(seeds)} seed{'s' * (len(seeds) > 1)})")
+    axes[0][0].set_ylabel("P(next token is EOS)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{title}: P(EOS) by position, top vs bottom 20% of prompts by value", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def analyze(runs_dir: str, out_dir: str, data_root: str | None = None) -> dict:
     data_root = data_root or HERE
     os.makedirs(out_dir, exist_ok=True)
@@ -575,12 +722,15 @@ def analyze(runs_dir: str, out_dir: str, data_root: str | None = None) -> dict:
                 plot_curves(r, os.path.join(out_dir, f"{stem}_train.png"), name),
                 plot_heldout(r, os.path.join(out_dir, f"{stem}_heldout.png"), name),
                 plot_paired(r, os.path.join(out_dir, f"{stem}_paired.png"), name),
+                plot_termination(r, os.path.join(out_dir, f"{stem}_termination.png"), name),
             )
             if p
         ]
         results[name] = r
         md.append(markdown(name, r))
         md += [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in r["plots"]] + [""]
+    if results:
+        md[2:2] = [paper_table(results)]
     with open(os.path.join(out_dir, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, default=float)
     with open(os.path.join(out_dir, "results.md"), "w", encoding="utf-8") as f:
@@ -632,6 +782,15 @@ def _synthetic_run(folder, data, arm, done=True, rows_limit=None, relabel=False)
             }
         )
     _write(os.path.join(folder, "log.jsonl"), log)
+    # the termination command's curves: rlev's low-value prompts end at t = 2 with P(EOS) 0.6; every other curve
+    # has 0.2 there; 40 responses run to t = 4, 10 beyond (so the figure's curves stop after t = 4)
+    group = {"n": [40] * 5 + [10] * 3, "n_responses": 40}
+    term = {
+        key: {**group, "value_min": v, "value_max": v, "p_eos": [0.01, 0.01, peak] + [0.05] * 5}
+        for key, v, peak in (("top", 0.18, 0.2), ("bottom", 0.02, 0.6 if arm == "rlev" else 0.2))
+    }
+    with open(os.path.join(folder, "termination.json"), "w", encoding="utf-8") as f:
+        json.dump(term, f)
     if done:
         open(os.path.join(folder, "DONE"), "w").close()
 
@@ -717,10 +876,22 @@ def selftest() -> int:
     assert len(res["skipped"]) == 5, res["skipped"]  # rlev-seed3, 2 x seed100, random-seed2, uniform-seed1
     md = open(os.path.join(tmp, "out", "results.md"), encoding="utf-8").read()
     assert "**provisional yes: " in md and "rlev-seed3: no DONE" in md, md
+    # beside the paper: rlev's H-Acc gain is the same at every seed (a zero-width interval above 0, not the paper's
+    # +2.8); the length row's sign is the paper's (shorter is "agrees")
+    row = paper_rows(res)
+    assert row["H-Acc, RLEV - accuracy-only (points)"].endswith(": agrees; paper's value outside the interval"), row
+    assert "### Beside the paper" in md and "| +2.8 (32B) |" in md, md
+    assert direction({"lo": -1.0, "hi": 2.0}) == "includes 0" and direction({"lo": 1.0, "hi": 3.0}, -1) == "opposite"
+    assert direction({"lo": -3.0, "hi": -1.0}, -1) == "agrees" and direction({"lo": None, "hi": None}) == "not tested"
     # a seed whose metric is undefined in one arm is dropped from the contrast and said so
     p = paired({"rlev": {0: {"x": 2.0}, 1: {"x": None}}, "none": {0: {"x": 1.0}, 1: {"x": 0.0}}}, "rlev", "none", "x")
     assert p["seeds"] == [0] and p["dropped_seeds"] == [1] and p["per_seed"] == [1.0], p
-    assert len(res["plots"]) == 3 and all(os.path.isfile(p) for p in res["plots"])
+    assert len(res["plots"]) == 4 and all(os.path.isfile(p) for p in res["plots"]), res["plots"]
+    # the P(EOS) figure's data: counted runs only, cut where fewer than TERM_MIN_N responses still run
+    assert sorted(res["termination"]["rlev"]) == [0, 1, 2], res["termination"]["rlev"].keys()
+    low = [res["termination"]["rlev"][s]["low"] for s in (0, 1, 2)]
+    assert [round(x, 9) for x in mean_curve(low)] == [0.01, 0.01, 0.6, 0.05, 0.05], mean_curve(low)
+    assert abs(mean_curve([low[0], res["termination"]["none"][0]["low"]])[2] - 0.4) < 1e-9
     _selftest_stage_b(tmp, data)
     print(f"selftest ok ({tmp})")
     return 0
