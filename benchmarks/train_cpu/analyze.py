@@ -23,6 +23,8 @@ import math
 import os
 import random
 import re
+import shutil
+import subprocess
 import tempfile
 from collections import defaultdict
 
@@ -42,7 +44,10 @@ REGISTERED = {
     "a": (("none", "rlev", "random", "uniform"), tuple(range(5))),
     "b": (("none", "rlev", "random"), tuple(range(3))),
 }
-HELDOUT_SAMPLES = {"a": 4, "b": 1}  # samples per held-out prompt (Stage A sampled x4, Stage B greedy)
+HELDOUT_SAMPLES = {"a": 4, "b": 1}
+# H3's quantity (PREREG.md, Metrics): Stage A's stop rate after the answer line, low - high value; Stage B's greedy
+# answers have no single answer line: mean length, high - low value
+GAP = {"a": "stop_gap", "b": "len_gap"}  # samples per held-out prompt (Stage A sampled x4, Stage B greedy)
 HIGH_V = 0.1  # v > 0.1: the 18-point items (v = 0.18); the rest are 2-point items (v = 0.02)
 ARM_COLORS = {"base": "0.5", "none": "C0", "uniform": "C1", "random": "C2", "rlev": "C3"}
 # 97.5% quantiles of Student's t, df = 1..30 (a 95% two-sided interval over seeds)
@@ -206,9 +211,11 @@ def run_metrics(preds: str, data: str) -> dict:
 
 
 def cross_check(m: dict, eval_json: str) -> list[str]:
-    """Warnings where `openrlhf-rlev eval`'s file (written at run time) disagrees with the re-scoring."""
+    """Warnings where `openrlhf-rlev eval`'s file (written at run time) disagrees with the re-scoring. They name the
+    file by its run folder (`none-seed0/heldout_eval.json`), so that the report does not depend on where it runs."""
+    name = os.path.join(os.path.basename(os.path.dirname(eval_json)), os.path.basename(eval_json))
     if not os.path.isfile(eval_json):
-        return [f"{eval_json}: missing"]
+        return [f"{name}: missing"]
     with open(eval_json, encoding="utf-8") as f:
         e = json.load(f)
     e = e.get("metrics", e)
@@ -216,7 +223,7 @@ def cross_check(m: dict, eval_json: str) -> list[str]:
     for key, ours in (("acc", m["acc"]), ("h_acc", m["h_acc"])):
         theirs = e.get(key)
         if isinstance(theirs, (int, float)) and abs(100 * theirs - ours) > 1e-6 and abs(theirs - ours) > 1e-6:
-            warnings.append(f"{eval_json}: {key} {theirs} at run time, {ours:.3f} re-scored (scoring changed?)")
+            warnings.append(f"{name}: {key} {theirs} at run time, {ours:.3f} re-scored (scoring changed?)")
     return warnings
 
 
@@ -363,7 +370,7 @@ def hypotheses(per_run: dict, stage: str) -> dict:
         "rule": "rlev - random H-Acc interval above 0, and random - uniform interval not entirely below 0"
         + (" (Stage B has no uniform arm: the second part is not tested)" if stage == "b" else ""),
     }
-    gap = "stop_gap" if stage == "a" else "len_gap"
+    gap = GAP[stage]
     gap_diff = paired(per_run, "rlev", "none", gap)
     gaps = [m[gap] for _, m in sorted(per_run.get("rlev", {}).items()) if m[gap] is not None]
     gap_rlev = t_interval(gaps) if gaps else None
@@ -414,6 +421,8 @@ def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
     arms_reg, seeds_reg = REGISTERED[stage]
     missing = [f"{a}-seed{s}" for a in arms_reg for s in seeds_reg if s not in per_run.get(a, {})]
     return {
+        "stage": stage,
+        "gap": GAP[stage],  # H3's quantity
         "complete": not missing,  # every pre-registered run counted: only then is a decision final
         "missing": missing,
         "skipped": skipped,
@@ -502,7 +511,7 @@ def direction(ci: dict | None, sign: int = 1) -> str:
     return "agrees" if lo > 0 else "opposite" if hi < 0 else "includes 0"
 
 
-STOPPING_ROW = "value-dependent stopping, RLEV - accuracy-only (H3: Stage A stop_gap, Stage B len_gap)"
+STOPPING_ROW = "value-dependent stopping, RLEV - accuracy-only (H3's second part: Stage A stop_gap, Stage B len_gap)"
 
 
 def paper_rows(r: dict) -> dict:
@@ -512,15 +521,17 @@ def paper_rows(r: dict) -> dict:
     def cell(ci, sign=1, paper=None):
         text = f"{fmt_ci(ci)}: {direction(ci, sign)}"
         if paper is not None and ci and ci["lo"] is not None:
-            text += "; paper's value " + ("inside" if ci["lo"] <= paper <= ci["hi"] else "outside") + " the interval"
+            where = "below" if paper < ci["lo"] else "above" if paper > ci["hi"] else "inside"
+            text += f"; paper's value {where} the interval"
         return text
 
     seeds = sorted(set(pr.get("rlev", {})) & set(pr.get("none", {})))
+    no_uniform = "-: no uniform arm" if r["stage"] == "b" else None
     # relative length change per seed, as the paper's 246.9 -> 98.6 is best compared (the lengths' scales differ)
     length = (
         t_interval([100 * (pr["rlev"][s]["length"] / pr["none"][s]["length"] - 1) for s in seeds]) if seeds else None
     )
-    gap = "stop_gap" if "stop_gap" in r["arms"].get("none", {}) else "len_gap"
+    gap = r["gap"]
     return {
         "H-Acc, RLEV - accuracy-only (points)": cell(paired(pr, "rlev", "none", "h_acc"), paper=PAPER_H_ACC_GAIN),
         "(H-Acc - Acc), RLEV - accuracy-only (H1)": cell(paired(pr, "rlev", "none", lambda m: m["h_acc"] - m["acc"])),
@@ -530,9 +541,8 @@ def paper_rows(r: dict) -> dict:
         "H-Acc, RLEV - random values (points)": cell(
             paired(pr, "rlev", "random", "h_acc"), paper=PAPER_ABLATION["rlev"] - PAPER_ABLATION["random"]
         ),
-        "H-Acc, random values - uniform (points)": cell(
-            paired(pr, "random", "uniform", "h_acc"), paper=PAPER_ABLATION["random"] - PAPER_ABLATION["uniform"]
-        ),
+        "H-Acc, random values - uniform (points)": no_uniform
+        or cell(paired(pr, "random", "uniform", "h_acc"), paper=PAPER_ABLATION["random"] - PAPER_ABLATION["uniform"]),
         STOPPING_ROW: f"{gap} " + cell(paired(pr, "rlev", "none", gap)),
     }
 
@@ -553,16 +563,27 @@ def paper_table(results: dict) -> str:
     }
     names = list(results)
     cols = {name: paper_rows(results[name]) for name in names}
+    heads = [
+        name
+        if results[name].get("complete", True)
+        else f"{name} (provisional: {len(results[name]['missing'])} runs missing)"
+        for name in names
+    ]
     rows = list(next(iter(cols.values()))) if cols else []
     lines = [
         "### Beside the paper",
         "",
-        "Per set of runs: the per-seed paired difference, mean [95% t interval over seeds] (n = seeds), and where "
-        "the interval lies against the paper's direction (agrees: excludes 0 on the paper's side; opposite: "
-        "excludes 0 on the other side); where the paper gives a size, whether it lies inside the interval. The "
-        "paper's models are 7B-32B, these are 7M (Stage A) and 135M (Stage B): directions compare, sizes do not.",
+        "Descriptive, not a test: the decisions are the pre-registered contrasts in each set's table below. Per set "
+        "of runs: the per-seed paired difference, mean [95% t interval over seeds] (n = seeds), and where the "
+        "interval lies against the paper's direction (agrees: excludes 0 on the paper's side; opposite: excludes 0 "
+        "on the other side; includes 0: no direction shown); where the paper gives a size, whether it lies inside, "
+        "below or above the interval. The paper's models are 7B-32B, these are 7M (Stage A) and 135M (Stage B). "
+        "By PREREG.md, a result that includes 0 is a null result, read as evidence against the paper only where "
+        "the paper's size lies outside its interval. By Amendment 2, `uniform` is expected to equal `none` here "
+        "(Adam, clip not binding), so the paper's random - uniform gap is not expected by design (item 3), and an "
+        "'opposite' on Stage A's stopping is not evidence against the paper's Eq. 13 (item 4).",
         "",
-        "| claim | paper | " + " | ".join(names) + " |",
+        "| claim | paper | " + " | ".join(heads) + " |",
         "|---" * (len(names) + 2) + "|",
     ]
     for row in rows:
@@ -599,7 +620,7 @@ def plot_heldout(r: dict, path: str, title: str) -> str | None:
         return None
     arms = sorted(r["per_run"], key=lambda a: ARM_ORDER.index(a) if a in ARM_ORDER else 99)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, key in zip(axes, ("acc", "h_acc", "stop_gap" if "stop_gap" in r["arms"].get(arms[0], {}) else "len_gap")):
+    for ax, key in zip(axes, ("acc", "h_acc", r["gap"])):
         for i, arm in enumerate(arms):
             vals = [m[key] for m in r["per_run"][arm].values() if m[key] is not None]
             ax.scatter(
@@ -628,7 +649,7 @@ def plot_paired(r: dict, path: str, title: str) -> str | None:
     arms = [a for a in ("rlev", "random", "uniform") if a in r["per_run"] and "none" in r["per_run"]]
     if not arms:
         return None
-    gap = "stop_gap" if "stop_gap" in r["arms"].get("none", {}) else "len_gap"
+    gap = r["gap"]
     keys = (("acc", "Acc"), ("h_acc", "H-Acc"), (lambda m: m["h_acc"] - m["acc"], "H-Acc - Acc"), (gap, gap))
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8))
     for ax, (key, label) in zip(axes, keys):
@@ -656,36 +677,50 @@ def mean_curve(curves: list[dict]) -> list[float]:
     """Mean over seeds of P(EOS) at each position t, up to the first t where some seed has fewer than TERM_MIN_N
     running responses (beyond it the curves average a handful of long responses)."""
     out = []
-    for t in range(min(len(c["p_eos"]) for c in curves)):
+    for t in range(min((len(c["p_eos"]) for c in curves), default=0)):
         if any(c["n"][t] < TERM_MIN_N for c in curves):
             break
         out.append(sum(c["p_eos"][t] for c in curves) / len(curves))
     return out
 
 
+def gap_curve(term: dict) -> list[float]:
+    """One run's P(EOS | low value) - P(EOS | high value) at each position both groups have enough responses."""
+    low, high = mean_curve([term["low"]]), mean_curve([term["high"]])
+    return [a - b for a, b in zip(low, high)]
+
+
 def plot_termination(r: dict, path: str, title: str) -> str | None:
-    """The `termination` command's P(EOS) by response position, high- vs low-value prompts, one panel per arm: one
-    thin line per seed, the mean over seeds thick (PREREG.md, Metrics: a figure, not a test)."""
+    """The `termination` command's P(EOS) by response position (PREREG.md, Metrics: a figure, not a test): on
+    high-value prompts, on low-value prompts, and their difference (low - high: above 0 where low-value prompts are
+    likelier to stop), every arm in its colour, one thin line per seed, the mean over seeds thick."""
     arms = [a for a in ARM_ORDER if r.get("termination", {}).get(a)]
     if not arms:
         return None
-    fig, axes = plt.subplots(1, len(arms), figsize=(3.6 * len(arms), 3.6), sharey=True, squeeze=False)
-    for ax, arm in zip(axes[0], arms):
-        seeds = r["termination"][arm]
-        for group, color in (("high", "C3"), ("low", "C0")):
-            for term in seeds.values():
-                ys = mean_curve([term[group]])
-                ax.plot(range(len(ys)), ys, color=color, lw=0.6, alpha=0.4)
-            ys = mean_curve([term[group] for term in seeds.values()])
-            v = next(iter(seeds.values()))[group]["v"]
-            label = f"{group} value (v {v[0]:g}-{v[1]:g})" if v[0] != v[1] else f"{group} value (v {v[0]:g})"
-            ax.plot(range(len(ys)), ys, color=color, lw=2.2, label=label)
-        ax.set_yscale("log")
-        ax.set(xlabel="response position t (tokens)", title=f"{arm} ({len(seeds)} seed{'s' * (len(seeds) > 1)})")
-    axes[0][0].set_ylabel("P(next token is EOS)")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{title}: P(EOS) by position, top vs bottom 20% of prompts by value", fontsize=10)
-    fig.tight_layout()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    panels = (
+        ("high", "P(EOS), high-value prompts (top 20%)"),
+        ("low", "P(EOS), low-value prompts (bottom 20%)"),
+        (None, "P(EOS) low - high value"),
+    )
+    for ax, (group, label) in zip(axes, panels):
+        for arm in arms:
+            seeds = r["termination"][arm]
+            color = ARM_COLORS.get(arm, "k")
+            per_seed = [mean_curve([t[group]]) if group else gap_curve(t) for t in seeds.values()]
+            for ys in per_seed:
+                ax.plot(range(len(ys)), ys, color=color, lw=0.7, alpha=0.35)
+            n = min(len(ys) for ys in per_seed)
+            mean = [sum(ys[t] for ys in per_seed) / len(per_seed) for t in range(n)]
+            ax.plot(range(n), mean, color=color, lw=2, label=f"{arm} (mean of {len(seeds)})")
+        if group is None:
+            ax.axhline(0, color="0.6", lw=0.8)
+        ax.set(xlabel="response position t (tokens)", title=label)
+    axes[0].set_ylabel("P(next token is EOS)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
+    fig.suptitle(f"{title}: the termination command's P(EOS) by position (thin: one seed)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -759,6 +794,22 @@ def results_block(results: dict, results_md: str, out_dir: str) -> str:
     body = report(results, os.path.relpath(out_dir, os.path.dirname(os.path.abspath(results_md))))
     body = "\n".join(("#" + line if line.startswith("#") else line) for line in body.splitlines()[2:])
     return f"{BEGIN}\n{body.strip()}\n{END}"
+
+
+def uncommitted(runs_dir: str) -> list[str] | None:
+    """What under runs_dir differs from the last commit (untracked or changed; git's ignored weights excepted), so
+    that a report is made from committed raw files only; None where runs_dir is not in a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--", "."],
+            cwd=runs_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.splitlines() if done.returncode == 0 else None
 
 
 def split_results_md(path: str) -> tuple[str, str, str]:
@@ -856,6 +907,12 @@ def _selftest_stage_b(tmp: str, data: list[dict]) -> None:
     assert h["H2"]["supported"] is True and h["H2"]["random-uniform H-Acc"] is None, h["H2"]
     assert res["complete"] and not res["missing"], res["missing"]
     assert [s["step"] for s in res["curves"]["rlev"][0]] == [1, 2, 3, 4, 5, 6], res["curves"]["rlev"][0]
+    row = paper_rows(res)
+    assert row[STOPPING_ROW] == "len_gap 8.0 [8.0, 8.0] (n=3): agrees" and res["gap"] == "len_gap", row
+    assert row["H-Acc, random values - uniform (points)"] == "-: no uniform arm", row
+    # these synthetic runs have no termination.json: said, and no P(EOS) figure
+    assert "none-seed0: no termination.json (no P(EOS) curves)" in res["warnings"], res["warnings"]
+    assert len(res["plots"]) == 3 and not any("termination" in p for p in res["plots"]), res["plots"]
 
 
 def _selftest_results_md(tmp: str) -> None:
@@ -870,6 +927,13 @@ def _selftest_results_md(tmp: str) -> None:
     assert text.startswith("# Results\n\nWritten by hand.\n\n" + BEGIN) and text.endswith(END + "\n\nAfter.\n"), text
     assert "\nold\n" not in text and "#### Beside the paper" in text and "](out/stage_b_paired.png)" in text, text
     assert main([*args, "--check", results_md]) == 0
+    # the same report from another working folder with relative paths: nothing in it depends on where it is made
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp)
+        assert main(["--runs", "runs", "--out", "out", "--data-root", ".", "--check", "RESULTS.md"]) == 0
+    finally:
+        os.chdir(cwd)
     with open(results_md, "w", encoding="utf-8") as f:
         f.write(text.replace("45.0 [45.0, 45.0]", "45.1 [45.0, 45.0]", 1))
     assert main([*args, "--check", results_md]) == 1
@@ -880,6 +944,13 @@ def _selftest_results_md(tmp: str) -> None:
         raise AssertionError("a file without markers was accepted")
     except SystemExit as e:
         assert "needs the lines" in str(e), e
+    # in a git checkout, runs that are not committed are refused (the report is of committed raw files only)
+    git = ["git", "-c", "user.name=selftest", "-c", "user.email=selftest@localhost", "-C", tmp]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "runs"]):
+        subprocess.run(git + cmd, check=True, capture_output=True)
+    assert uncommitted(os.path.join(tmp, "runs")) == []
+    open(os.path.join(tmp, "runs", "stage_b", "none-seed0", "late.txt"), "w").close()
+    assert main([*args, "--check", results_md]) == 2 and main([*args, "--results-md", results_md]) == 2
 
 
 def selftest() -> int:
@@ -935,8 +1006,19 @@ def selftest() -> int:
     # beside the paper: rlev's H-Acc gain is the same at every seed (a zero-width interval above 0, not the paper's
     # +2.8); the length row's sign is the paper's (shorter is "agrees")
     row = paper_rows(res)
-    assert row["H-Acc, RLEV - accuracy-only (points)"].endswith(": agrees; paper's value outside the interval"), row
+    assert (
+        row["H-Acc, RLEV - accuracy-only (points)"]
+        == "45.0 [45.0, 45.0] (n=3): agrees; paper's value below the interval"
+    )
+    # rlev's responses are shorter (8.0 vs 8.9 tokens): the paper's direction; its -60% is below this interval
+    assert row["length, RLEV vs accuracy-only (%)"].startswith(
+        "-10.1 [-10.1, -10.1] (n=3): agrees; paper's value below"
+    )
+    assert row["H-Acc, RLEV - random values (points)"].startswith("45.0 [45.0, 45.0] (n=2): agrees"), row
+    assert row["H-Acc, random values - uniform (points)"] == "0.0 (n=1): not tested", row
+    assert row[STOPPING_ROW] == "stop_gap 100.0 [100.0, 100.0] (n=3): agrees", row
     assert "### Beside the paper" in md and "| +2.8 (32B) |" in md, md
+    assert "| stage_a/content (provisional: 9 runs missing) |" in md, md
     assert direction({"lo": -1.0, "hi": 2.0}) == "includes 0" and direction({"lo": 1.0, "hi": 3.0}, -1) == "opposite"
     assert direction({"lo": -3.0, "hi": -1.0}, -1) == "agrees" and direction({"lo": None, "hi": None}) == "not tested"
     # a seed whose metric is undefined in one arm is dropped from the contrast and said so
@@ -950,7 +1032,8 @@ def selftest() -> int:
     assert abs(mean_curve([low[0], res["termination"]["none"][0]["low"]])[2] - 0.4) < 1e-9
     _selftest_stage_b(tmp, data)
     _selftest_results_md(tmp)
-    print(f"selftest ok ({tmp})")
+    shutil.rmtree(tmp)
+    print("selftest ok")
     return 0
 
 
@@ -959,8 +1042,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default=os.path.join(HERE, "runs"))
     p.add_argument("--out", default=os.path.join(HERE, "analysis", "prereg"))
     p.add_argument("--data-root", default=HERE, help="folder with stage_a/data/ and stage_b/data/ (held-out sets)")
-    p.add_argument("--results-md", metavar="FILE", help="also write the report into FILE between its markers")
-    p.add_argument(
+    report_to = p.add_mutually_exclusive_group()
+    report_to.add_argument("--results-md", metavar="FILE", help="also write the report into FILE between its markers")
+    report_to.add_argument(
         "--check",
         metavar="FILE",
         help="recompute everything in a temporary folder and exit 1 if FILE's report differs from it",
@@ -969,6 +1053,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.selftest:
         return selftest()
+    if args.check or args.results_md:
+        dirty = uncommitted(args.runs)
+        if dirty:
+            print("\n".join(dirty[:20]) + ("\n..." if len(dirty) > 20 else ""))
+            print(
+                f"{args.runs}: {len(dirty)} files differ from the last commit (above); RESULTS.md's report is made "
+                "from committed raw files only: commit or remove them first"
+            )
+            return 2
+        if dirty is None:
+            print(f"{args.runs} is not in a git checkout: the report is made from the files as they are")
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             results = analyze(args.runs, tmp, args.data_root, echo=False)
