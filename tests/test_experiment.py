@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANALYZE = os.path.join(ROOT, "benchmarks", "train_cpu", "analyze.py")
 
@@ -17,3 +19,16 @@ def test_the_analysis_finds_the_known_effects_of_synthetic_runs():
     done = subprocess.run([sys.executable, ANALYZE, "--selftest"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "selftest ok" in done.stdout
+
+
+@pytest.mark.slow
+def test_results_md_is_what_the_committed_runs_give():
+    # Recomputes the whole analysis from the committed raw files (benchmarks/train_cpu/runs/) and compares it with
+    # the report in RESULTS.md, and every interval quoted in the reading above it; fails on any difference (a run
+    # committed without regenerating the report, a changed evaluation, an edited number).
+    results_md = os.path.join(ROOT, "benchmarks", "train_cpu", "RESULTS.md")
+    done = subprocess.run(
+        [sys.executable, ANALYZE, "--check", results_md], capture_output=True, text=True, timeout=900, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    assert "its report is what the committed runs give" in done.stdout

@@ -790,10 +790,19 @@ END = "<!-- analyze.py: end -->"
 
 
 def results_block(results: dict, results_md: str, out_dir: str) -> str:
-    """The generated block for `results_md`: the report one heading level down, images relative to that file."""
+    """The generated block for `results_md`: the report without its title (its sections are `###`, for a `##`
+    heading above the block), images relative to that file."""
     body = report(results, os.path.relpath(out_dir, os.path.dirname(os.path.abspath(results_md))))
-    body = "\n".join(("#" + line if line.startswith("#") else line) for line in body.splitlines()[2:])
-    return f"{BEGIN}\n{body.strip()}\n{END}"
+    return f"{BEGIN}\n{body.split(chr(10), 2)[2].strip()}\n{END}"
+
+
+# an interval as the report prints it: "1.07 [0.36, 1.78]"
+INTERVAL = re.compile(r"-?\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
+
+
+def unsupported_quotes(reading: str, block: str) -> list[str]:
+    """Intervals quoted in the hand-written reading above the report that the report does not contain."""
+    return [q for q in INTERVAL.findall(reading) if q not in block]
 
 
 def uncommitted(runs_dir: str) -> list[str] | None:
@@ -925,7 +934,7 @@ def _selftest_results_md(tmp: str) -> None:
     assert main([*args, "--results-md", results_md]) == 0
     text = open(results_md, encoding="utf-8").read()
     assert text.startswith("# Results\n\nWritten by hand.\n\n" + BEGIN) and text.endswith(END + "\n\nAfter.\n"), text
-    assert "\nold\n" not in text and "#### Beside the paper" in text and "](out/stage_b_paired.png)" in text, text
+    assert "\nold\n" not in text and "\n### Beside the paper" in text and "](out/stage_b_paired.png)" in text, text
     assert main([*args, "--check", results_md]) == 0
     # the same report from another working folder with relative paths: nothing in it depends on where it is made
     cwd = os.getcwd()
@@ -937,6 +946,11 @@ def _selftest_results_md(tmp: str) -> None:
     with open(results_md, "w", encoding="utf-8") as f:
         f.write(text.replace("45.0 [45.0, 45.0]", "45.1 [45.0, 45.0]", 1))
     assert main([*args, "--check", results_md]) == 1
+    # the reading above the report may quote its intervals, and only those
+    for quote, rc in (("45.0 [45.0, 45.0]", 0), ("44.0 [45.0, 45.0]", 1)):
+        with open(results_md, "w", encoding="utf-8") as f:
+            f.write(text.replace("Written by hand.", f"RLEV gained {quote} points.", 1))
+        assert main([*args, "--check", results_md]) == rc, quote
     with open(results_md, "w", encoding="utf-8") as f:
         f.write("# Results\n")
     try:
@@ -1068,7 +1082,11 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             results = analyze(args.runs, tmp, args.data_root, echo=False)
         block = results_block(results, args.check, args.out)
-        committed = split_results_md(args.check)[1]
+        reading, committed, _ = split_results_md(args.check)
+        quotes = unsupported_quotes(reading, block)
+        if quotes:
+            print(f"{args.check}: intervals quoted above the report that it does not contain: {quotes}")
+            return 1
         if committed != block:
             diff = difflib.unified_diff(
                 committed.splitlines(), block.splitlines(), "committed", "recomputed", lineterm=""
@@ -1081,8 +1099,13 @@ def main(argv=None) -> int:
     results = analyze(args.runs, args.out, args.data_root)
     if args.results_md:
         before, _, after = split_results_md(args.results_md)
+        block = results_block(results, args.results_md, args.out)
         with open(args.results_md, "w", encoding="utf-8") as f:
-            f.write(before + results_block(results, args.results_md, args.out) + after)
+            f.write(before + block + after)
+        quotes = unsupported_quotes(before, block)
+        if quotes:
+            print(f"{args.results_md}: intervals quoted above the report that it does not contain: {quotes}")
+            return 1
     return 0
 
 
