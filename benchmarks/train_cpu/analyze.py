@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from openrlhf_rlev.evaluation import metrics  # noqa: E402
 from openrlhf_rlev.evaluation.evaluate import evaluate  # noqa: E402
+from openrlhf_rlev.reward.settings import Settings  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN_DIR = re.compile(r"^(?P<arm>[a-z]+)-seed(?P<seed>\d+)$")
@@ -388,7 +389,7 @@ def analyze_stage(stage_dir: str, data: str, stage: str) -> dict:
     skipped = []
     runs = find_runs(stage_dir, stage, skipped)
     per_run, warnings, curves, termination = defaultdict(dict), [], defaultdict(dict), defaultdict(dict)
-    env = sorted(k for k in os.environ if k.startswith("RLEV_"))
+    env = sorted(Settings.from_env().to_env())  # scoring settings this environment changes from the defaults
     if env:
         warnings.append(f"scoring settings from the environment ({', '.join(env)}): not the run-time defaults?")
     for arm, seeds in runs.items():
