@@ -32,6 +32,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from openrlhf_rlev.evaluation import metrics  # noqa: E402
 from openrlhf_rlev.evaluation.evaluate import evaluate  # noqa: E402
@@ -356,6 +357,7 @@ def hypotheses(per_run: dict, stage: str) -> dict:
         "rlev-none (H-Acc - Acc)": contrast,
         "supported": excludes_zero_above(contrast),
         "rule": "the 95% t interval over seeds of (dH-Acc - dAcc), rlev - none, lies above 0",
+        "parts": [("(dH-Acc - dAcc) interval above 0", excludes_zero_above(contrast))],
     }
     r_vs_rand = paired(per_run, "rlev", "random", "h_acc")
     rand_vs_u = paired(per_run, "random", "uniform", "h_acc")
@@ -367,6 +369,17 @@ def hypotheses(per_run: dict, stage: str) -> dict:
         else both(
             excludes_zero_above(r_vs_rand),
             None if not rand_vs_u or rand_vs_u["hi"] is None else not rand_vs_u["hi"] < 0,
+        ),
+        "parts": [("rlev - random above 0", excludes_zero_above(r_vs_rand))]
+        + (
+            []
+            if stage == "b"
+            else [
+                (
+                    "random - uniform not entirely below 0",
+                    None if not rand_vs_u or rand_vs_u["hi"] is None else not rand_vs_u["hi"] < 0,
+                )
+            ]
         ),
         "rule": "rlev - random H-Acc interval above 0, and random - uniform interval not entirely below 0"
         + (" (Stage B has no uniform arm: the second part is not tested)" if stage == "b" else ""),
@@ -381,6 +394,10 @@ def hypotheses(per_run: dict, stage: str) -> dict:
         f"rlev-none {gap}": gap_diff,
         "supported": both(excludes_zero_above(gap_diff), excludes_zero_above(gap_rlev)),
         "rule": f"rlev's {gap} interval above 0 and rlev - none {gap} interval above 0",
+        "parts": [
+            (f"rlev's {gap} above 0", excludes_zero_above(gap_rlev)),
+            (f"rlev - none {gap} above 0", excludes_zero_above(gap_diff)),
+        ],
     }
     return h
 
@@ -455,10 +472,23 @@ def fmt_ci(ci: dict | None, digits=1) -> str:
 
 ARM_ORDER = ("base", "none", "uniform", "random", "rlev")
 VERDICT = {True: "yes", False: "no", None: "not tested (needs 2+ seeds of every arm it compares)"}
+PART = {True: "met", False: "not met", None: "not tested"}
 
 
 def markdown(name: str, r: dict) -> str:
-    lines = [f"### {name}", "", "Held-out, mean over seeds [95% t interval over seeds] (n = seeds):", ""]
+    heading = f"### {name}"
+    if not r.get("complete", True):
+        heading += f" (provisional: {len(r['missing'])} registered runs missing)"
+    lines = [
+        heading,
+        "",
+        "Per arm on the evaluation set (fresh samples of the training questions, not unseen questions: PREREG.md, "
+        "Amendment 2, item 1): mean over seeds [95% t interval over seeds] (n = seeds; base is the model before "
+        "training, one run). The arms share their random numbers by seed (item 2): compare arms through the paired "
+        "contrasts below, not through these intervals. acc, h_acc, acc_high, acc_low and stop rates in %; length in "
+        "tokens; density = h_acc / length.",
+        "",
+    ]
     cols = ("acc", "h_acc", "length", "density", "acc_high", "acc_low", "stop_low", "stop_high")
     lines += ["| arm | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for arm in sorted(r["arms"], key=lambda a: ARM_ORDER.index(a) if a in ARM_ORDER else 99):
@@ -486,7 +516,8 @@ def markdown(name: str, r: dict) -> str:
             verdict = VERDICT[h[key]["supported"]]
             if not r.get("complete", True) and h[key]["supported"] is not None:
                 verdict = f"provisional {verdict}: {len(r['missing'])} pre-registered runs missing"
-            lines.append(f"| {key} | **decision** | | **{verdict}** ({h[key]['rule']}) |")
+            here = "; ".join(f"{part}: {PART[ok]}" for part, ok in h[key]["parts"])
+            lines.append(f"| {key} | **decision** | | **{verdict}**. Rule: {h[key]['rule']}. Here: {here} |")
     if r.get("missing"):
         lines += ["", f"Pre-registered runs not (yet) counted ({len(r['missing'])}): {', '.join(r['missing'])}"]
     if r.get("skipped"):
@@ -562,15 +593,12 @@ def paper_table(results: dict) -> str:
         f"({PAPER_ABLATION['random']} vs {PAPER_ABLATION['uniform']}, 7B RLOO)",
         STOPPING_ROW: "> 0: low-value prompts stop sooner (Eq. 13)",
     }
-    names = list(results)
-    cols = {name: paper_rows(results[name]) for name in names}
-    heads = [
-        name
-        if results[name].get("complete", True)
-        else f"{name} (provisional: {len(results[name]['missing'])} runs missing)"
-        for name in names
+    names = [name for name, r in results.items() if r.get("complete", True)]
+    pending = [
+        f"{name} ({len(r['missing'])} registered runs missing)" for name, r in results.items() if name not in names
     ]
-    rows = list(next(iter(cols.values()))) if cols else []
+    cols = {name: paper_rows(results[name]) for name in names}
+    rows = list(paper)
     lines = [
         "### Beside the paper",
         "",
@@ -584,12 +612,25 @@ def paper_table(results: dict) -> str:
         "(Adam, clip not binding), so the paper's random - uniform gap is not expected by design (item 3), and an "
         "'opposite' on Stage A's stopping is not evidence against the paper's Eq. 13 (item 4).",
         "",
-        "| claim | paper | " + " | ".join(heads) + " |",
+        "| claim | paper | " + " | ".join(names) + " |",
         "|---" * (len(names) + 2) + "|",
     ]
     for row in rows:
         lines.append(f"| {row} | {paper[row]} | " + " | ".join(cols[n].get(row, "-") for n in names) + " |")
+    if not names:
+        lines = lines[:-2] + ["No set of runs is complete yet."]
+    if pending:
+        lines += ["", f"Not in this table until every registered run is in: {', '.join(pending)}."]
     return "\n".join(lines) + "\n"
+
+
+ARM_STYLE = {"uniform": "--"}  # uniform is expected to equal none (Amendment 2, item 3): dashed, so none shows
+LABELS = {
+    "acc": "Acc %",
+    "h_acc": "H-Acc %",
+    "stop_gap": "stop_gap: stop rate low - high value (points)",
+    "len_gap": "len_gap: length high - low value (tokens)",
+}
 
 
 def plot_curves(r: dict, path: str, title: str) -> str | None:
@@ -598,17 +639,18 @@ def plot_curves(r: dict, path: str, title: str) -> str | None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for arm, seeds in r["curves"].items():
-        color = ARM_COLORS.get(arm, "k")
+        color, style = ARM_COLORS.get(arm, "k"), ARM_STYLE.get(arm, "-")
         for ax, key in zip(axes, ("acc", "length")):
             for steps in seeds.values():
                 ax.plot([s["step"] for s in steps], [s[key] for s in steps], color=color, lw=0.6, alpha=0.45)
             n = min((len(s) for s in seeds.values()), default=0)
             if n:
                 mean = [sum(steps[i][key] for steps in seeds.values()) / len(seeds) for i in range(n)]
-                ax.plot(range(1, n + 1), mean, color=color, lw=2.2, label=f"{arm} (mean of {len(seeds)})")
-    axes[0].set(xlabel="step", ylabel="batch Acc % (sampled rollouts)", title=title)
+                ax.plot(range(1, n + 1), mean, style, color=color, lw=2.2, label=f"{arm} (mean of {len(seeds)})")
+    axes[0].set(xlabel="step", ylabel="batch Acc % (sampled rollouts)")
     axes[1].set(xlabel="step", ylabel="mean response length (tokens)")
     axes[0].legend(fontsize=8)
+    fig.suptitle(f"{title}: training batches (thin: one seed; thick: mean over seeds)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -616,7 +658,7 @@ def plot_curves(r: dict, path: str, title: str) -> str | None:
 
 
 def plot_heldout(r: dict, path: str, title: str) -> str | None:
-    """Held-out Acc and H-Acc per arm: one dot per seed, the mean with its 95% t interval."""
+    """Evaluation-set Acc, H-Acc and H3's gap per arm: one dot per seed, the mean with its 95% t interval."""
     if not r["per_run"]:
         return None
     arms = sorted(r["per_run"], key=lambda a: ARM_ORDER.index(a) if a in ARM_ORDER else 99)
@@ -636,35 +678,46 @@ def plot_heldout(r: dict, path: str, title: str) -> str | None:
                 lo = ci["mean"] - ci["lo"] if ci["lo"] is not None else 0
                 ax.errorbar([i], [ci["mean"]], yerr=[[lo], [lo]], fmt="_", color="k", ms=18, capsize=4)
         ax.set_xticks(range(len(arms)), arms)
-        ax.set_title(f"{title}: {key}")
+        ax.set_ylabel(LABELS[key], fontsize=9)
+    fig.suptitle(
+        f"{title}: per arm (dots: seeds; bar: mean and 95% t interval over seeds; arms are compared by the paired "
+        "figure, not by these intervals)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
+CONTRASTS = (("rlev", "none"), ("random", "none"), ("uniform", "none"), ("rlev", "random"), ("random", "uniform"))
+
+
 def plot_paired(r: dict, path: str, title: str) -> str | None:
-    """Each arm minus `none`, same seed: one dot per seed, the mean with its 95% t interval over seeds. The arms share
-    their random numbers by seed (PREREG.md, Amendment 2), so these differences, not the arms' own spreads, are what
-    the hypotheses test."""
-    arms = [a for a in ("rlev", "random", "uniform") if a in r["per_run"] and "none" in r["per_run"]]
-    if not arms:
+    """Per-seed paired differences (same seed, same evaluation prompts): each arm minus `none`, and H2's rlev - random
+    and random - uniform; one dot per seed, the mean with its 95% t interval over seeds. The arms share their random
+    numbers by seed (PREREG.md, Amendment 2), so these differences, not the arms' own spreads, are what the
+    hypotheses test."""
+    pairs = [(a, b) for a, b in CONTRASTS if a in r["per_run"] and b in r["per_run"]]
+    if not pairs:
         return None
     gap = r["gap"]
     keys = (("acc", "Acc"), ("h_acc", "H-Acc"), (lambda m: m["h_acc"] - m["acc"], "H-Acc - Acc"), (gap, gap))
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 4.2))
     for ax, (key, label) in zip(axes, keys):
-        for i, arm in enumerate(arms):
-            d = paired(r["per_run"], arm, "none", key)
+        for i, (a, b) in enumerate(pairs):
+            d = paired(r["per_run"], a, b, key)
             if not d:
                 continue
             jitter = [i + random.Random(j).uniform(-0.1, 0.1) for j in range(len(d["per_seed"]))]
-            ax.scatter(jitter, d["per_seed"], color=ARM_COLORS.get(arm, "k"), s=16, alpha=0.7)
+            ax.scatter(jitter, d["per_seed"], color=ARM_COLORS.get(a, "k"), s=16, alpha=0.7)
             half = d["mean"] - d["lo"] if d["lo"] is not None else 0
             ax.errorbar([i], [d["mean"]], yerr=[[half], [half]], fmt="_", color="k", ms=18, capsize=4)
         ax.axhline(0, color="0.6", lw=0.8)
-        ax.set_xticks(range(len(arms)), [f"{a} - none" for a in arms])
-        ax.set_title(f"{title}: {label}", fontsize=10)
+        ax.set_xticks(range(len(pairs)), [f"{a}\n- {b}" for a, b in pairs], fontsize=8)
+        ax.set_title(label, fontsize=10)
+        ax.set_ylabel("paired difference (points)" if key != "len_gap" else "paired difference (tokens)", fontsize=9)
+    fig.suptitle(f"{title}: per-seed paired differences (dots: seeds; bar: mean and 95% t interval)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -699,10 +752,16 @@ def plot_termination(r: dict, path: str, title: str) -> str | None:
     if not arms:
         return None
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    some = next(iter(r["termination"][arms[0]].values()))
+
+    def v_range(group):
+        lo, hi = some[group]["v"]
+        return f"v {lo:g}" if lo == hi else f"v {lo:g}-{hi:g}"
+
     panels = (
-        ("high", "P(EOS), high-value prompts (top 20%)"),
-        ("low", "P(EOS), low-value prompts (bottom 20%)"),
-        (None, "P(EOS) low - high value"),
+        ("high", f"P(EOS), high-value prompts (top 20% by value: {v_range('high')})"),
+        ("low", f"P(EOS), low-value prompts (bottom 20%: {v_range('low')})"),
+        (None, "P(EOS) low - high value (above 0: low value stops more)"),
     )
     for ax, (group, label) in zip(axes, panels):
         for arm in arms:
@@ -713,14 +772,16 @@ def plot_termination(r: dict, path: str, title: str) -> str | None:
                 ax.plot(range(len(ys)), ys, color=color, lw=0.7, alpha=0.35)
             n = min(len(ys) for ys in per_seed)
             mean = [sum(ys[t] for ys in per_seed) / len(per_seed) for t in range(n)]
-            ax.plot(range(n), mean, color=color, lw=2, label=f"{arm} (mean of {len(seeds)})")
+            ax.plot(range(n), mean, ARM_STYLE.get(arm, "-"), color=color, lw=2, label=f"{arm} (mean of {len(seeds)})")
         if group is None:
             ax.axhline(0, color="0.6", lw=0.8)
-        ax.set(xlabel="response position t (tokens)", title=label)
+        ax.set_xlabel("response position t (tokens)")
+        ax.set_title(label, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("P(next token is EOS)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=8)
-    fig.suptitle(f"{title}: the termination command's P(EOS) by position (thin: one seed)", fontsize=10)
+    fig.suptitle(f"{title}: the termination command's P(EOS) by position (thin: one seed; thick: mean)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -754,11 +815,12 @@ def analyze(runs_dir: str, out_dir: str, data_root: str | None = None, echo: boo
             continue
         r = analyze_stage(stage_dir, data, stage)
         stem = name.replace("/", "_")
+        title = name if r["complete"] else f"{name} (PROVISIONAL: {len(r['missing'])} registered runs missing)"
         plots = (
-            plot_curves(r, os.path.join(out_dir, f"{stem}_train.png"), name),
-            plot_heldout(r, os.path.join(out_dir, f"{stem}_heldout.png"), name),
-            plot_paired(r, os.path.join(out_dir, f"{stem}_paired.png"), name),
-            plot_termination(r, os.path.join(out_dir, f"{stem}_termination.png"), name),
+            plot_curves(r, os.path.join(out_dir, f"{stem}_train.png"), title),
+            plot_heldout(r, os.path.join(out_dir, f"{stem}_heldout.png"), title),
+            plot_paired(r, os.path.join(out_dir, f"{stem}_paired.png"), title),
+            plot_termination(r, os.path.join(out_dir, f"{stem}_termination.png"), title),
         )
         r["plots"] = [os.path.basename(p) for p in plots if p]  # file names in out_dir
         results[name] = r
@@ -945,10 +1007,10 @@ def _selftest_results_md(tmp: str) -> None:
     finally:
         os.chdir(cwd)
     with open(results_md, "w", encoding="utf-8") as f:
-        f.write(text.replace("45.0 [45.0, 45.0]", "45.1 [45.0, 45.0]", 1))
+        f.write(text.replace("len_gap 8.0 [8.0, 8.0]", "len_gap 8.1 [8.0, 8.0]", 1))
     assert main([*args, "--check", results_md]) == 1
     # the reading above the report may quote its intervals, and only those
-    for quote, rc in (("45.0 [45.0, 45.0]", 0), ("44.0 [45.0, 45.0]", 1)):
+    for quote, rc in (("8.0 [8.0, 8.0]", 0), ("7.0 [8.0, 8.0]", 1)):
         with open(results_md, "w", encoding="utf-8") as f:
             f.write(text.replace("Written by hand.", f"RLEV gained {quote} points.", 1))
         assert main([*args, "--check", results_md]) == rc, quote
@@ -1033,7 +1095,10 @@ def selftest() -> int:
     assert row["H-Acc, random values - uniform (points)"] == "0.0 (n=1): not tested", row
     assert row[STOPPING_ROW] == "stop_gap 100.0 [100.0, 100.0] (n=3): agrees", row
     assert "### Beside the paper" in md and "| +2.8 (32B) |" in md, md
-    assert "| stage_a/content (provisional: 9 runs missing) |" in md, md
+    assert "Not in this table until every registered run is in: stage_a/content (9 registered runs missing)." in md
+    assert "### stage_a/content (provisional: 9 registered runs missing)" in md, md
+    # the decision cell says which part of the rule held
+    assert "Here: rlev's stop_gap above 0: met; rlev - none stop_gap above 0: met |" in md, md
     assert direction({"lo": -1.0, "hi": 2.0}) == "includes 0" and direction({"lo": 1.0, "hi": 3.0}, -1) == "opposite"
     assert direction({"lo": -3.0, "hi": -1.0}, -1) == "agrees" and direction({"lo": None, "hi": None}) == "not tested"
     # a seed whose metric is undefined in one arm is dropped from the contrast and said so
