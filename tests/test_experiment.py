@@ -1,6 +1,7 @@
 """The pre-registered CPU experiment's analysis (benchmarks/train_cpu/analyze.py, issue 18): its self-test on
-synthetic runs with known effects, so that a change to the plugin's evaluation or to the analysis that would alter
-a reported number fails here rather than in a report."""
+synthetic runs with known effects, so that a change to the analysis that would alter a reported number fails here
+rather than in a report. It scores with the plugin's code of the counted runs (run.sh's EXPERIMENT_CODE, exported),
+so a change to the plugin on main does not move the report (PREREG.md, Amendment 3)."""
 
 import os
 import subprocess

@@ -1,6 +1,7 @@
 """The pre-registered analysis (PREREG.md, "Analysis"): every number of RESULTS.md, from the committed raw files.
 
-Reads, per run, `heldout_preds.jsonl` (re-scored here with the plugin's own `evaluate`, against the committed
+Reads, per run, `heldout_preds.jsonl` (re-scored here with the plugin's own `evaluate` at run.sh's
+EXPERIMENT_CODE, the code the runs trained with, whatever openrlhf_rlev/ in this checkout is; against the committed
 held-out data) and `log.jsonl` (per training step; Stage B: one per chunk, concatenated). Runs:
 
     runs/stage_a/<variant>/<arm>-seed<k>/   runs/stage_a/<variant>/base/
@@ -25,15 +26,18 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections import defaultdict
 
 import matplotlib
 
 matplotlib.use("Agg")
+import experiment_code  # noqa: E402  (beside this file)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+EXPERIMENT_CODE_DIR = experiment_code.put_first()  # score with the runs' own reward, not this checkout's
 from openrlhf_rlev.evaluation import metrics  # noqa: E402
 from openrlhf_rlev.evaluation.evaluate import evaluate  # noqa: E402
 from openrlhf_rlev.reward.settings import Settings  # noqa: E402
@@ -1028,6 +1032,23 @@ def selftest() -> int:
     seed 100 of both arms, a finished random-seed2 whose held-out file lacks prompts, and a uniform-seed1 whose
     predictions carry another label than the held-out data. None of these may enter a contrast."""
     global HERE
+    # the reward that scores the runs is EXPERIMENT_CODE's, byte for byte, from outside this checkout
+    scorer = os.path.abspath(evaluate.__code__.co_filename)
+    assert os.path.commonpath([scorer, EXPERIMENT_CODE_DIR]) == EXPERIMENT_CODE_DIR, scorer
+    blob = subprocess.run(["git", "-C", HERE, "hash-object", scorer], capture_output=True, text=True).stdout.strip()
+    pinned = f"{experiment_code.commit()}:openrlhf_rlev/evaluation/evaluate.py"
+    assert (
+        blob == subprocess.run(["git", "-C", HERE, "rev-parse", pinned], capture_output=True, text=True).stdout.strip()
+    )
+    # ... and so is the verifier pool's, whose workers start from the checkout's working directory (the analysis's)
+    child = subprocess.run(
+        [sys.executable, "-c", "import openrlhf_rlev; print(openrlhf_rlev.__file__)"],
+        cwd=experiment_code.ROOT,
+        env={**os.environ, "PYTHONPATH": EXPERIMENT_CODE_DIR},
+        capture_output=True,
+        text=True,
+    )
+    assert child.stdout.startswith(EXPERIMENT_CODE_DIR + os.sep), child
     tmp = tempfile.mkdtemp(prefix="rlev-analyze-")
     HERE = tmp
     data = [

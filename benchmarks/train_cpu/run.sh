@@ -53,7 +53,8 @@ B_MAX_NEW=48
 
 # The plugin's code every counted run so far trained and was scored with (PREREG.md, Amendment 2). A counted run
 # with other code in openrlhf_rlev/ would mix two rewards in one experiment: refused unless ALLOW_CODE_CHANGE=1,
-# which needs an amendment saying what changed and why it cannot change a verdict.
+# which needs an amendment saying what changed and why it cannot change a verdict. The checkout's own openrlhf_rlev/
+# (not an export on PYTHONPATH) must hold it: Ray puts the driver's working directory first on its workers' path.
 EXPERIMENT_CODE=605fa9dd57dbb0c72718a8d6ea10d624318e3d27
 
 check_code() {
@@ -61,7 +62,9 @@ check_code() {
   git cat-file -e "$EXPERIMENT_CODE^{commit}" 2> /dev/null || { echo "commit $EXPERIMENT_CODE is not in this clone" >&2; exit 1; }
   if ! git diff --quiet "$EXPERIMENT_CODE" -- openrlhf_rlev; then
     echo "openrlhf_rlev/ differs from $EXPERIMENT_CODE, the code of the counted runs (git diff $EXPERIMENT_CODE --" \
-      "openrlhf_rlev): check it out there, or amend PREREG.md and set ALLOW_CODE_CHANGE=1" >&2
+      "openrlhf_rlev). Put that code in this checkout's working tree, unstaged, so that committing run folders" \
+      "does not commit it: git restore --source=$EXPERIMENT_CODE --worktree -- openrlhf_rlev (PREREG.md," \
+      "Amendment 3); or amend PREREG.md and set ALLOW_CODE_CHANGE=1" >&2
     exit 1
   fi
 }
@@ -69,7 +72,10 @@ check_code() {
 log_cmd() {  # file cmd...: append the commit and the exact command, then run it
   local file=$1
   shift
-  echo "# $(date -u +%FT%TZ) commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- openrlhf_rlev || echo ' (package modified)')" >> "$file"
+  local code=" (package modified)"  # openrlhf_rlev/ as it is in the working tree: EXPERIMENT_CODE's, HEAD's or neither
+  git diff --quiet HEAD -- openrlhf_rlev && code=""
+  git diff --quiet "$EXPERIMENT_CODE" -- openrlhf_rlev && code=", openrlhf_rlev/ = EXPERIMENT_CODE"
+  echo "# $(date -u +%FT%TZ) commit $(git rev-parse HEAD)$code" >> "$file"
   printf '%q ' "$@" >> "$file"
   echo >> "$file"
   "$@"
