@@ -13,6 +13,7 @@ The gold's parse is cached per process (LRU, thread-safe): every sample of a pro
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from math import gcd
 
 from openrlhf_rlev.verifiers import budget, exact, extract, latex_eval
 from openrlhf_rlev.verifiers.cache import bounded_cache
@@ -39,6 +40,7 @@ _UNIT_WORDS = (
 _SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n"  # only after a space: "5 m" is metres, "5m" may be 5 times m
 _UNIT_SUFFIX = re.compile(
     rf"(?<=[\d}}).%])(?:\s*(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
+    rf"|(?<=[\d}}).%])\s*/\s*(?:{_UNIT_WORDS})$"  # "$5/hour": a rate's unit (not "5/m": m may be a variable)
     r"|(?<=[\d}).%])\s*[\u4e00-\u9fff]+$",
     re.IGNORECASE,
 )
@@ -117,7 +119,8 @@ def _plain_number(t: str) -> Number | None:
     return Number(sign * value, is_float=m.group(2) is not None)
 
 
-def _fraction(t: str) -> Number | None:
+def _fraction_parts(t: str) -> tuple[int, Number, Number] | None:
+    """'-\\frac{3}{4}', '3/4' -> (sign, numerator, denominator); None when t is not one fraction of two numbers."""
     sign = 1
     if t and t[0] in "+-":
         sign, t = (-1 if t[0] == "-" else 1), t[1:].strip()
@@ -131,7 +134,28 @@ def _fraction(t: str) -> Number | None:
     num, den = _simple(num_text.strip()), _simple(den_text.strip())
     if num is None or den is None or den.value == 0:
         return None
+    return sign, num, den
+
+
+def _fraction(t: str) -> Number | None:
+    parts = _fraction_parts(t)
+    if parts is None:
+        return None
+    sign, num, den = parts
     return Number(sign * num.value / den.value, is_float=num.is_float or den.is_float)
+
+
+def unreduced_fraction(text: str) -> bool:
+    """'12/2', '\\frac{3}{6}', '6/1', '1.5/3': a division still to carry out, not a fraction in lowest terms. The
+    cheapest passing answer to "compute 3552 / 2" would otherwise be the question: "3552/2" for 1776."""
+    t, _ = _strip_decorations(canon_number_text(text))
+    parts = _fraction_parts(t)
+    if parts is None:
+        return False
+    _, num, den = parts
+    if num.is_float or den.is_float:
+        return True
+    return abs(den.value) == 1 or gcd(num.value.numerator, den.value.numerator) != 1
 
 
 def _simple(t: str) -> Number | None:
@@ -344,6 +368,8 @@ def fast_check(pred: str, gold: str) -> bool | None:
     if g.number is None and exact.normalize(pred) == g.normalized:
         return True
     p_number = parse_number(pred)
+    if g.number is not None and p_number is not None and unreduced_fraction(pred) and not unreduced_fraction(gold):
+        return False  # "12/2" for 6, "\\frac{3}{6}" for 0.5: a division to carry out (a gold written so accepts any)
     if g.number is not None and p_number is None:
         p_number = written_number(pred)
         if p_number is None and _OPERATION.search(_unwrapped_number_text(pred)):
@@ -426,8 +452,9 @@ def for_math_verify(text: str) -> str:
 # "15 in total", "15 years old", "3/4 of the total", "15 when x = 2": a marked answer that starts with a number and
 # runs on into prose states that number. Not after words that hedge, compare or join ("15 or 3", "15 is wrong",
 # "15 and 16", "about 15"), nor math words ("2 sin x").
+_EITHER = r"either(?!\s+(?:way|case)\b)"  # "15 either way" states 15: not the "either" of "either 15 or 3"
 _PROSE_AFTER = re.compile(
-    r"(?<=[\d}).%])\s*[:：]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|either|more"
+    rf"(?<=[\d}}).%])\s*[:：]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|{_EITHER}|more"
     r"|less|at|than|approximately|about|around|roughly|nearly|almost|maybe|perhaps|probably|possibly|if|unless|else"
     r"|otherwise|except|sin|cos|tan|cot"
     r"|sec|csc|log|ln|exp|sqrt|pi|mod|pmod|choose|i|e|x|y|z|n|k|m|cm|mm|km|kg|mg|ml|min|hr|hrs|sq|square)\b)[A-Za-z]{2,})"
@@ -436,7 +463,7 @@ _PROSE_AFTER = re.compile(
 )
 _LEADING_MATH = re.compile(r"^[-+−]?\$?[\d\\({]")
 _HEDGED_REST = re.compile(
-    r"\b(?:or|either|maybe|perhaps|possibly|probably|might|could|if|unless|else|otherwise)\b|或|还是|也许|可能"
+    rf"\b(?:or|{_EITHER}|maybe|perhaps|possibly|probably|might|could|if|unless|else|otherwise)\b|或|还是|也许|可能"
 )
 
 
@@ -454,7 +481,7 @@ def leading_answer(answer: str) -> str:
 # Alternatives offered as the answer: "15 or 3", "15或3", "15 or maybe 3", "15 (perhaps 3)". A hedge names no answer.
 # Not when the gold itself offers alternatives ("x=1 或 x=3") or is a list or set ("1, 3": "x = 1 or x = 3" lists
 # both roots), nor when the answer joins relations ("x < 1 or x > 3" is one answer, a union).
-_ALTERNATIVE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly)\b|或者?|还是|也许|可能", re.IGNORECASE)
+_ALTERNATIVE = re.compile(rf"\b(?:or|{_EITHER}|maybe|perhaps|possibly)\b|或者?|还是|也许|可能", re.IGNORECASE)
 _RELATION = re.compile(r"[<>≤≥]|\\[lg]eq?(?![A-Za-z])|\\neq?(?![A-Za-z])")
 _PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])|[±∓]")  # "\\pm 2" is two values: "x = 2 or x = -2" names both
 

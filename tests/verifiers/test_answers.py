@@ -395,6 +395,8 @@ def test_a_denial_of_a_letter_number_or_option_still_names_no_answer(response, g
         ("答案是15（或者是3）", "15"),
         ("答案是15，或3", "15"),  # after a comma, too
         ("答案是15，也可能是3", "15"),
+        ("The answer is 15 or 3 either way.", "15"),  # "either way" does not undo the "or"
+        ("The answer is 15 either way, or maybe 3.", "15"),
         ("The answer is A (maybe B).", "A"),  # choice: neither letter of a hedge, nor the last one read as a guess
         ("The answer is A (maybe B).", "B"),
         ("答案是A，也可能是B", "A"),
@@ -422,6 +424,8 @@ def test_or_inside_one_answer_is_no_hedge(response, gold):
         "The answer is 15 (possibly).",
         "答案是15，可能需要验证",
         "答案是15，或者说十五",
+        "The answer is 15 either way.",  # "either way" offers no second value
+        "The answer is 15 in either case.",
     ],
 )
 def test_a_hedging_remark_without_an_alternative_is_no_hedge(response):
@@ -498,6 +502,15 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("The answer is \\lceil 5.5 \\rceil.", "6"),
         ("The answer is \\tbinom{4}{2}.", "6"),
         ("The answer is 20 \\bmod 7.", "6"),
+        ("The answer is 3552/2.", "1776"),  # a division to carry out: "compute 3552 / 2" restated
+        ("\\boxed{12/2}", "6"),
+        ("\\boxed{-12/2}", "-6"),
+        ("The answer is 1776/1.", "1776"),
+        ("\\boxed{\\frac{3}{6}}", "0.5"),  # not in lowest terms
+        ("\\boxed{\\dfrac{2}{4}}", "\\frac{1}{2}"),
+        ("\\boxed{1.5/3}", "0.5"),
+        ("The answer is 12/2 hours.", "6"),
+        ("\\boxed{\\frac{12}{2}\\%}", "6\\%"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -521,6 +534,11 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{x = 6}", "6"),
         ("\\boxed{(-6)}", "-6"),
         ("The answer is 5 min.", "5"),  # a unit, not the function min
+        ("\\boxed{-\\frac{3}{4}}", "-0.75"),  # a fraction in lowest terms is a number
+        ("\\boxed{\\frac{6}{3}}", "\\frac{4}{2}"),  # a gold written unreduced takes any form of its value
+        ("\\boxed{2}", "\\frac{4}{2}"),
+        ("The answer is $5/hour.", "5"),  # a rate's unit after a slash
+        ("The answer is 60/min.", "60"),
     ],
 )
 def test_numbers_in_any_written_form_keep_their_reward(response, gold):

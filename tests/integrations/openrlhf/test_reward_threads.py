@@ -25,7 +25,7 @@ CASES = [
     ("\ud800\udfff broken \udcff 答案是 B", {"answer": "B", "value": 0.05}, True),
     ("", {"answer": "B", "value": 0.05}, False),
     (None, {"answer": "B", "value": 0.05}, False),
-    ("\\boxed{\\frac{3}{6}}", {"answer": "0.5", "value": 0.02}, True),
+    ("\\boxed{\\frac{1}{2}}", {"answer": "0.5", "value": 0.02}, True),
     ("\\boxed{(x+1)^2}", {"answer": "x^2+2x+1", "value": 0.02}, "slow-ok"),
     ("答案是 C", {"answer": "B", "value": 0.05}, False),
 ]
