@@ -35,6 +35,7 @@ OPTIONS = {
 }
 OPTION_METAVARS = {"log_jsonl": "PATH", "cpu_dtype": "{fp32,bf16}"}
 LOG_JSONL_ENV = "OPENRLHF_RLEV_LOG_JSONL"
+OMP_WAIT_ENV = "OMP_WAIT_POLICY"  # --rlev.cpu's workers: PASSIVE unless the launching shell sets it
 # OpenRLHF flags that choose a reward another way. With --reward_func rlev, a reward file / module:func or an agent
 # is weighted by s(x) (weighted.py); a reward model is refused (REWARD_MODEL_REFUSAL); other names take none of them.
 REMOTE_URL_FLAG, AGENT_FLAG, REWARD_MODEL_FLAG = (
@@ -248,6 +249,9 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         from openrlhf_rlev.integrations.openrlhf.cpu import launch as cpu_launch
 
         env[CPU_ENV] = "1"
+        # libgomp spins at every barrier by default: on shared or oversubscribed cores a descheduled thread makes its
+        # partner burn the slice (one update 59 s -> 19 s wall, benchmarks/RESULTS.md). The launching shell's wins.
+        env[OMP_WAIT_ENV] = environ.get(OMP_WAIT_ENV, "PASSIVE")
         rest = cpu_launch.with_defaults(rest)
     cpu_dtype = options.get("cpu_dtype", numerics.DEFAULT)
     if "cpu_dtype" in options:

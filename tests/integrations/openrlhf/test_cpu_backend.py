@@ -108,9 +108,9 @@ BASE = ["--reward_func", "rlev", "--data.label_key", "label", "--actor.model_nam
 BASE += ["--algo.advantage.estimator", "rloo", "--rollout.n_samples_per_prompt", "2"]
 
 
-def _dry_run(argv):
+def _dry_run(argv, environ=None):
     lines = []
-    assert launcher.run(argv, environ={}, out=lines.append, log=lambda m: None) == 0
+    assert launcher.run(argv, environ=environ or {}, out=lines.append, log=lambda m: None) == 0
     return json.loads(lines[0])
 
 
@@ -136,9 +136,16 @@ def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers
     env = shown["ray_init"]["runtime_env"]["env_vars"]
     assert env[launcher.CPU_ENV] == "1"
     assert env[launcher.LOG_JSONL_ENV].endswith("/logs/x.jsonl") and env[launcher.LOG_JSONL_ENV].startswith("/")
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"  # no spinning at libgomp's barriers on shared cores
     without = _dry_run(BASE)
     assert launcher.CPU_ENV not in without["ray_init"]["runtime_env"]["env_vars"]
+    assert "OMP_WAIT_POLICY" not in without["ray_init"]["runtime_env"]["env_vars"]  # GPU runs untouched
     assert without["openrlhf_args"]["ds"]["attn_implementation"] == "flash_attention_2"  # GPU runs untouched
+
+
+def test_the_launching_shells_openmp_wait_policy_wins():
+    shown = _dry_run([*BASE, "--rlev.cpu"], environ={"OMP_WAIT_POLICY": "ACTIVE"})
+    assert shown["ray_init"]["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 @pytest.mark.parametrize(
