@@ -1040,6 +1040,10 @@ def selftest() -> int:
     assert (
         blob == subprocess.run(["git", "-C", HERE, "rev-parse", pinned], capture_output=True, text=True).stdout.strip()
     )
+    # and it scores as that commit did: it credited "12/2" for 6, which the plugin refuses since add131b
+    from openrlhf_rlev.reward.core import score
+
+    assert score("\\boxed{12/2}", {"answer": "6", "value": 0.1}).correct, "the scoring is not EXPERIMENT_CODE's"
     # ... and so is the verifier pool's, whose workers start from the checkout's working directory (the analysis's)
     child = subprocess.run(
         [sys.executable, "-c", "import openrlhf_rlev; print(openrlhf_rlev.__file__)"],

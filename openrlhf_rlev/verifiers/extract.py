@@ -405,6 +405,8 @@ def stated(answer: str) -> str | None:
         verdict = _constant_equal(left, right)
         if verdict is False:
             return None
+        if verdict and _PLAIN_NUMBER.match(left) and not _PLAIN_NUMBER.match(right):
+            return strip_answer(left)  # "1776 = 3552/2" states 1776: the number, not the division it equals
         if verdict or _ARITHMETIC_LHS.match(answer):
             return strip_answer(right)
     return answer

@@ -39,7 +39,7 @@ _UNIT_WORDS = (
 )
 _SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n"  # only after a space: "5 m" is metres, "5m" may be 5 times m
 _UNIT_SUFFIX = re.compile(
-    rf"(?<=[\d}}).%])(?:\s*(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
+    rf"(?<=[\d}}).%])(?:\s*(?:(?:square|sq\.?|cubic)\s+)?(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
     rf"|(?<=[\d}}).%])\s*/\s*(?:{_UNIT_WORDS})$"  # "$5/hour": a rate's unit (not "5/m": m may be a variable)
     r"|(?<=[\d}).%])\s*[\u4e00-\u9fff]+$",
     re.IGNORECASE,
@@ -58,6 +58,9 @@ class Number:
     value: Fraction
     is_float: bool = False  # written with a decimal point: compare rounded, like math-verify
     percent: bool = False
+    # written as a division still to carry out ("12/2", "6/1", "1.5/3"), not a fraction in lowest terms: the
+    # cheapest passing answer to "compute 3552 / 2" would otherwise be the question, "3552/2" for 1776
+    division: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class Parsed:
     assigned: str | None  # 'x' for "x = 5": the name a prediction's own prefix must match
     int_key: str | None  # a plain integer gold's digits (_int_key), else None
     normalized: str  # exact.normalize(text)
+    # a number written as one: `number`, or scientific notation, which stays out of `number` (compared as a decimal
+    # rounded to 6 places, 6.63 \\times 10^{-34} would equal an answer of 0.0) but asks for a number all the same
+    numeric: bool = False
 
 
 _SIMPLE_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")  # its own canonical form: most answers, no regex pass needed
@@ -142,20 +148,9 @@ def _fraction(t: str) -> Number | None:
     if parts is None:
         return None
     sign, num, den = parts
-    return Number(sign * num.value / den.value, is_float=num.is_float or den.is_float)
-
-
-def unreduced_fraction(text: str) -> bool:
-    """'12/2', '\\frac{3}{6}', '6/1', '1.5/3': a division still to carry out, not a fraction in lowest terms. The
-    cheapest passing answer to "compute 3552 / 2" would otherwise be the question: "3552/2" for 1776."""
-    t, _ = _strip_decorations(canon_number_text(text))
-    parts = _fraction_parts(t)
-    if parts is None:
-        return False
-    _, num, den = parts
-    if num.is_float or den.is_float:
-        return True
-    return abs(den.value) == 1 or gcd(num.value.numerator, den.value.numerator) != 1
+    is_float = num.is_float or den.is_float
+    lowest = not is_float and abs(den.value) != 1 and gcd(num.value.numerator, den.value.numerator) == 1
+    return Number(sign * num.value / den.value, is_float=is_float, division=not lowest)
 
 
 def _simple(t: str) -> Number | None:
@@ -177,10 +172,20 @@ def parse_number(text: str) -> Number | None:
     t, percent = _strip_decorations(t)
     if not t or len(t) > 200:
         return None
+    t = _outer_group(t)
     n = _plain_number(t) or _fraction(t)
     if n is None:
         return None
-    return Number(n.value, n.is_float, percent)
+    return Number(n.value, n.is_float, percent, n.division)
+
+
+def _outer_group(t: str) -> str:
+    """'(1/2)', '{6}' -> '1/2', '6': one number in a group (not '(1, 2)', nor '(1)+(2)')."""
+    if t[:1] in _OPENERS and t[-1:] == _OPENERS[t[0]]:
+        parts = _split_top(t[1:-1])
+        if parts is not None and len(parts) == 1:
+            return t[1:-1].strip()
+    return t
 
 
 def canon_number_text(text: str) -> str:
@@ -260,6 +265,21 @@ def parse_items(text: str) -> tuple | None:
     return opener, closer, tuple(items)
 
 
+def _computes_an_item(text: str) -> bool:
+    """'(2+4, 1776)' -> True: a list whose items are numbers or expressions still to compute, one at least."""
+    t = canon(text)
+    if t[:1] in _OPENERS and t[-1:] in ")]}" and _split_top(t[1:-1]) is not None:
+        t = t[1:-1]
+    parts = _split_top(t) or []
+    return len(parts) >= 2 and any(
+        _item(p) is None and written_number(p) is None and _OPERATION.search(_unwrapped_number_text(p)) for p in parts
+    )
+
+
+def _divides(items: tuple) -> bool:
+    return any(isinstance(x, Number) and x.division for x in items[2])
+
+
 def _item_equal(a, b) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return a == b
@@ -315,7 +335,7 @@ def items_equal(a: tuple, b: tuple) -> bool | None:
 def parse_answer(text: str) -> Parsed:
     """Cached: every sample of a prompt shares its gold, so the gold is parsed once per process."""
     plain = eval_text(text)
-    number = parse_number(text)
+    number = parse_number(text) or mixed_number(text)  # "1\\frac{1}{2}" asks for a number too
     words = number is None and _CJK.search(extract.TEXT_CMD.sub("", text)) is not None
     canonical = canon(text)
     return Parsed(
@@ -329,6 +349,7 @@ def parse_answer(text: str) -> Parsed:
         _assigned(canonical),
         _int_key(canonical) if _PLAIN_INT.fullmatch(canonical) else None,
         exact.normalize(text),
+        number is not None or _scientific_number(_unwrapped_number_text(text)) is not None,
     )
 
 
@@ -368,9 +389,9 @@ def fast_check(pred: str, gold: str) -> bool | None:
     if g.number is None and exact.normalize(pred) == g.normalized:
         return True
     p_number = parse_number(pred)
-    if g.number is not None and p_number is not None and unreduced_fraction(pred) and not unreduced_fraction(gold):
+    if g.numeric and p_number is not None and p_number.division and not (g.number and g.number.division):
         return False  # "12/2" for 6, "\\frac{3}{6}" for 0.5: a division to carry out (a gold written so accepts any)
-    if g.number is not None and p_number is None:
+    if g.numeric and p_number is None:
         p_number = written_number(pred)
         if p_number is None and _OPERATION.search(_unwrapped_number_text(pred)):
             return False  # "\\log_2 64", "2+3" for 6, 5: an unevaluated expression is not the value asked for
@@ -378,7 +399,11 @@ def fast_check(pred: str, gold: str) -> bool | None:
         return numbers_equal(p_number, g.number)
     if g.items is not None:
         items = parse_items(pred)
+        if items is None and _computes_an_item(pred):
+            return False  # "(2+4, 1776)" for (6, 1776): a list of numbers asks for numbers, as one number does
         if items is not None:
+            if _divides(items) and not _divides(g.items):
+                return False  # "(12/2, 3552/2)" for (6, 1776), as for one number
             return items_equal(items, g.items)
     if g.words:  # "分层抽样", "1 和 3": matches only as text (math-verify would read its last number)
         return False
@@ -397,7 +422,8 @@ def fast_check(pred: str, gold: str) -> bool | None:
 # fractions (parse_number), mixed numbers "1\\frac{1}{2}", scientific notation "3 \\times 10^{4}", "10^{-3}".
 _OPERATION = re.compile(
     r"(?<=\S)\s*[-+*/^!×÷·]|\\(?:times|cdot|div|[dt]?frac|sqrt|log|lg|ln|sin|cos|tan|cot|sec|csc|[dt]?binom|choose|pi"
-    r"|sum|prod|int|lim|exp|gcd|lcm|max|min|operatorname|lceil|lfloor|[bp]?mod)(?![A-Za-z])|\d\s*\("
+    r"|sum|prod|int|lim|exp|gcd|lcm|max|min|operatorname|lceil|lfloor|[bp]?mod|over)(?![A-Za-z])|\d\s*\("
+    r"|\d\s*:\s*\d|∕"  # "3552:2" and "3552 ∕ 2" (U+2215): divisions math-verify would carry out
     r"|\b(?:gcd|lcm|max|min)\s*\("  # also after canon drops \operatorname: "\operatorname{lcm}(2,3)"
 )
 _MIXED = re.compile(r"^([-+]?)(\d+)\s*\\frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d))$")
@@ -413,20 +439,27 @@ def _unwrapped_number_text(text: str) -> str:
 
 def written_number(text: str) -> Number | None:
     """A mixed number or scientific notation (the number forms parse_number leaves out), else None."""
-    t = _unwrapped_number_text(text)
-    m = _MIXED.match(t)
-    if m:
-        num, den = int(m.group(3) or m.group(4)), int(m.group(5) or m.group(6))
-        if den == 0 or num >= den:
-            return None
-        value = int(m.group(2)) + Fraction(num, den)
-        return Number(-value if m.group(1) == "-" else value)
+    return mixed_number(text) or _scientific_number(_unwrapped_number_text(text))
+
+
+def mixed_number(text: str) -> Number | None:
+    """'1\\frac{1}{2}' -> 3/2; None for '6\\frac{0}{2}' or '1\\frac{2}{4}' (a division still to do) and other text."""
+    m = _MIXED.match(_unwrapped_number_text(text))
+    if not m:
+        return None
+    num, den = int(m.group(3) or m.group(4)), int(m.group(5) or m.group(6))
+    if not 0 < num < den or gcd(num, den) != 1:
+        return None
+    value = int(m.group(2)) + Fraction(num, den)
+    return Number(-value if m.group(1) == "-" else value)
+
+
+def _scientific_number(t: str) -> Number | None:
+    """'3 \\times 10^{4}', '10^{-3}': exact, not a decimal rounded to 6 places, so that 1.0 \\times 10^{-7} is not 0."""
     m = _SCIENTIFIC.match(t)
-    if m:
-        mantissa = m.group(1) or "1"
-        value = Fraction(mantissa) * Fraction(10) ** int(m.group(2) or m.group(3))
-        return Number(value, is_float="." in mantissa)
-    return None
+    if not m:
+        return None
+    return Number(Fraction(m.group(1) or "1") * Fraction(10) ** int(m.group(2) or m.group(3)))
 
 
 def part_equal(pred: str, gold: str, timeout: float, workers: int, raw: str | None = None) -> bool:

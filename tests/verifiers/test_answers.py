@@ -509,8 +509,23 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("\\boxed{\\frac{3}{6}}", "0.5"),  # not in lowest terms
         ("\\boxed{\\dfrac{2}{4}}", "\\frac{1}{2}"),
         ("\\boxed{1.5/3}", "0.5"),
+        ("\\boxed{1.2/5}", "0.24"),  # decimal parts: a division, though 12 and 5 are coprime
         ("The answer is 12/2 hours.", "6"),
         ("\\boxed{\\frac{12}{2}\\%}", "6\\%"),
+        ("\\boxed{3552 \\over 2}", "1776"),  # other spellings of the same division
+        ("\\boxed{3552:2}", "1776"),
+        ("\\boxed{3552 ∕ 2}", "1776"),  # U+2215, the division slash
+        ("\\boxed{6\\frac{0}{2}}", "6"),  # a mixed number in lowest terms only
+        ("\\boxed{1\\frac{2}{4}}", "1.5"),
+        ("\\boxed{(12/2, 3552/2)}", "(6, 1776)"),  # in a tuple or set, as alone
+        ("\\boxed{\\{2/4, 3\\}}", "\\{0.5, 3\\}"),
+        ("\\boxed{(2+4, 1776)}", "(6, 1776)"),
+        ("The answer is 6, \\log_2 8.", "6, 3"),
+        ("\\boxed{6/4}", "1\\frac{1}{2}"),  # a mixed-number gold asks for a number too
+        ("\\boxed{12/2}", "6\\text{ square units}"),  # so does one with a unit
+        ("\\boxed{12/2}", "{6}"),
+        ("\\boxed{60000/2}", "3 \\times 10^{4}"),  # and one in scientific notation
+        ("\\boxed{2 \\times 15000}", "3 \\times 10^{4}"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -539,6 +554,17 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{2}", "\\frac{4}{2}"),
         ("The answer is $5/hour.", "5"),  # a rate's unit after a slash
         ("The answer is 60/min.", "60"),
+        ("\\boxed{(1/2)}", "0.5"),  # one number in brackets is that number
+        ("\\boxed{\\left(-\\frac{1}{2}\\right)}", "-0.5"),
+        ("\\boxed{(1/2, 3/4)}", "(0.5, 0.75)"),
+        ("\\boxed{(-6, 1\\frac{1}{2})}", "(-6, 1.5)"),
+        ("\\boxed{(-\\infty, 2]}", "(-\\infty, 2]"),
+        ("\\boxed{3/2}", "1\\frac{1}{2}"),
+        ("\\boxed{6}", "6\\text{ square units}"),
+        ("The answer is 1776 = 3552/2.", "1776"),  # a true equation states its number, not the division it equals
+        ("\\boxed{6 = \\frac{12}{2}}", "6"),
+        ("\\boxed{30000}", "3 \\times 10^{4}"),
+        ("\\boxed{3.0 \\times 10^4}", "3 \\times 10^{4}"),
     ],
 )
 def test_numbers_in_any_written_form_keep_their_reward(response, gold):

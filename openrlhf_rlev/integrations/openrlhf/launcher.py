@@ -251,7 +251,7 @@ def plan(argv: list[str], environ: Mapping[str, str] | None = None, check_reward
         env[CPU_ENV] = "1"
         # libgomp spins at every barrier by default: on shared or oversubscribed cores a descheduled thread makes its
         # partner burn the slice (one update 59 s -> 19 s wall, benchmarks/RESULTS.md). The launching shell's wins.
-        env[OMP_WAIT_ENV] = environ.get(OMP_WAIT_ENV, "PASSIVE")
+        env[OMP_WAIT_ENV] = environ.get(OMP_WAIT_ENV) or "PASSIVE"  # (an empty value is libgomp's default: spin)
         rest = cpu_launch.with_defaults(rest)
     cpu_dtype = options.get("cpu_dtype", numerics.DEFAULT)
     if "cpu_dtype" in options:

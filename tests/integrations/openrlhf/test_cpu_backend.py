@@ -146,6 +146,8 @@ def test_cpu_launch_fills_gpu_defaults_keeps_given_flags_and_reaches_the_workers
 def test_the_launching_shells_openmp_wait_policy_wins():
     shown = _dry_run([*BASE, "--rlev.cpu"], environ={"OMP_WAIT_POLICY": "ACTIVE"})
     assert shown["ray_init"]["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] == "ACTIVE"
+    empty = _dry_run([*BASE, "--rlev.cpu"], environ={"OMP_WAIT_POLICY": ""})  # empty is libgomp's default, spinning
+    assert empty["ray_init"]["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] == "PASSIVE"
 
 
 @pytest.mark.parametrize(
