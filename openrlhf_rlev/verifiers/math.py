@@ -37,7 +37,7 @@ _UNIT_WORDS = (
     "|meters?|metres?|centimeters?|kilometers?|miles?|feet|foot|inch(?:es)?|yards?|units?|dollars?|cents?"
     "|degrees?|deg|kilograms?|grams?|liters?|litres?|people|persons?|students?|ways?|times|items?|pounds?"
 )
-_SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n"  # only after a space: "5 m" is metres, "5m" may be 5 times m
+_SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n|u"  # only after a space: "5 m" is metres, "5m" may be 5 times m
 _UNIT_SUFFIX = re.compile(
     rf"(?<=[\d}}).%])(?:\s*(?:(?:square|sq\.?|cubic)\s+)?(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
     rf"|(?<=[\d}}).%])\s*/\s*(?:{_UNIT_WORDS})$"  # "$5/hour": a rate's unit (not "5/m": m may be a variable)
@@ -77,9 +77,9 @@ class Parsed:
     assigned: str | None  # 'x' for "x = 5": the name a prediction's own prefix must match
     int_key: str | None  # a plain integer gold's digits (_int_key), else None
     normalized: str  # exact.normalize(text)
-    # a number written as one: `number`, or scientific notation, which stays out of `number` (compared as a decimal
-    # rounded to 6 places, 6.63 \\times 10^{-34} would equal an answer of 0.0) but asks for a number all the same
-    numeric: bool = False
+    # a gold in scientific notation below 10^-6, (value, half a unit of its last digit): math-verify's rounding to
+    # 6 places would call it 0, so that "0.0" earned the reward for 6.63 \\times 10^{-34}
+    tiny: tuple | None = None
 
 
 _SIMPLE_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")  # its own canonical form: most answers, no regex pass needed
@@ -129,7 +129,7 @@ def _fraction_parts(t: str) -> tuple[int, Number, Number] | None:
     """'-\\frac{3}{4}', '3/4' -> (sign, numerator, denominator); None when t is not one fraction of two numbers."""
     sign = 1
     if t and t[0] in "+-":
-        sign, t = (-1 if t[0] == "-" else 1), t[1:].strip()
+        sign, t = (-1 if t[0] == "-" else 1), _outer_group(t[1:].strip())
     m = _FRAC.match(t)
     if m:
         num_text, den_text = m.group(1) or m.group(2), m.group(3) or m.group(4)
@@ -167,16 +167,25 @@ def to_number(text: str) -> Fraction | None:
     return n.value / 100 if n.percent else n.value
 
 
-def parse_number(text: str) -> Number | None:
+def parse_number(text: str, ratio: bool = False) -> Number | None:
+    """`ratio`: read "3:2" as 3/2 (an answer's ratio is its quotient; a gold "10:30" may be a time, left as text)."""
     t = canon_number_text(text)
     t, percent = _strip_decorations(t)
     if not t or len(t) > 200:
         return None
     t = _outer_group(t)
+    if ratio:
+        t = _RATIO.sub(r"\1/\2", t)
     n = _plain_number(t) or _fraction(t)
     if n is None:
         return None
     return Number(n.value, n.is_float, percent, n.division)
+
+
+_OVER = re.compile(r"\s*\\over(?![A-Za-z])\s*")
+# "3:2", "3∶2", "3：2": an answer that is a ratio of two numbers states their quotient (only as the whole answer:
+# "9:00 to 9:15" is a time)
+_RATIO = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*[:：∶]\s*(\d+(?:\.\d+)?)$")
 
 
 def _outer_group(t: str) -> str:
@@ -191,6 +200,7 @@ def _outer_group(t: str) -> str:
 def canon_number_text(text: str) -> str:
     t = extract.unwrap_math(text)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t)).replace("{,}", ",").replace("−", "-")
+    t = _OVER.sub("/", t).replace("∕", "/")  # "1 \\over 2", "1∕2" (U+2215): spellings of "1/2"
     t = re.sub(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))", " ", t)  # "1\,234" thousands grouping
     return _THIN_SPACE.sub(" ", t).strip().rstrip(".。;；").strip()
 
@@ -271,9 +281,15 @@ def _computes_an_item(text: str) -> bool:
     if t[:1] in _OPENERS and t[-1:] in ")]}" and _split_top(t[1:-1]) is not None:
         t = t[1:-1]
     parts = _split_top(t) or []
-    return len(parts) >= 2 and any(
-        _item(p) is None and written_number(p) is None and _OPERATION.search(_unwrapped_number_text(p)) for p in parts
-    )
+    if len(parts) < 2:
+        return False
+    for i, part in enumerate(parts):
+        if i % 256 == 255:
+            budget.check()  # as parse_items: a list answer may be 100,000 characters
+        value = part.rsplit("=", 1)[-1]  # "x_1=-1", "\\lambda=2": the value named
+        if _item(value) is None and written_number(value) is None and _OPERATION.search(_unwrapped_number_text(value)):
+            return True
+    return False
 
 
 def _divides(items: tuple) -> bool:
@@ -349,7 +365,7 @@ def parse_answer(text: str) -> Parsed:
         _assigned(canonical),
         _int_key(canonical) if _PLAIN_INT.fullmatch(canonical) else None,
         exact.normalize(text),
-        number is not None or _scientific_number(_unwrapped_number_text(text)) is not None,
+        _tiny(text) if number is None else None,
     )
 
 
@@ -388,10 +404,14 @@ def fast_check(pred: str, gold: str) -> bool | None:
         return None  # 'y = 3' against 'x = 3': the prefixes may only be dropped when they name the same thing
     if g.number is None and exact.normalize(pred) == g.normalized:
         return True
-    p_number = parse_number(pred)
-    if g.numeric and p_number is not None and p_number.division and not (g.number and g.number.division):
+    p_number = parse_number(pred, ratio=True)
+    if g.number is not None and p_number is not None and p_number.division and not g.number.division:
         return False  # "12/2" for 6, "\\frac{3}{6}" for 0.5: a division to carry out (a gold written so accepts any)
-    if g.numeric and p_number is None:
+    if g.tiny is not None:
+        p = p_number or written_number(pred)
+        if p is not None and not p.percent and not p.division:
+            return abs(p.value - g.tiny[0]) <= g.tiny[1]  # "6.626 \\times 10^{-34}" yes, "0.0" no
+    if g.number is not None and p_number is None:
         p_number = written_number(pred)
         if p_number is None and _OPERATION.search(_unwrapped_number_text(pred)):
             return False  # "\\log_2 64", "2+3" for 6, 5: an unevaluated expression is not the value asked for
@@ -422,8 +442,7 @@ def fast_check(pred: str, gold: str) -> bool | None:
 # fractions (parse_number), mixed numbers "1\\frac{1}{2}", scientific notation "3 \\times 10^{4}", "10^{-3}".
 _OPERATION = re.compile(
     r"(?<=\S)\s*[-+*/^!×÷·]|\\(?:times|cdot|div|[dt]?frac|sqrt|log|lg|ln|sin|cos|tan|cot|sec|csc|[dt]?binom|choose|pi"
-    r"|sum|prod|int|lim|exp|gcd|lcm|max|min|operatorname|lceil|lfloor|[bp]?mod|over)(?![A-Za-z])|\d\s*\("
-    r"|\d\s*:\s*\d|∕"  # "3552:2" and "3552 ∕ 2" (U+2215): divisions math-verify would carry out
+    r"|sum|prod|int|lim|exp|gcd|lcm|max|min|operatorname|lceil|lfloor|[bp]?mod)(?![A-Za-z])|\d\s*\("
     r"|\b(?:gcd|lcm|max|min)\s*\("  # also after canon drops \operatorname: "\operatorname{lcm}(2,3)"
 )
 _MIXED = re.compile(r"^([-+]?)(\d+)\s*\\frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d))$")
@@ -460,6 +479,18 @@ def _scientific_number(t: str) -> Number | None:
     if not m:
         return None
     return Number(Fraction(m.group(1) or "1") * Fraction(10) ** int(m.group(2) or m.group(3)))
+
+
+def _tiny(text: str) -> tuple | None:
+    """'6.63 \\times 10^{-34}' -> (6.63e-34, 0.005e-34) when below 10^-6, else None (see Parsed.tiny)."""
+    t = _unwrapped_number_text(text)
+    m = _SCIENTIFIC.match(t)
+    n = _scientific_number(t) if m else None
+    if n is None or n.value == 0 or abs(n.value) >= Fraction(1, 10**FLOAT_PLACES):
+        return None
+    mantissa = m.group(1) or "1"
+    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return n.value, Fraction(1, 2) * Fraction(10) ** (int(m.group(2) or m.group(3)) - places)
 
 
 def part_equal(pred: str, gold: str, timeout: float, workers: int, raw: str | None = None) -> bool:

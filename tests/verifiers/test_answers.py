@@ -513,8 +513,11 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("The answer is 12/2 hours.", "6"),
         ("\\boxed{\\frac{12}{2}\\%}", "6\\%"),
         ("\\boxed{3552 \\over 2}", "1776"),  # other spellings of the same division
+        ("\\boxed{-{12 \\over 2}}", "-6"),
         ("\\boxed{3552:2}", "1776"),
+        ("答案：3552：2", "1776"),
         ("\\boxed{3552 ∕ 2}", "1776"),  # U+2215, the division slash
+        ("\\boxed{x = 12/2, y = 3}", "6, 3"),  # a named list's values
         ("\\boxed{6\\frac{0}{2}}", "6"),  # a mixed number in lowest terms only
         ("\\boxed{1\\frac{2}{4}}", "1.5"),
         ("\\boxed{(12/2, 3552/2)}", "(6, 1776)"),  # in a tuple or set, as alone
@@ -524,8 +527,9 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("\\boxed{6/4}", "1\\frac{1}{2}"),  # a mixed-number gold asks for a number too
         ("\\boxed{12/2}", "6\\text{ square units}"),  # so does one with a unit
         ("\\boxed{12/2}", "{6}"),
-        ("\\boxed{60000/2}", "3 \\times 10^{4}"),  # and one in scientific notation
-        ("\\boxed{2 \\times 15000}", "3 \\times 10^{4}"),
+        ("\\boxed{0.0}", "6.63 \\times 10^{-34}"),  # math-verify rounds both to 6 places: 0 = 0
+        ("\\boxed{0}", "10^{-7}"),
+        ("\\boxed{6.7 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -565,6 +569,21 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{6 = \\frac{12}{2}}", "6"),
         ("\\boxed{30000}", "3 \\times 10^{4}"),
         ("\\boxed{3.0 \\times 10^4}", "3 \\times 10^{4}"),
+        ("\\boxed{1 \\over 2}", "0.5"),  # a fraction in lowest terms in any spelling
+        ("\\boxed{-{1 \\over 2}}", "-0.5"),
+        ("\\boxed{3 ∕ 2}", "1.5"),
+        ("\\boxed{3:2}", "1\\frac{1}{2}"),  # an answer's ratio of two numbers is their quotient
+        ("【答案】1:2", "0.5"),
+        ("\\boxed{3:2 = 1.5}", "1.5"),
+        ("\\boxed{15 \\text{ minutes (9:00 to 9:15)}}", "15"),  # a clock time in a remark is no ratio
+        ("\\boxed{({1 \\over 2}, -{3 \\over 4})}", "\\left(\\frac{1}{2}, -\\frac{3}{4}\\right)"),
+        ("\\boxed{x_1 = -1, x_2 = 2}", "(-1, 2)"),  # a named list with a negative value
+        ("\\boxed{\\lambda = 2, \\mu = -3}", "2, -3"),
+        ("\\boxed{6\\ \\text{u}^2}", "6\\text{ square units}"),
+        ("\\boxed{1.6 \\times 10^{-19}\\text{ C}}", "1.6 \\times 10^{-19}"),  # scientific golds take units
+        ("\\boxed{6.02 \\times 10^{23}\\text{ mol}^{-1}}", "6.02 \\times 10^{23}"),
+        ("\\boxed{6.626 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),  # a tiny gold, to its last digit
+        ("\\boxed{0.00000012}", "1.2 \\times 10^{-7}"),
     ],
 )
 def test_numbers_in_any_written_form_keep_their_reward(response, gold):

@@ -185,6 +185,7 @@ DIFFERENT = [
     ("1000000.4", "1000000"),
     ("\\frac{2}{1}", "\\frac{1}{2}"),
     ("1.0\\times10^{-7}", "0"),  # scientific notation is exact, not a decimal rounded to 6 places
+    ("0", "6.63\\times10^{-34}"),  # a tiny scientific gold: compared at its last digit, not rounded to 6 places
     ("-\\frac{1}{2}", "\\frac{1}{2}"),
     ("6", "5 \\text{ cm}"),
     ("1,001", "1000"),
@@ -299,7 +300,6 @@ def test_math_through_score(response, label, correct):
 
 # Wrong answers the fast path once judged correct; floats cannot settle them, so sympy must.
 UNDECIDED_WRONG = [
-    ("0", "6.63\\times10^{-34}"),  # both tiny: any absolute tolerance calls them equal
     ("\\sqrt2+10^{-12}", "\\sqrt2"),  # a tiny term vanishes in float rounding
     ("x+10^{-12}", "x"),
     ("\\sqrt{2}\\cdot 10^{12}+1", "\\sqrt{2}\\cdot 10^{12}"),  # so does a unit next to a huge one
