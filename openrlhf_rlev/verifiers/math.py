@@ -37,9 +37,9 @@ _UNIT_WORDS = (
     "|meters?|metres?|centimeters?|kilometers?|miles?|feet|foot|inch(?:es)?|yards?|units?|dollars?|cents?"
     "|degrees?|deg|kilograms?|grams?|liters?|litres?|people|persons?|students?|ways?|times|items?|pounds?"
 )
-_SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n|u"  # only after a space: "5 m" is metres, "5m" may be 5 times m
+_SHORT_UNITS = "m|g|s|h|l|t|j|w|v|a|n"  # only after a space: "5 m" is metres, "5m" may be 5 times m
 _UNIT_SUFFIX = re.compile(
-    rf"(?<=[\d}}).%])(?:\s*(?:(?:square|sq\.?|cubic)\s+)?(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
+    rf"(?<=[\d}}).%])(?:\s*(?:{_UNIT_WORDS})|\s+(?:{_SHORT_UNITS}))(?:\^\{{?\d\}}?|\d)?(?:/(?:{_UNIT_WORDS}|{_SHORT_UNITS}))?$"
     rf"|(?<=[\d}}).%])\s*/\s*(?:{_UNIT_WORDS})$"  # "$5/hour": a rate's unit (not "5/m": m may be a variable)
     r"|(?<=[\d}).%])\s*[\u4e00-\u9fff]+$",
     re.IGNORECASE,
@@ -77,8 +77,8 @@ class Parsed:
     assigned: str | None  # 'x' for "x = 5": the name a prediction's own prefix must match
     int_key: str | None  # a plain integer gold's digits (_int_key), else None
     normalized: str  # exact.normalize(text)
-    # a gold in scientific notation below 10^-6, (value, half a unit of its last digit): math-verify's rounding to
-    # 6 places would call it 0, so that "0.0" earned the reward for 6.63 \\times 10^{-34}
+    # a gold in scientific notation below 10^-6, (value, tolerance): math-verify's rounding to 6 places would call
+    # it 0, so that "0.0" earned the reward for 6.63 \\times 10^{-34}
     tiny: tuple | None = None
 
 
@@ -174,9 +174,8 @@ def parse_number(text: str, ratio: bool = False) -> Number | None:
     if not t or len(t) > 200:
         return None
     t = _outer_group(t)
-    if ratio:
-        t = _RATIO.sub(r"\1/\2", t)
-    n = _plain_number(t) or _fraction(t)
+    m = _RATIO.match(t) if ratio else None
+    n = _ratio(m) if m else _plain_number(t) or _fraction(t)
     if n is None:
         return None
     return Number(n.value, n.is_float, percent, n.division)
@@ -186,6 +185,17 @@ _OVER = re.compile(r"\s*\\over(?![A-Za-z])\s*")
 # "3:2", "3∶2", "3：2": an answer that is a ratio of two numbers states their quotient (only as the whole answer:
 # "9:00 to 9:15" is a time)
 _RATIO = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*[:：∶]\s*(\d+(?:\.\d+)?)$")
+
+
+def _ratio(m: re.Match) -> Number | None:
+    """'3:2' -> 3/2; a division still to do only when its terms share a factor ('3552:2'): '2:1' and '2.5:1' are how
+    ratios are written."""
+    a, b = _plain_number(m.group(1)), _plain_number(m.group(2))
+    if a is None or b is None or b.value == 0:
+        return None
+    is_float = a.is_float or b.is_float
+    shared = not is_float and gcd(a.value.numerator, b.value.numerator) > 1
+    return Number(a.value / b.value, is_float=is_float, division=shared)
 
 
 def _outer_group(t: str) -> str:
@@ -287,6 +297,9 @@ def _computes_an_item(text: str) -> bool:
         if i % 256 == 255:
             budget.check()  # as parse_items: a list answer may be 100,000 characters
         value = part.rsplit("=", 1)[-1]  # "x_1=-1", "\\lambda=2": the value named
+        ratio = parse_number(value, ratio=True)
+        if ratio is not None and ratio.division:
+            return True  # "(6, 3552:2)"
         if _item(value) is None and written_number(value) is None and _OPERATION.search(_unwrapped_number_text(value)):
             return True
     return False
@@ -351,7 +364,7 @@ def items_equal(a: tuple, b: tuple) -> bool | None:
 def parse_answer(text: str) -> Parsed:
     """Cached: every sample of a prompt shares its gold, so the gold is parsed once per process."""
     plain = eval_text(text)
-    number = parse_number(text) or mixed_number(text)  # "1\\frac{1}{2}" asks for a number too
+    number = parse_number(text)
     words = number is None and _CJK.search(extract.TEXT_CMD.sub("", text)) is not None
     canonical = canon(text)
     return Parsed(
@@ -407,10 +420,11 @@ def fast_check(pred: str, gold: str) -> bool | None:
     p_number = parse_number(pred, ratio=True)
     if g.number is not None and p_number is not None and p_number.division and not g.number.division:
         return False  # "12/2" for 6, "\\frac{3}{6}" for 0.5: a division to carry out (a gold written so accepts any)
-    if g.tiny is not None:
-        p = p_number or written_number(pred)
-        if p is not None and not p.percent and not p.division:
-            return abs(p.value - g.tiny[0]) <= g.tiny[1]  # "6.626 \\times 10^{-34}" yes, "0.0" no
+    if g.tiny is not None:  # decided here, whatever follows the number (a unit): math-verify would round it to 0
+        p = p_number or written_number(pred) or _leading_scientific(pred)
+        if p is None or p.percent or p.division:
+            return False
+        return abs(p.value - g.tiny[0]) <= g.tiny[1]  # "6.626 \\times 10^{-34}" yes, "0.0" no
     if g.number is not None and p_number is None:
         p_number = written_number(pred)
         if p_number is None and _OPERATION.search(_unwrapped_number_text(pred)):
@@ -482,15 +496,25 @@ def _scientific_number(t: str) -> Number | None:
 
 
 def _tiny(text: str) -> tuple | None:
-    """'6.63 \\times 10^{-34}' -> (6.63e-34, 0.005e-34) when below 10^-6, else None (see Parsed.tiny)."""
-    t = _unwrapped_number_text(text)
-    m = _SCIENTIFIC.match(t)
-    n = _scientific_number(t) if m else None
+    """'6.63 \\times 10^{-34}' -> (6.63e-34, tolerance) when below 10^-6, else None (see Parsed.tiny). The tolerance is
+    0.5% of the value: 6.626 or 6.6 for 6.63 (more or fewer digits), not 1.4 \\times 10^{-7} for 10^{-7}."""
+    n = _scientific_number(_unwrapped_number_text(text))
     if n is None or n.value == 0 or abs(n.value) >= Fraction(1, 10**FLOAT_PLACES):
         return None
-    mantissa = m.group(1) or "1"
-    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    return n.value, Fraction(1, 2) * Fraction(10) ** (int(m.group(2) or m.group(3)) - places)
+    return n.value, abs(n.value) / 200
+
+
+# The number a tiny answer starts with, whatever unit follows: "6.63 \\times {10}^{-34} \\text{ J s}", "6.63E-34 J"
+_LEADING_SCIENTIFIC = re.compile(
+    r"^([-+]?\d+(?:\.\d+)?)\s*(?:(?:\\times|\\cdot|×|\*)\s*\{?10\}?\s*\^\s*\{?\s*([-+]?\d{1,3})\s*\}?|[eE]([-+]?\d{1,3}))"
+)
+
+
+def _leading_scientific(text: str) -> Number | None:
+    m = _LEADING_SCIENTIFIC.match(canon_number_text(text))
+    if not m:
+        return None
+    return Number(Fraction(m.group(1)) * Fraction(10) ** int(m.group(2) or m.group(3)))
 
 
 def part_equal(pred: str, gold: str, timeout: float, workers: int, raw: str | None = None) -> bool:

@@ -524,12 +524,14 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("\\boxed{\\{2/4, 3\\}}", "\\{0.5, 3\\}"),
         ("\\boxed{(2+4, 1776)}", "(6, 1776)"),
         ("The answer is 6, \\log_2 8.", "6, 3"),
-        ("\\boxed{6/4}", "1\\frac{1}{2}"),  # a mixed-number gold asks for a number too
-        ("\\boxed{12/2}", "6\\text{ square units}"),  # so does one with a unit
         ("\\boxed{12/2}", "{6}"),
+        ("\\boxed{(6, 3552:2)}", "(6, 1776)"),  # a ratio whose terms share a factor, in a list
         ("\\boxed{0.0}", "6.63 \\times 10^{-34}"),  # math-verify rounds both to 6 places: 0 = 0
         ("\\boxed{0}", "10^{-7}"),
         ("\\boxed{6.7 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),
+        ("\\boxed{1.5 \\times 10^{-7}}", "10^{-7}"),  # within 0.5%, not within a factor of 2
+        ("\\boxed{6.63 \\times 10^{-30}\\ \\mathrm{J\\,s}}", "6.63 \\times 10^{-34}"),  # a unit: still decided here
+        ("\\boxed{2^{-100}}", "1.6 \\times 10^{-19}"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -574,6 +576,9 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{3 ∕ 2}", "1.5"),
         ("\\boxed{3:2}", "1\\frac{1}{2}"),  # an answer's ratio of two numbers is their quotient
         ("【答案】1:2", "0.5"),
+        ("\\boxed{2:1}", "2"),  # a ratio is written with a denominator of 1, or decimal terms
+        ("\\boxed{2.5:1}", "\\frac{5}{2}"),
+        ("\\boxed{(1, 2:1)}", "(1, 2)"),
         ("\\boxed{3:2 = 1.5}", "1.5"),
         ("\\boxed{15 \\text{ minutes (9:00 to 9:15)}}", "15"),  # a clock time in a remark is no ratio
         ("\\boxed{({1 \\over 2}, -{3 \\over 4})}", "\\left(\\frac{1}{2}, -\\frac{3}{4}\\right)"),
@@ -582,7 +587,12 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{6\\ \\text{u}^2}", "6\\text{ square units}"),
         ("\\boxed{1.6 \\times 10^{-19}\\text{ C}}", "1.6 \\times 10^{-19}"),  # scientific golds take units
         ("\\boxed{6.02 \\times 10^{23}\\text{ mol}^{-1}}", "6.02 \\times 10^{23}"),
-        ("\\boxed{6.626 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),  # a tiny gold, to its last digit
+        ("\\boxed{6.626 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),  # a tiny gold, to 0.5%
+        ("\\boxed{6.6 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),
+        ("\\boxed{6.63 \\times {10}^{-34}\\ \\text{J}\\cdot\\text{s}}", "6.63 \\times 10^{-34}"),  # with its unit
+        ("\\boxed{6.63E-34}", "6.63 \\times 10^{-34}"),
+        ("\\boxed{1\\frac{1}{2} \\text{ cups}}", "1\\frac{1}{2}"),  # mixed-number golds keep every written form
+        ("\\boxed{18 \\text{ ft}^2}", "18 \\text{ square feet}"),
         ("\\boxed{0.00000012}", "1.2 \\times 10^{-7}"),
     ],
 )
