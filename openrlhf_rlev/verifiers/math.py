@@ -77,9 +77,9 @@ class Parsed:
     assigned: str | None  # 'x' for "x = 5": the name a prediction's own prefix must match
     int_key: str | None  # a plain integer gold's digits (_int_key), else None
     normalized: str  # exact.normalize(text)
-    # a gold in scientific notation below 10^-6, (value, tolerance): math-verify's rounding to 6 places would call
-    # it 0, so that "0.0" earned the reward for 6.63 \\times 10^{-34}
-    tiny: tuple | None = None
+    # a gold in scientific notation below 10^-6: math-verify's rounding to 6 places would call it 0, so that "0.0"
+    # earned the reward for 6.63 \\times 10^{-34}; compared to 0.5% instead (6.626 or 6.6 for 6.63, not 1.4 for 1)
+    tiny: Fraction | None = None
 
 
 _SIMPLE_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")  # its own canonical form: most answers, no regex pass needed
@@ -125,8 +125,8 @@ def _plain_number(t: str) -> Number | None:
     return Number(sign * value, is_float=m.group(2) is not None)
 
 
-def _fraction_parts(t: str) -> tuple[int, Number, Number] | None:
-    """'-\\frac{3}{4}', '3/4' -> (sign, numerator, denominator); None when t is not one fraction of two numbers."""
+def _fraction(t: str) -> Number | None:
+    """'-\\frac{3}{4}', '3/4' -> -3/4, 3/4; `division` unless in lowest terms with integer parts ('12/2', '1.5/3')."""
     sign = 1
     if t and t[0] in "+-":
         sign, t = (-1 if t[0] == "-" else 1), _outer_group(t[1:].strip())
@@ -140,14 +140,6 @@ def _fraction_parts(t: str) -> tuple[int, Number, Number] | None:
     num, den = _simple(num_text.strip()), _simple(den_text.strip())
     if num is None or den is None or den.value == 0:
         return None
-    return sign, num, den
-
-
-def _fraction(t: str) -> Number | None:
-    parts = _fraction_parts(t)
-    if parts is None:
-        return None
-    sign, num, den = parts
     is_float = num.is_float or den.is_float
     lowest = not is_float and abs(den.value) != 1 and gcd(num.value.numerator, den.value.numerator) == 1
     return Number(sign * num.value / den.value, is_float=is_float, division=not lowest)
@@ -210,7 +202,9 @@ def _outer_group(t: str) -> str:
 def canon_number_text(text: str) -> str:
     t = extract.unwrap_math(text)
     t = _NOISE.sub("", _FRAC_CMD.sub(r"\\frac", t)).replace("{,}", ",").replace("−", "-")
-    t = _OVER.sub("/", t).replace("∕", "/")  # "1 \\over 2", "1∕2" (U+2215): spellings of "1/2"
+    if "\\over" in t:
+        t = _OVER.sub("/", t)  # "1 \\over 2": a spelling of "1/2"
+    t = t.replace("∕", "/")  # U+2215, the division slash
     t = re.sub(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))", " ", t)  # "1\,234" thousands grouping
     return _THIN_SPACE.sub(" ", t).strip().rstrip(".。;；").strip()
 
@@ -297,11 +291,13 @@ def _computes_an_item(text: str) -> bool:
         if i % 256 == 255:
             budget.check()  # as parse_items: a list answer may be 100,000 characters
         value = part.rsplit("=", 1)[-1]  # "x_1=-1", "\\lambda=2": the value named
-        ratio = parse_number(value, ratio=True)
-        if ratio is not None and ratio.division:
-            return True  # "(6, 3552:2)"
-        if _item(value) is None and written_number(value) is None and _OPERATION.search(_unwrapped_number_text(value)):
-            return True
+        n = parse_number(value, ratio=True)
+        if n is not None:
+            if n.division:
+                return True  # "(6, 3552:2)"
+        elif not _INFINITY.match(value) and written_number(value) is None:
+            if _OPERATION.search(_unwrapped_number_text(value)):
+                return True
     return False
 
 
@@ -424,7 +420,7 @@ def fast_check(pred: str, gold: str) -> bool | None:
         p = p_number or written_number(pred) or _leading_scientific(pred)
         if p is None or p.percent or p.division:
             return False
-        return abs(p.value - g.tiny[0]) <= g.tiny[1]  # "6.626 \\times 10^{-34}" yes, "0.0" no
+        return abs(p.value - g.tiny) <= abs(g.tiny) / 200  # "6.626 \\times 10^{-34}" yes, "0.0" no
     if g.number is not None and p_number is None:
         p_number = written_number(pred)
         if p_number is None and _OPERATION.search(_unwrapped_number_text(pred)):
@@ -472,10 +468,10 @@ def _unwrapped_number_text(text: str) -> str:
 
 def written_number(text: str) -> Number | None:
     """A mixed number or scientific notation (the number forms parse_number leaves out), else None."""
-    return mixed_number(text) or _scientific_number(_unwrapped_number_text(text))
+    return _mixed_number(text) or _scientific_number(_unwrapped_number_text(text))
 
 
-def mixed_number(text: str) -> Number | None:
+def _mixed_number(text: str) -> Number | None:
     """'1\\frac{1}{2}' -> 3/2; None for '6\\frac{0}{2}' or '1\\frac{2}{4}' (a division still to do) and other text."""
     m = _MIXED.match(_unwrapped_number_text(text))
     if not m:
@@ -495,13 +491,12 @@ def _scientific_number(t: str) -> Number | None:
     return Number(Fraction(m.group(1) or "1") * Fraction(10) ** int(m.group(2) or m.group(3)))
 
 
-def _tiny(text: str) -> tuple | None:
-    """'6.63 \\times 10^{-34}' -> (6.63e-34, tolerance) when below 10^-6, else None (see Parsed.tiny). The tolerance is
-    0.5% of the value: 6.626 or 6.6 for 6.63 (more or fewer digits), not 1.4 \\times 10^{-7} for 10^{-7}."""
+def _tiny(text: str) -> Fraction | None:
+    """'6.63 \\times 10^{-34}' -> its value when below 10^-6, else None (see Parsed.tiny)."""
     n = _scientific_number(_unwrapped_number_text(text))
     if n is None or n.value == 0 or abs(n.value) >= Fraction(1, 10**FLOAT_PLACES):
         return None
-    return n.value, abs(n.value) / 200
+    return n.value
 
 
 # The number a tiny answer starts with, whatever unit follows: "6.63 \\times {10}^{-34} \\text{ J s}", "6.63E-34 J"
@@ -510,9 +505,17 @@ _LEADING_SCIENTIFIC = re.compile(
 )
 
 
+# What may follow it: a unit ("J s", "\\mathrm{J\\,s}", "mol^{-1}", "m/s"), never a number, an operation or a list
+_UNIT_TAIL = re.compile(
+    r"(?:\s|~|\\[,;: ]|\\(?:text|mathrm|rm|mathit)\s*\{|[{}]|[A-Za-zμΩ°]++|\\cdot|·|/"
+    r"|\^\s*\{?\s*-?\d\s*\}?)*+"
+)
+
+
 def _leading_scientific(text: str) -> Number | None:
-    m = _LEADING_SCIENTIFIC.match(canon_number_text(text))
-    if not m:
+    t = canon_number_text(text)
+    m = _LEADING_SCIENTIFIC.match(t)
+    if not m or not _UNIT_TAIL.fullmatch(t, m.end()):
         return None
     return Number(Fraction(m.group(1)) * Fraction(10) ** int(m.group(2) or m.group(3)))
 

@@ -532,6 +532,10 @@ def test_a_true_worked_sum_states_its_result(response, gold):
         ("\\boxed{1.5 \\times 10^{-7}}", "10^{-7}"),  # within 0.5%, not within a factor of 2
         ("\\boxed{6.63 \\times 10^{-30}\\ \\mathrm{J\\,s}}", "6.63 \\times 10^{-34}"),  # a unit: still decided here
         ("\\boxed{2^{-100}}", "1.6 \\times 10^{-19}"),
+        ("\\boxed{6.63 \\times 10^{-34}, 9 \\times 10^{-31}}", "6.63 \\times 10^{-34}"),  # after it, a unit only:
+        ("\\boxed{6.63 \\times 10^{-34} \\pm 5 \\times 10^{-30}}", "6.63 \\times 10^{-34}"),  # no second value,
+        ("\\boxed{6.63 \\times 10^{-34} \\times 10^{5}}", "6.63 \\times 10^{-34}"),  # no operation
+        ("\\boxed{6.63E-34 \\cdot 10^{9}}", "6.63 \\times 10^{-34}"),
     ],
 )
 def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
@@ -591,6 +595,8 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{6.6 \\times 10^{-34}}", "6.63 \\times 10^{-34}"),
         ("\\boxed{6.63 \\times {10}^{-34}\\ \\text{J}\\cdot\\text{s}}", "6.63 \\times 10^{-34}"),  # with its unit
         ("\\boxed{6.63E-34}", "6.63 \\times 10^{-34}"),
+        ("\\boxed{6.63 \\times 10^{-34}\\text{ J/s}}", "6.63 \\times 10^{-34}"),
+        ("\\boxed{6.02 \\times 10^{-7}\\text{ mol}^{-1}}", "6.02 \\times 10^{-7}"),
         ("\\boxed{1\\frac{1}{2} \\text{ cups}}", "1\\frac{1}{2}"),  # mixed-number golds keep every written form
         ("\\boxed{18 \\text{ ft}^2}", "18 \\text{ square feet}"),
         ("\\boxed{0.00000012}", "1.2 \\times 10^{-7}"),
