@@ -47,6 +47,10 @@ class RowRejected(ValueError):
 NO_ANSWER = (reasons.OPTIONS_LISTED, reasons.ANSWER_FORMAT)
 
 
+# An n_tokens beyond any context window is not a token count (float() of a 400-digit one overflows): the file's
+# lengths fall back to characters, as for a missing one.
+MAX_TOKENS = 1 << 31
+
 def choice_credit(response: str, answers: tuple[str, ...]) -> float:
     """GAOKAO-Bench's objective rule, as a fraction of the question's points: an answer count that differs
     from the standard's scores nothing; otherwise each entry earns its share when its letters equal the
@@ -234,7 +238,7 @@ def _score_row(row, line_no, join, tokenizer, partial_credit, settings):
     else:
         length = float(len(response))
     toks = row.get("n_tokens")
-    toks = toks if isinstance(toks, int) and not isinstance(toks, bool) and toks >= 0 else None
+    toks = toks if isinstance(toks, int) and not isinstance(toks, bool) and 0 <= toks <= MAX_TOKENS else None
     has_value = parse_label(label).value is not None
     return (
         metrics.Scored(prompt_key(row, line_no), value, credit, length, str(datasource)),

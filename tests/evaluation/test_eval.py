@@ -140,6 +140,9 @@ def test_length_units(tmp_path, byte_tokenizer):
     rows[1].pop("n_tokens")
     m = evaluate(write_jsonl(tmp_path / "q.jsonl", rows), progress=False).metrics
     assert m["length_unit"] == "characters" and m["mean_length"] == (9 + 4) / 2
+    rows[1]["n_tokens"] = 10**400  # no token count (found by tests/test_hostile.py): characters, no OverflowError
+    m = evaluate(write_jsonl(tmp_path / "r.jsonl", rows), progress=False).metrics
+    assert m["length_unit"] == "characters" and m["mean_length"] == (9 + 4) / 2
 
 
 def test_cli_writes_json_table_and_plots(tmp_path, capsys):
