@@ -51,6 +51,7 @@ NO_ANSWER = (reasons.OPTIONS_LISTED, reasons.ANSWER_FORMAT)
 # lengths fall back to characters, as for a missing one.
 MAX_TOKENS = 1 << 31
 
+
 def choice_credit(response: str, answers: tuple[str, ...]) -> float:
     """GAOKAO-Bench's objective rule, as a fraction of the question's points: an answer count that differs
     from the standard's scores nothing; otherwise each entry earns its share when its letters equal the
