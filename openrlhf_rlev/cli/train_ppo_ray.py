@@ -21,7 +21,7 @@ from openrlhf_rlev.integrations.openrlhf.launcher import (
 )
 from openrlhf_rlev.reward.settings import PARSERS, Settings
 
-PROG = "python -m openrlhf_rlev.cli.train_ppo_ray"
+PROG = "openrlhf-rlev train"  # as the other commands name themselves; `python -m` runs the same main
 
 
 def _row(flag: str, help_: str) -> str:

@@ -7,6 +7,7 @@ parser, OpenRLHF's argument validation, and the ray.init arguments read from Ope
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -301,7 +302,27 @@ def test_openrlhf_rlev_train_dispatches(capsys):
     assert cli_main(argv) == 0
     assert json.loads(capsys.readouterr().out)["openrlhf_args"]["reward"]["remote_url"] == [REWARD_FUNC_PATH]
     assert cli_main(["train", *BASE, "--reward_func", "nope"]) == 2
-    assert "unknown reward func 'nope'; known: rlev" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(
+        "openrlhf-rlev train: error: --reward_func: unknown reward func 'nope'; known: rlev"
+    )
+    assert cli_main(["train", "--help"]) == 0
+    help_ = capsys.readouterr().out
+    assert help_.startswith("usage: openrlhf-rlev train [OpenRLHF train_ppo_ray flags] --reward_func NAME")
+    assert "--actor.model_name_or_path" in help_  # OpenRLHF's own flags follow ours
+
+
+def test_readmes_dry_run_example_runs(tmp_path, capsys):
+    """README's "check it first" example, both commands as printed (its /tmp path moved into tmp_path)."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("Check it first, on any machine", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(c.replace("/tmp/", f"{tmp_path}/")) for c in block.replace("\\\n", " ").splitlines()]
+    assert [c[:2] for c in commands] == [["openrlhf-rlev", "prepare"], ["openrlhf-rlev", "train"]]
+    assert cli_main(commands[0][1:]) == 0
+    capsys.readouterr()
+    assert cli_main(commands[1][1:]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["data"][0]["rows"] == 20 and resolved["data"][0]["with_value"] == 20
+    assert resolved["openrlhf_args"]["reward"]["remote_url"] == [REWARD_FUNC_PATH]
 
 
 @pytest.mark.slow
