@@ -540,14 +540,15 @@ def for_math_verify(text: str) -> str:
     return _MATHRM_LETTER.sub(r"\1", text).replace("~", " ")
 
 
-# "15 in total", "15 years old", "3/4 of the total", "15 when x = 2": a marked answer that starts with a number and
-# runs on into prose states that number. Not after words that hedge, compare or join ("15 or 3", "15 is wrong",
-# "15 and 16", "about 15"), nor math words ("2 sin x").
+# "15 in total", "15 years old", "3/4 of the total", "15, either way": a marked answer that starts with a number and
+# runs on into prose states that number. Not after words that hedge, compare, join or revise ("15 or 3", "15 is wrong",
+# "15 and 16", "about 15", "15, wait, 16": neither value is stated), nor math words ("2 sin x").
 _EITHER = r"either(?!\s+(?:way|case)\b)"  # "15 either way" states 15: not the "either" of "either 15 or 3"
+_REVISION = r"(?:no|wait|actually|sorry|oops|correction)\b(?=[^.!?。]*\d)"  # "15, no, 16"; not "15 no matter what"
 _PROSE_AFTER = re.compile(
-    rf"(?<=[\d}}).%])\s*[:：]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|{_EITHER}|more"
+    rf"(?<=[\d}}).%])\s*[:：,，]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|{_EITHER}|more"
     r"|less|at|than|approximately|about|around|roughly|nearly|almost|maybe|perhaps|probably|possibly|if|unless|else"
-    r"|otherwise|except|sin|cos|tan|cot"
+    rf"|otherwise|except|{_REVISION}|sin|cos|tan|cot"
     r"|sec|csc|log|ln|exp|sqrt|pi|mod|pmod|choose|i|e|x|y|z|n|k|m|cm|mm|km|kg|mg|ml|min|hr|hrs|sq|square)\b)[A-Za-z]{2,})"
     r"|(?<=[\d}).%])\s*[:：，,]?\s*(?=[\u4e00-\u9fff]{2,})",
     re.IGNORECASE,

@@ -198,6 +198,12 @@ def test_a_real_revision_still_wins_over_a_remark():
         ("The answer is 15: Tom has 15 apples.", "15"),
         ("The answer is 15 as computed above.", "15"),
         ("The answer is 3/4 of the total.", "\\frac34"),
+        ("The answer is 15, either way.", "15"),  # a comma before the prose
+        ("The answer is 15, in either case.", "15"),
+        ("The answer is 15, which is odd.", "15"),
+        ("The answer is 15, actually.", "15"),  # a revising word with nothing to revise to
+        ("The answer is 15 no matter what.", "15"),
+        ("The answer is 15 rather than 16.", "15"),
     ],
 )
 def test_a_marked_number_that_runs_on_into_prose_is_that_number(response, gold):
@@ -219,6 +225,21 @@ def test_a_marked_number_that_runs_on_into_prose_is_that_number(response, gold):
 def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answer(response):
     # read from the marker and refused as no answer: not a verifier error or a timeout that happens to give 0
     assert verdict(response, {"answer": "15", "value": 0.1}, strict()) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "The answer is 15, wait, 16.",
+        "The answer is 15, no, 16",
+        "The answer is 15 actually 16.",
+        "The answer is 15, sorry, 16.",
+    ],
+)
+@pytest.mark.parametrize("gold", ["15", "16"])
+def test_a_marked_number_revised_within_its_sentence_states_neither_value(response, gold):
+    """The first number is withdrawn and the second is not marked: crediting either would pay a guess."""
+    assert verdict(response, {"answer": gold, "value": 0.1}, strict()) == (False, 0.0, None)
 
 
 @pytest.mark.parametrize(
