@@ -69,7 +69,8 @@ _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$"
 _SPAN_END = re.compile(
     r"[.。!?！？](?=\s|$)"  # "15. This took me 3 tries"; "3.5" and "5!" stay whole
     r"|[,，;；]\s*(?=(?:which|because|since|as|so|and|but|not|i|we|this|that|it|after|with|though|although)\b)"
-    r"|[,，;；]\s*(?!(?:或|也许|可能|也可能)[^,，;；。\d]*\d)(?=[\u4e00-\u9fff])"  # "15，因为……"; "15，或3" is a hedge
+    r"|(?<!不对)(?<!错了)(?<!不)[,，;；]\s*(?!(?:或|也许|可能|也可能)[^,，;；。\d]*\d|(?:不对|错了|不[,，])[^;；。\d]*\d)"
+    r"(?=[\u4e00-\u9fff])"  # "15，因为……"; "15，或3" is a hedge, "15，不对，是16" a revision (math.revised)
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
     r"|\s*[(（](?!\s*(?:(?:or|either)\b|或|还是|(?:(?:maybe|perhaps|possibly)\b|也许|可能)[^)）\d]*\d))"

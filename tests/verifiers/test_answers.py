@@ -204,6 +204,9 @@ def test_a_real_revision_still_wins_over_a_remark():
         ("The answer is 15, actually.", "15"),  # a revising word with nothing to revise to
         ("The answer is 15 no matter what.", "15"),
         ("The answer is 15 rather than 16.", "15"),
+        ("The answer is 15 with no remainder, 3 groups of 5.", "15"),  # "no" that withdraws nothing
+        ("答案是15，因为3加12", "15"),
+        ("答案是15，不是16", "15"),  # a denial of another value is no revision
     ],
 )
 def test_a_marked_number_that_runs_on_into_prose_is_that_number(response, gold):
@@ -233,7 +236,11 @@ def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answ
         "The answer is 15, wait, 16.",
         "The answer is 15, no, 16",
         "The answer is 15 actually 16.",
-        "The answer is 15, sorry, 16.",
+        "The answer is 15 apples, sorry, 16.",
+        "\\boxed{15, wait, 16}",
+        "答案是15，不对，是16",
+        "答案是15，不，应该是16",
+        "答案是15，错了，应为16",
     ],
 )
 @pytest.mark.parametrize("gold", ["15", "16"])
