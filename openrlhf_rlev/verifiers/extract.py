@@ -65,6 +65,11 @@ _END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), 
 TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _TRAILING = " \t.。;；,，:：*`"  # not "!": 5! is an answer; "`15`" is markdown code
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
+# Words that withdraw an answer for another ("15, wait, 16", "A actually B", "答案是15，不对，是16"): the second carries
+# no marker, so the answer states neither (math.revised, choice.first_group). "no" only as an interjection ("no,").
+REVISION = (
+    r"(?i:\bno\s*[,;:!]|\b(?:wait|actually|sorry|oops|correction)\b)|不对|错了|不[,，]|应为|应该是|应是|更正|改为|纠正"
+)
 # Where the first complete answer of a span ends: a sentence end, a clause in words, a parenthetical remark.
 _SPAN_END = re.compile(
     r"[.。!?！？](?=\s|$)"  # "15. This took me 3 tries"; "3.5" and "5!" stay whole

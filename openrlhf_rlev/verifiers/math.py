@@ -577,13 +577,9 @@ _RELATION = re.compile(r"[<>≤≥]|\\[lg]eq?(?![A-Za-z])|\\neq?(?![A-Za-z])")
 _PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])|[±∓]")  # "\\pm 2" is two values: "x = 2 or x = -2" names both
 
 
-# "15, wait, 16", "15 actually 16", "答案是15，不对，是16": a number withdrawn for another within the answer; the second
-# carries no marker, so neither is stated. Not "15, actually." (no number follows), "15 with no remainder, 3 each".
-_REVISED = re.compile(
-    r"\d.*?(?:(?i:\bno\s*[,;:!]|\b(?:wait|actually|sorry|oops|correction)\b)|不对|错了|不[,，]|应为|应该是|应是|更正|改为|纠正)"
-    r"(?=[^.!?。！？]*\d)",
-    re.DOTALL,
-)
+# "15, wait, 16", "15 actually 16": a number withdrawn for another (extract.REVISION). Not "15, actually." (no number
+# follows), nor "15 with no remainder, 3 each".
+_REVISED = re.compile(rf"\d.*?(?:{extract.REVISION})(?=[^.!?。！？]*\d)", re.DOTALL)
 
 
 def revised(answer: str) -> bool:

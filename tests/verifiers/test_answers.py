@@ -250,6 +250,29 @@ def test_a_marked_number_revised_within_its_sentence_states_neither_value(respon
 
 
 @pytest.mark.parametrize(
+    "response",
+    [
+        "The answer is A, wait, B.",
+        "The answer is A actually B.",
+        "答案是A，不对，是B",
+        "答案：A，错了，应为B",
+        "\\boxed{A, no, B}",
+    ],
+)
+def test_a_withdrawn_letter_earns_nothing(response):
+    """Strict: neither letter is a marked answer. Lenient: A is withdrawn; B may be read only as the response's
+    last letter (the guess rule's source), never A."""
+    assert verdict(response, {"answer": ["A"], "value": 0.1}, strict())[0] is False
+    assert verdict(response, {"answer": ["B"], "value": 0.1}, strict())[0] is False
+    assert verdict(response, {"answer": ["A"], "value": 0.1})[0] is False
+
+
+def test_a_letter_then_a_remark_with_a_revising_word_is_still_that_letter():
+    assert verdict("The answer is A, actually.", {"answer": ["A"], "value": 0.1}, strict())[0] is True
+    assert verdict("The answer is A. Wait, B is also wrong.", {"answer": ["A"], "value": 0.1}, strict())[0] is True
+
+
+@pytest.mark.parametrize(
     "response, gold",
     [
         ("The answer is `15`.", "15"),  # markdown code around the answer
