@@ -31,9 +31,6 @@ _HEDGE = re.compile(
     r"^\s*[,，]?\s*[(（]?\s*(?:or\b|或|还是|(?:(?:maybe|perhaps|possibly)\s+|也许是?|也可能是?|可能是?)[(（]?[A-G](?![A-Za-z]))",
     re.IGNORECASE,
 )  # "A or B", "A (maybe B)", "A，也可能是B"; "A (possibly wrong)" is a remark
-_REVISED = re.compile(
-    rf"^[^.!?。！？\n]*?(?:{extract.REVISION})[^.!?。！？\n]*?(?<![A-Za-z])[A-G](?![A-Za-z])"
-)  # "A, wait, B"
 _HEDGED_PAIR = re.compile(
     r"(?<![A-Za-z])[A-G][)）]?\s*[,，]?\s*[(（]?\s*"
     r"(?:or\b|或|还是|(?:(?:maybe|perhaps|possibly)\s+|也许是?|也可能是?|可能是?)[(（]?[A-G](?![A-Za-z]))",
@@ -56,8 +53,8 @@ def first_group(region: str) -> frozenset:
     m = _GROUP.match(rest)
     if not m or (m.end() < len(rest) and rest[m.end()].isalpha() and rest[m.end()].isascii()):
         return frozenset()
-    if _HEDGE.match(rest[m.end() :]) or _REVISED.match(rest[m.end() :]):
-        return frozenset()  # "A or B": unclear is wrong; "A, wait, B": A is withdrawn, B has no marker
+    if _HEDGE.match(rest[m.end() :]):
+        return frozenset()  # "A or B": unclear is wrong
     return _letters(m.group(0))
 
 

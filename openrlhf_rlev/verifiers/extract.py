@@ -65,17 +65,11 @@ _END_TOKENS = re.compile("|".join(re.escape(t) for t in ("<eoa>", *EOS_TEXTS)), 
 TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _TRAILING = " \t.。;；,，:：*`"  # not "!": 5! is an answer; "`15`" is markdown code
 _MATH_DELIMS = re.compile(r"^(?:\$\$?|\\\(|\\\[)\s*(.*?)\s*(?:\$\$?|\\\)|\\\])$", re.DOTALL)
-# Words that withdraw an answer for another ("15, wait, 16", "A actually B", "答案是15，不对，是16"): the second carries
-# no marker, so the answer states neither (math.revised, choice.first_group). "no" only as an interjection ("no,").
-REVISION = (
-    r"(?i:\bno\s*[,;:!]|\b(?:wait|actually|sorry|oops|correction)\b)|不对|错了|不[,，]|应为|应该是|应是|更正|改为|纠正"
-)
 # Where the first complete answer of a span ends: a sentence end, a clause in words, a parenthetical remark.
 _SPAN_END = re.compile(
     r"[.。!?！？](?=\s|$)"  # "15. This took me 3 tries"; "3.5" and "5!" stay whole
     r"|[,，;；]\s*(?=(?:which|because|since|as|so|and|but|not|i|we|this|that|it|after|with|though|although)\b)"
-    r"|(?<!不对)(?<!错了)(?<!不)[,，;；]\s*(?!(?:或|也许|可能|也可能)[^,，;；。\d]*\d|(?:不对|错了|不[,，])[^;；。\d]*\d)"
-    r"(?=[\u4e00-\u9fff])"  # "15，因为……"; "15，或3" is a hedge, "15，不对，是16" a revision (math.revised)
+    r"|[,，;；]\s*(?!(?:或|也许|可能|也可能)[^,，;；。\d]*\d)(?=[\u4e00-\u9fff])"  # "15，因为……"; "15，或3" is a hedge
     r"|\s+(?=(?:because|since|which|but|after|though|although|i\s|we\s|this\s+(?:took|is|was)|as\s+(?:we|i|it))\b)"
     r"|\s+and\s+(?=[A-Za-z]{2,})"  # "15 and I checked it"; "A and C" stays whole
     r"|\s*[(（](?!\s*(?:(?:or|either)\b|或|还是|(?:(?:maybe|perhaps|possibly)\b|也许|可能)[^)）\d]*\d))"

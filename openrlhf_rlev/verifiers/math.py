@@ -540,12 +540,12 @@ def for_math_verify(text: str) -> str:
     return _MATHRM_LETTER.sub(r"\1", text).replace("~", " ")
 
 
-# "15 in total", "15 years old", "3/4 of the total", "15, either way": a marked answer that starts with a number and
+# "15 in total", "15 years old", "3/4 of the total", "15 when x = 2": a marked answer that starts with a number and
 # runs on into prose states that number. Not after words that hedge, compare or join ("15 or 3", "15 is wrong",
-# "15 and 16", "about 15"), nor math words ("2 sin x"). A revision ("15, wait, 16") is refused before (`revised`).
+# "15 and 16", "about 15"), nor math words ("2 sin x").
 _EITHER = r"either(?!\s+(?:way|case)\b)"  # "15 either way" states 15: not the "either" of "either 15 or 3"
 _PROSE_AFTER = re.compile(
-    rf"(?<=[\d}}).%])\s*[:：,，]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|{_EITHER}|more"
+    rf"(?<=[\d}}).%])\s*[:：]?\s+(?=(?!(?:or|and|to|is|isn|was|not|nor|plus|minus|times|over|divided|between|{_EITHER}|more"
     r"|less|at|than|approximately|about|around|roughly|nearly|almost|maybe|perhaps|probably|possibly|if|unless|else"
     r"|otherwise|except|sin|cos|tan|cot"
     r"|sec|csc|log|ln|exp|sqrt|pi|mod|pmod|choose|i|e|x|y|z|n|k|m|cm|mm|km|kg|mg|ml|min|hr|hrs|sq|square)\b)[A-Za-z]{2,})"
@@ -577,15 +577,6 @@ _RELATION = re.compile(r"[<>≤≥]|\\[lg]eq?(?![A-Za-z])|\\neq?(?![A-Za-z])")
 _PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])|[±∓]")  # "\\pm 2" is two values: "x = 2 or x = -2" names both
 
 
-# "15, wait, 16", "15 actually 16": a number withdrawn for another (extract.REVISION). Not "15, actually." (no number
-# follows), nor "15 with no remainder, 3 each".
-_REVISED = re.compile(rf"\d.*?(?:{extract.REVISION})(?=[^.!?。！？]*\d)", re.DOTALL)
-
-
-def revised(answer: str) -> bool:
-    return bool(_REVISED.search(answer))
-
-
 def hedged(answer: str, gold: str) -> bool:
     """The answer offers two or more alternatives where the gold is one value."""
     if (
@@ -610,8 +601,6 @@ def check(response: str, answers: tuple[str, ...], *, settings, question=None) -
         decided = fast_check(answer, answers[0])
         if decided is not None:
             return plain_check(decided, source)
-    if len(answers) == 1 and revised(answer):
-        return plain_check(False, source)
     if source == extract.MARKER_SOURCE and len(answers) == 1:
         answer = leading_answer(answer)
     got = exact.split_parts(answer, len(answers))
