@@ -393,11 +393,24 @@ def _constant_equal(left: str, right: str) -> bool | None:
 
 
 _RELATION_SIGN = re.compile(r"[<>≤≥]|\\[lg]eq?|\\neq")
+_NOT_ONE_CHAIN = re.compile(r"[,;，；]|\\\\|\\text|\band\b")  # "x = 2, y = 3 = z": two statements, not one chain
+
+
+def _chain(sides: list[str]) -> str | None:
+    """'x = 12/2 = 6' -> '6': a chain whose links between constants all hold states its last side, a plain number.
+    One false link ('x = 5 = 6', '6 = 7 = 8') states nothing, as a false equation does. Else the chain, whole."""
+    links = [_constant_equal(a, b) for a, b in zip(sides, sides[1:])]
+    if False in links:
+        return None
+    if True in links and _PLAIN_NUMBER.match(sides[-1]):
+        return strip_answer(sides[-1])
+    return "=".join(sides)
 
 
 def stated(answer: str) -> str | None:
     """'6 + 4 = 10' -> '10': the result of a worked sum is what it states; 'y = 2x' and 'x^2+y^2=1' stay whole.
-    A false equation of constants ('16 = 15', '7 + 7 = 12') states nothing: None, never its right side."""
+    A false equation of constants ('16 = 15', '7 + 7 = 12') states nothing: None, never its right side. Chains of
+    two or more '=' by `_chain`."""
     if "=" not in answer:
         return answer
     if answer.count("=") == 1 and not _RELATION_SIGN.search(answer):
@@ -409,6 +422,8 @@ def stated(answer: str) -> str | None:
             return strip_answer(left)  # "1776 = 3552/2" states 1776: the number, not the division it equals
         if verdict or _ARITHMETIC_LHS.match(answer):
             return strip_answer(right)
+    elif not _RELATION_SIGN.search(answer) and not _NOT_ONE_CHAIN.search(answer):
+        return _chain(answer.split("="))
     return answer
 
 

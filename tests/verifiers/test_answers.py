@@ -481,6 +481,10 @@ def test_both_values_of_a_plus_minus_gold_are_no_hedge(response, gold):
         ("The answer is 1/2 = 50", "50"),  # no percent sign: 1/2 is not 50
         ("So \\(62 + 7 = 13\\).", "13"),  # the LaTeX inline delimiters a chat model writes
         ("So 62 + 7 == 13.", "13"),
+        ("\\boxed{x = 5 = 6}", "6"),  # a chain with one false link (math-verify read its last side)
+        ("\\boxed{x = 5 = 6}", "5"),
+        ("\\boxed{6 = 7 = 8}", "8"),
+        ("The answer is x = 6 = 6 = 7.", "7"),
     ],
 )
 def test_a_false_equation_states_nothing(response, gold):
@@ -594,6 +598,10 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("\\boxed{6}", "6\\text{ square units}"),
         ("The answer is 1776 = 3552/2.", "1776"),  # a true equation states its number, not the division it equals
         ("\\boxed{6 = \\frac{12}{2}}", "6"),
+        ("\\boxed{x = 12/2 = 6}", "6"),  # a chain whose links hold states its last side
+        ("The answer is x = \\frac{12}{2} = 6.", "6"),
+        ("\\boxed{S = 1+2+3 = 6}", "6"),
+        ("\\boxed{x = 3 + 3 = 6 = 6.0}", "6"),
         ("\\boxed{30000}", "3 \\times 10^{4}"),
         ("\\boxed{3.0 \\times 10^4}", "3 \\times 10^{4}"),
         ("\\boxed{1 \\over 2}", "0.5"),  # a fraction in lowest terms in any spelling
