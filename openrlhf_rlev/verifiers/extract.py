@@ -396,15 +396,23 @@ _RELATION_SIGN = re.compile(r"[<>≤≥]|\\[lg]eq?|\\neq")
 _NOT_ONE_CHAIN = re.compile(r"[,;，；]|\\\\|\\text|\band\b")  # "x = 2, y = 3 = z": two statements, not one chain
 
 
-def _chain(sides: list[str]) -> str | None:
-    """'x = 12/2 = 6' -> '6': a chain whose links between constants all hold states its last side, a plain number.
-    One false link ('x = 5 = 6', '6 = 7 = 8') states nothing, as a false equation does. Else the chain, whole."""
-    links = [_constant_equal(a, b) for a, b in zip(sides, sides[1:])]
-    if False in links:
-        return None
-    if True in links and _PLAIN_NUMBER.match(sides[-1]):
+def _holds(left: str, right: str) -> bool:
+    """Both sides constants, equal. No unit or text on either side ('6 ≠ 7', '6 或 7' are not constants)."""
+    fast = _simple_sum(left, right)
+    if fast is not None:
+        return fast
+    return bool(latex_eval.constant_equal(_constant_side(left), _constant_side(right)))
+
+
+def _chain(answer: str) -> str:
+    """'x = 12/2 = 6' -> '6': a chain whose first side is one name and whose other sides are constants, each equal to
+    the next, states its last side when that is a plain number. Anything else stays whole and is compared as before (so a chain only
+    gains: '2.333 = 2.33', a rounding, and 'x = 5 = 6' are math-verify's, as they were)."""
+    sides = answer.split("=")
+    named = len(sides[0].split()) <= 1  # 'x', 'P(A)', 'a_n': a name; '6 or 7 = 3+4 = 7' is not one
+    if named and _PLAIN_NUMBER.match(sides[-1]) and all(_holds(a, b) for a, b in zip(sides[1:], sides[2:])):
         return strip_answer(sides[-1])
-    return "=".join(sides)
+    return answer
 
 
 def stated(answer: str) -> str | None:
@@ -423,7 +431,7 @@ def stated(answer: str) -> str | None:
         if verdict or _ARITHMETIC_LHS.match(answer):
             return strip_answer(right)
     elif not _RELATION_SIGN.search(answer) and not _NOT_ONE_CHAIN.search(answer):
-        return _chain(answer.split("="))
+        return _chain(answer)
     return answer
 
 

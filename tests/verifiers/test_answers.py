@@ -481,15 +481,26 @@ def test_both_values_of_a_plus_minus_gold_are_no_hedge(response, gold):
         ("The answer is 1/2 = 50", "50"),  # no percent sign: 1/2 is not 50
         ("So \\(62 + 7 = 13\\).", "13"),  # the LaTeX inline delimiters a chat model writes
         ("So 62 + 7 == 13.", "13"),
-        ("\\boxed{x = 5 = 6}", "6"),  # a chain with one false link (math-verify read its last side)
-        ("\\boxed{x = 5 = 6}", "5"),
-        ("\\boxed{6 = 7 = 8}", "8"),
-        ("The answer is x = 6 = 6 = 7.", "7"),
     ],
 )
 def test_a_false_equation_states_nothing(response, gold):
     """Not read as its right side (nor its left): a false statement is no answer."""
     assert verdict(response, gold) == (False, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("\\boxed{x = 3 + 3 = 6 ≠ 7 = 7}", "7"),  # a side that is not a constant breaks the chain
+        ("\\boxed{12/2 = 6 = x = 7}", "7"),
+        ("\\boxed{x = 2(3) = 7 = 7}", "7"),
+        ("答案是 x = 12 ÷ 2 = 6 或 7 = 7", "7"),
+        ("\\boxed{x = 12/2 = 6 \\quad y = 14/2 = 7}", "7"),
+        ("\\boxed{6 or 7 = 3 + 4 = 7}", "7"),  # a first side that is no name: a hedge
+    ],
+)
+def test_a_chain_with_a_side_that_is_no_constant_is_not_read_as_its_last_side(response, gold):
+    assert verdict(response, gold, strict())[0] is False
 
 
 @pytest.mark.parametrize(
@@ -602,6 +613,11 @@ def test_an_unevaluated_expression_is_not_the_number_asked_for(response, gold):
         ("The answer is x = \\frac{12}{2} = 6.", "6"),
         ("\\boxed{S = 1+2+3 = 6}", "6"),
         ("\\boxed{x = 3 + 3 = 6 = 6.0}", "6"),
+        (
+            "\\boxed{x = 2.333 = 2.33}",
+            "2.33",
+        ),  # a chain that is not all exact links stays whole, as before: a rounding
+        ("\\boxed{d = 5 280 = 5280}", "5280"),
         ("\\boxed{30000}", "3 \\times 10^{4}"),
         ("\\boxed{3.0 \\times 10^4}", "3 \\times 10^{4}"),
         ("\\boxed{1 \\over 2}", "0.5"),  # a fraction in lowest terms in any spelling
