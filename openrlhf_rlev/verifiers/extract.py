@@ -406,8 +406,8 @@ def _holds(left: str, right: str) -> bool:
 
 def _chain(answer: str) -> str:
     """'x = 12/2 = 6' -> '6': a chain whose first side is one name and whose other sides are constants, each equal to
-    the next, states its last side when that is a plain number. Anything else stays whole and is compared as before (so a chain only
-    gains: '2.333 = 2.33', a rounding, and 'x = 5 = 6' are math-verify's, as they were)."""
+    the next, states its last side when that is a plain number. Anything else stays whole and is compared as before,
+    so a chain only gains: '2.333 = 2.33' (a rounding) and 'x = 5 = 6' are math-verify's, as they were."""
     sides = answer.split("=")
     named = len(sides[0].split()) <= 1  # 'x', 'P(A)', 'a_n': a name; '6 or 7 = 3+4 = 7' is not one
     if named and _PLAIN_NUMBER.match(sides[-1]) and all(_holds(a, b) for a, b in zip(sides[1:], sides[2:])):
