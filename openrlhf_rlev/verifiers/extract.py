@@ -375,14 +375,14 @@ def _simple_sum(left: str, right: str) -> bool | None:
     return a == (Fraction(right) if "." in right else int(right))
 
 
-def _constant_equal(left: str, right: str) -> bool | None:
-    """'6 + 4' vs '10' -> True, '16' vs '15' -> False, anything with a variable or words -> None. The right side
-    may carry a unit after its number ('10 apples')."""
+def _constant_equal(left: str, right: str, units: bool = True) -> bool | None:
+    """'6 + 4' vs '10' -> True, '16' vs '15' -> False, anything with a variable or words -> None. With `units`, the
+    right side may carry a unit after its number ('10 apples')."""
     fast = _simple_sum(left, right)
     if fast is not None:
         return fast
     verdict = latex_eval.constant_equal(_constant_side(left), _constant_side(right))
-    if verdict is None and _ARITHMETIC_LHS.match(left + "="):
+    if verdict is None and units and _ARITHMETIC_LHS.match(left + "="):
         number = _LEADING_NUMBER_ONLY.match(right)
         if number:
             value = _constant_side(number.group(1))
@@ -396,21 +396,14 @@ _RELATION_SIGN = re.compile(r"[<>≤≥]|\\[lg]eq?|\\neq")
 _NOT_ONE_CHAIN = re.compile(r"[,;，；]|\\\\|\\text|\band\b")  # "x = 2, y = 3 = z": two statements, not one chain
 
 
-def _holds(left: str, right: str) -> bool:
-    """Both sides constants, equal. No unit or text on either side ('6 ≠ 7', '6 或 7' are not constants)."""
-    fast = _simple_sum(left, right)
-    if fast is not None:
-        return fast
-    return bool(latex_eval.constant_equal(_constant_side(left), _constant_side(right)))
-
-
 def _chain(answer: str) -> str:
     """'x = 12/2 = 6' -> '6': a chain whose first side is one name and whose other sides are constants, each equal to
     the next, states its last side when that is a plain number. Anything else stays whole and is compared as before,
     so a chain only gains: '2.333 = 2.33' (a rounding) and 'x = 5 = 6' are math-verify's, as they were."""
     sides = answer.split("=")
     named = len(sides[0].split()) <= 1  # 'x', 'P(A)', 'a_n': a name; '6 or 7 = 3+4 = 7' is not one
-    if named and _PLAIN_NUMBER.match(sides[-1]) and all(_holds(a, b) for a, b in zip(sides[1:], sides[2:])):
+    links = zip(sides[1:], sides[2:])  # constants only, no unit on a side ('6 ≠ 7', '6 或 7' are not constants)
+    if named and _PLAIN_NUMBER.match(sides[-1]) and all(_constant_equal(a, b, units=False) for a, b in links):
         return strip_answer(sides[-1])
     return answer
 
