@@ -223,23 +223,24 @@ def test_a_marked_number_followed_by_a_hedge_or_a_second_answer_is_still_no_answ
 
 @pytest.mark.parametrize("fmt", [LENIENT, strict()], ids=["lenient", "strict"])
 @pytest.mark.parametrize(
-    "response, golds",
+    "response, golds, credited",
     [
-        ("The answer is 15, wait, 16.", ("15", "16")),
-        ("The answer is 15, wait, it's 16.", ("15", "16")),
-        ("The answer is 15 actually 16.", ("15", "16")),
-        ("\\boxed{15, no, 16}", ("15", "16")),
-        ("答案是15，不对，是16", ("15", "16")),
-        ("答案是15，应为16", ("15", "16")),
-        ("The answer is A, wait, B.", (["A"], ["B"])),
-        ("答案是A，不对，是B", (["A"], ["B"])),
-        ("Answer: B\nLet me reconsider.\nFinal answer: A, wait, C.", (["A"], ["B"], ["C"])),
+        ("The answer is 15, wait, 16.", ("15", "16"), None),
+        ("The answer is 15, wait, it's 16.", ("15", "16"), None),
+        ("\\boxed{15, no, 16}", ("15", "16"), None),
+        ("The answer is 15 actually 16.", ("15", "16"), "15"),
+        ("答案是15，不对，是16", ("15", "16"), "15"),
+        ("答案是15，应为16", ("15", "16"), "15"),
+        ("The answer is A, wait, B.", (["A"], ["B"]), ["A"]),
+        ("答案是A，不对，是B", (["A"], ["B"]), ["A"]),
+        ("Answer: B\nLet me reconsider.\nFinal answer: A, wait, C.", (["A"], ["B"], ["C"]), ["A"]),
     ],
 )
-def test_a_revision_without_a_new_marker_is_never_paid_twice(response, golds, fmt):
-    """docs/answers.md, Known limits: such a revision is read as one value (its first), never as a hedge that pays
-    for either."""
-    assert sum(verdict(response, {"answer": g}, fmt)[0] for g in golds) <= 1
+def test_a_revision_without_a_new_marker_is_never_paid_twice(response, golds, credited, fmt):
+    """docs/answers.md, Known limits: such a revision is read as its first value or as no answer, never as a hedge
+    that pays for either, in both formats."""
+    paid = [g for g in golds if verdict(response, {"answer": g}, fmt)[0]]
+    assert paid == ([] if credited is None else [credited])
 
 
 @pytest.mark.parametrize(
