@@ -858,8 +858,11 @@ INTERVAL = re.compile(r"-?\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
 
 
 def unsupported_quotes(reading: str, block: str) -> list[str]:
-    """Intervals quoted in the hand-written reading above the report that the report does not contain."""
-    return [q for q in INTERVAL.findall(reading) if q not in block]
+    """Intervals quoted in the hand-written reading above the report that the report does not contain, each as a
+    whole number: a quote that drops a minus sign ("0.52 [...]" for "-0.52 [...]") is not found inside another, and
+    a quote written with typographic minus signs is checked as with ASCII ones."""
+    quotes = INTERVAL.findall(reading.replace("\u2212", "-"))
+    return [q for q in quotes if not re.search(r"(?<![\d.-])" + re.escape(q), block)]
 
 
 def uncommitted(runs_dir: str) -> list[str] | None:
@@ -1008,6 +1011,12 @@ def _selftest_results_md(tmp: str) -> None:
         with open(results_md, "w", encoding="utf-8") as f:
             f.write(text.replace("Written by hand.", f"RLEV gained {quote} points.", 1))
         assert main([*args, "--check", results_md]) == rc, quote
+    block = "H2 | -0.52 [-12.82, 11.79] (n=3)"
+    assert (
+        unsupported_quotes("RLEV lost -0.52 [-12.82, 11.79]; as typeset \u22120.52 [\u221212.82, 11.79]", block) == []
+    )
+    assert unsupported_quotes("RLEV gained 0.52 [-12.82, 11.79]", block) == ["0.52 [-12.82, 11.79]"]
+    assert unsupported_quotes("RLEV lost \u22120.52 [\u221212.82, 11.78]", block) == ["-0.52 [-12.82, 11.78]"]
     with open(results_md, "w", encoding="utf-8") as f:
         f.write("# Results\n")
     try:
